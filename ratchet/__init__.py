@@ -1,0 +1,14 @@
+"""Ratchet core library: what the four processes share.
+
+Static code: the Architect never edits anything under this package (the path
+policy in :mod:`ratchet.policy` enforces it).
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("ratchet")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+source"
+
+__all__ = ["__version__"]

@@ -1,0 +1,97 @@
+"""First start: the home folder, the workspace, the first release v0.1.0.
+
+Idempotent: each step checks before it acts, so ``ratchet init`` and
+``ratchet up`` can run it on every start, and it also repairs what a crash
+left half-done (a tag without a pointer, a stale ``active.state.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from git import GitCommandError
+
+from ratchet.atomic import sweep_temp_files
+from ratchet.config import CommonSettings
+from ratchet.errors import NotFoundError
+from ratchet.state import ACTIVE_KEY, StateDocument, StateManager, open_state_manager
+from ratchet.vcs import FIRST, ReleaseKind, ReleaseMetadata, ReleaseStore, ensure_workspace
+from ratchet.vcs.repo import open_repo
+
+
+@dataclass
+class InitReport:
+    home: Path
+    workspace: Path
+    steps: list[str] = field(default_factory=list)
+    active_version: str | None = None
+
+
+def release_store(settings: CommonSettings) -> ReleaseStore:
+    return ReleaseStore(settings.workspace_path, settings.locks_path / "release.lock")
+
+
+def initialize(settings: CommonSettings) -> InitReport:
+    report = InitReport(settings.home_path, settings.workspace_path)
+    for path in (settings.home_path, settings.data_path, settings.locks_path, settings.logs_path):
+        path.mkdir(parents=True, exist_ok=True)
+    if settings.backend == "filesystem":
+        settings.objects_path.mkdir(parents=True, exist_ok=True)
+    if ensure_workspace(settings.workspace_path, settings.project_root):
+        report.steps.append(f"created the workspace at {settings.workspace_path}")
+    swept = sweep_temp_files(settings.workspace_path / "state")
+    if swept:
+        report.steps.append(f"removed {swept} temp files left by interrupted writes")
+
+    manager = open_state_manager(settings)
+    releases = release_store(settings)
+    with releases.lock():
+        first = releases.latest()
+        if first is None:
+            first = releases.release(
+                ReleaseMetadata(
+                    kind=ReleaseKind.MINOR,
+                    author="human",
+                    state_hash=_committed_state(settings.workspace_path).content_hash(),
+                    reason="first release of the workspace",
+                ),
+                message="first release",
+                version=FIRST,
+            )
+            report.steps.append(f"released {first.version} at {first.commit[:12]}")
+        if manager.pointer() is None:
+            document = _state_at(settings.workspace_path, first.commit)
+            manager.activate(
+                first.version, document, actor="init", reason="first start", commit=first.commit
+            )
+            report.steps.append(f"moved the active pointer to {first.version}")
+    report.steps.extend(manager.repair())
+    pointer = manager.pointer()
+    report.active_version = pointer.version if pointer else None
+    return report
+
+
+def _committed_state(workspace: Path) -> StateDocument:
+    path = workspace / "state" / ACTIVE_KEY
+    if not path.exists():
+        return StateDocument()
+    return StateDocument.from_file_bytes(str(path), path.read_bytes())
+
+
+def _state_at(workspace: Path, commit: str) -> StateDocument:
+    """The active state as committed at ``commit`` (an empty document if none was)."""
+    with open_repo(workspace) as repo:
+        try:
+            raw = repo.git.show(f"{commit}:state/{ACTIVE_KEY}")
+        except GitCommandError:  # nothing committed there yet
+            return StateDocument()
+    return StateDocument.from_file_bytes(f"{commit}:state/{ACTIVE_KEY}", raw.encode())
+
+
+def open_manager(settings: CommonSettings) -> StateManager:
+    """The State Manager of an initialised home (NotFoundError otherwise)."""
+    manager = open_state_manager(settings)
+    if manager.pointer() is None:
+        raise NotFoundError(f"{settings.home_path} has no active version; run `ratchet init`")
+    return manager

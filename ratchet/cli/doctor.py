@@ -1,0 +1,174 @@
+"""``ratchet doctor``: independent preflight checks, each with a fix hint.
+
+Every check runs even when an earlier one failed, so one run lists
+everything to fix. A home that was never initialised is healthy (the first
+``ratchet init``/``up`` creates it); a home that exists but is broken is not.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import httpx
+
+from ratchet.config import SERVICE_SETTINGS, Backend, CommonSettings, load
+from ratchet.errors import RatchetError
+from ratchet.objects import open_object_store
+from ratchet.state import open_state_manager
+from ratchet.vcs import ReleaseStore, is_repository
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def check_python(settings: CommonSettings) -> Check:
+    ok = sys.version_info >= (3, 11)
+    return Check("python", ok, sys.version.split()[0], "" if ok else "install Python 3.11 or newer")
+
+
+def check_git(settings: CommonSettings) -> Check:
+    path = shutil.which("git")
+    if path is None:
+        return Check("git", False, "git is not on PATH", "install git (apt-get install git)")
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, check=False)
+    return Check("git", out.returncode == 0, out.stdout.strip() or out.stderr.strip())
+
+
+def check_settings(settings: CommonSettings) -> Check:
+    problems = []
+    for cls in SERVICE_SETTINGS.values():
+        try:
+            load(cls)
+        except RatchetError as exc:
+            problems.append(str(exc))
+    if problems:
+        return Check("settings", False, "; ".join(problems),
+                     "fix the RATCHET_* variables named above (see README: Configuration)")
+    return Check("settings", True, f"home {settings.home_path}, backend {settings.backend}")
+
+
+def check_home_writable(settings: CommonSettings) -> Check:
+    home = settings.home_path
+    target = home if home.exists() else next(p for p in home.parents if p.exists())
+    ok = os.access(target, os.W_OK)
+    return Check("home", ok, f"{home} ({'exists' if home.exists() else 'will be created'})",
+                 "" if ok else f"make {target} writable or set RATCHET_HOME elsewhere")
+
+
+def check_workspace(settings: CommonSettings) -> Check:
+    workspace = settings.workspace_path
+    if not workspace.exists():
+        return Check("workspace", True, "not created yet: `ratchet init` or `ratchet up` will")
+    if not is_repository(workspace):
+        return Check("workspace", False, f"{workspace} exists but is not a git repository",
+                     f"move {workspace} away, then run `ratchet init` to clone a fresh workspace")
+    scan = ReleaseStore(workspace, settings.locks_path / "release.lock").scan()
+    if scan.invalid:
+        names = ", ".join(f"{t.name} ({t.reason})" for t in scan.invalid)
+        return Check("workspace", False, f"tags that are not releases: {names}",
+                     "delete or re-create those tags as annotated tags with JSON metadata")
+    latest = scan.releases[0].version if scan.releases else "no release yet"
+    return Check("workspace", True, f"{workspace}: {len(scan.releases)} releases, latest {latest}")
+
+
+def check_state(settings: CommonSettings) -> Check:
+    if not is_repository(settings.workspace_path):
+        return Check("state", True, "no workspace yet")
+    try:
+        manager = open_state_manager(settings)
+        pointer = manager.pointer()
+        if pointer is None:
+            return Check("state", True, "no active version yet: `ratchet init` releases v0.1.0")
+        active = manager.read_active()
+        staging = manager.read_staging()
+    except RatchetError as exc:
+        return Check("state", False, str(exc),
+                     "restore the document from its history (state/history/) or re-run "
+                     "`ratchet init` to repair derived files")
+    assert active is not None
+    pinned = " (pinned)" if pointer.pinned else ""
+    return Check("state", True, f"active {pointer.version}{pinned} revision {active.revision}, "
+                                f"staging revision {staging.revision}")
+
+
+def check_object_store(settings: CommonSettings) -> Check:
+    if settings.backend == Backend.FILESYSTEM and not settings.objects_path.exists():
+        return Check("object store", True, "not created yet")
+    try:
+        store = open_object_store(settings)
+        key = f"doctor/{uuid.uuid4().hex}"
+        store.put(key, b"ok")
+        ok = store.get(key).data == b"ok"
+        store.delete(key)
+    except Exception as exc:
+        return Check("object store", False, f"{type(exc).__name__}: {exc}",
+                     "check RATCHET_S3_* settings and that the store is reachable"
+                     if settings.backend == Backend.S3 else "check the home folder's permissions")
+    return Check("object store", ok, repr(store))
+
+
+def _serves_ratchet(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def check_ports(settings: CommonSettings) -> Check:
+    busy, served = [], []
+    for name, cls in SERVICE_SETTINGS.items():
+        try:
+            svc = load(cls)
+        except RatchetError:
+            continue  # reported by the settings check
+        with socket.socket(socket.AF_INET6 if ":" in svc.host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((svc.host.strip("[]"), svc.port))
+                continue
+            except OSError:
+                pass
+        (served if _serves_ratchet(svc.base_url) else busy).append(f"{name} {svc.port}")
+    if busy:
+        return Check("ports", False, "held by something else: " + ", ".join(busy),
+                     "stop what holds them or set RATCHET_<SERVICE>_PORT to a free port")
+    detail = "free" if not served else "served by a running fleet: " + ", ".join(served)
+    return Check("ports", True, detail)
+
+
+CHECKS: list[Callable[[CommonSettings], Check]] = [
+    check_python,
+    check_git,
+    check_settings,
+    check_home_writable,
+    check_workspace,
+    check_state,
+    check_object_store,
+    check_ports,
+]
+
+
+def run_checks(settings: CommonSettings) -> list[Check]:
+    results = []
+    for check in CHECKS:
+        try:
+            results.append(check(settings))
+        except Exception as exc:  # a check that crashes is a failed check, not a crash
+            results.append(Check(check.__name__.removeprefix("check_"), False,
+                                 f"{type(exc).__name__}: {exc}", "report this as a bug"))
+    return results

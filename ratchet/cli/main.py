@@ -1,0 +1,181 @@
+"""``ratchet``: set up, run and inspect the fleet."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import ratchet
+from ratchet.bootstrap import initialize, open_manager
+from ratchet.cli.doctor import run_checks
+from ratchet.config import CommonSettings, load
+from ratchet.errors import RatchetError
+from ratchet.state import Pointer, StateManager
+from ratchet.fleet import Supervisor, built_services, missing_services
+
+app = typer.Typer(
+    name="ratchet",
+    help="Ratchet: a self-improving MCP service fleet.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> CommonSettings:
+    try:
+        return load(CommonSettings)
+    except RatchetError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"ratchet {ratchet.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True,
+                     help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Ratchet: every improvement is a tested, tagged, reversible release."""
+
+
+@app.command()
+def init() -> None:
+    """Create the home folder and workspace and release v0.1.0 (idempotent)."""
+    settings = _settings()
+    try:
+        report = initialize(settings)
+    except RatchetError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    for step in report.steps or ["already initialised: nothing to do"]:
+        console.print(f"• {step}")
+    console.print(f"home {report.home}\nworkspace {report.workspace}\n"
+                  f"active version [bold]{report.active_version}[/bold]")
+
+
+@app.command()
+def up() -> None:
+    """Initialise if needed, then run every built service in the foreground.
+
+    Ctrl-C or SIGTERM stops them all.
+    """
+    settings = _settings()
+    init()
+    specs = built_services()
+    for name in missing_services():
+        console.print(f"[yellow]•[/yellow] {name}: not built yet, skipped")
+    if not specs:
+        console.print("No services are built yet; the workspace is ready.")
+        return
+    env = {**os.environ, "RATCHET_HOME": str(settings.home_path)}
+    supervisor = Supervisor(specs, settings.logs_path, env=env)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        supervisor.request_stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        urls = supervisor.start()
+    except RuntimeError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    for name, url in urls.items():
+        console.print(f"[green]•[/green] {name:<10} {url}")
+    console.print(f"logs in {settings.logs_path}; Ctrl-C stops the fleet")
+    supervisor.run()
+    console.print("stopped")
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check the machine, settings, workspace and stores; exit 1 if a check fails."""
+    settings = _settings()
+    results = run_checks(settings)
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        sys.stdout.write(json.dumps({"ok": not failed, "checks": [r.as_dict() for r in results]},
+                                    indent=2) + "\n")
+    else:
+        table = Table("check", "", "detail", "fix")
+        for r in results:
+            table.add_row(r.name, "[green]ok[/green]" if r.ok else "[red]FAIL[/red]", r.detail,
+                          r.fix)
+        console.print(table)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def pointer() -> None:
+    """Show the active version and every move of the active pointer."""
+    manager = _manager()
+    table = Table("#", "version", "action", "actor", "at", "reason")
+    for entry in manager.pointer_history():
+        table.add_row(str(entry.revision), entry.version, entry.action, entry.actor, entry.at,
+                      entry.reason)
+    console.print(table)
+
+
+@app.command()
+def rollback(
+    to: Annotated[str | None, typer.Option(help="Version to serve (default: the previous).")] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the pointer history.")] = "",
+) -> None:
+    """Move the active pointer back."""
+    _pointer_move(lambda m: m.rollback(actor="human", reason=reason or "rollback", to=to))
+
+
+@app.command()
+def pin(reason: Annotated[str, typer.Option(help="Why, for the pointer history.")] = "") -> None:
+    """Freeze the active version: promotions and releases answer "pinned"."""
+    _pointer_move(lambda m: m.pin(actor="human", reason=reason))
+
+
+@app.command()
+def unpin(reason: Annotated[str, typer.Option(help="Why, for the pointer history.")] = "") -> None:
+    """Let the active pointer move again."""
+    _pointer_move(lambda m: m.unpin(actor="human", reason=reason))
+
+
+def _manager() -> StateManager:
+    try:
+        return open_manager(_settings())
+    except RatchetError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _pointer_move(move: Callable[[StateManager], Pointer]) -> None:
+    manager = _manager()
+    try:
+        result = move(manager)
+    except RatchetError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    pinned = " (pinned)" if result.pinned else ""
+    console.print(f"active version [bold]{result.version}[/bold]{pinned}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,151 @@
+"""Configuration: one pydantic-settings class per process, env prefix ``RATCHET_``.
+
+Settings every process shares (home folder, token, backends, telemetry) live in
+:class:`CommonSettings`; each process adds its own bind address under
+``RATCHET_<PROCESS>_HOST`` / ``RATCHET_<PROCESS>_PORT``. Validation happens at
+start, so a process with an unsafe or malformed configuration never serves.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar, Self, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ratchet.errors import ConfigError
+
+
+class Backend(StrEnum):
+    """Where state documents and objects live."""
+
+    FILESYSTEM = "filesystem"
+    S3 = "s3"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``; False for anything else."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class CommonSettings(BaseSettings):
+    """What all four processes read the same way."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RATCHET_", extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
+
+    home: Path = Field(default=Path(".ratchet"), description="Workspace, objects, databases.")
+    token: SecretStr | None = Field(
+        default=None, description="Bearer token checked by every process when set."
+    )
+    backend: Backend = Field(default=Backend.FILESYSTEM, description="State and object store.")
+    s3_bucket: str = "ratchet"
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP base URL; unset means JSON lines in the object store."
+    )
+    project_root: Path | None = Field(
+        default=None, description="Checkout the workspace is cloned from (default: this source)."
+    )
+
+    @property
+    def home_path(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def workspace_path(self) -> Path:
+        return self.home_path / "workspace"
+
+    @property
+    def objects_path(self) -> Path:
+        return self.home_path / "objects"
+
+    @property
+    def data_path(self) -> Path:
+        """SQLite databases and other per-machine files."""
+        return self.home_path / "data"
+
+    @property
+    def locks_path(self) -> Path:
+        return self.home_path / "locks"
+
+    @property
+    def logs_path(self) -> Path:
+        return self.home_path / "logs"
+
+
+class ServiceSettings(CommonSettings):
+    """A process that listens: adds ``host``/``port`` and the loopback rule."""
+
+    service_name: ClassVar[str] = "service"
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _token_required_off_loopback(self) -> Self:
+        if not is_loopback(self.host) and self.token is None:
+            raise ValueError(
+                f"{self.service_name} would bind to {self.host}, which is not loopback; "
+                "set RATCHET_TOKEN so every request must carry a bearer token"
+            )
+        return self
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+class RunnerSettings(ServiceSettings):
+    service_name: ClassVar[str] = "runner"
+    host: str = Field(default="127.0.0.1", alias="RATCHET_RUNNER_HOST")
+    port: int = Field(default=8001, ge=0, le=65535, alias="RATCHET_RUNNER_PORT")
+
+
+class TunerSettings(ServiceSettings):
+    service_name: ClassVar[str] = "tuner"
+    host: str = Field(default="127.0.0.1", alias="RATCHET_TUNER_HOST")
+    port: int = Field(default=8002, ge=0, le=65535, alias="RATCHET_TUNER_PORT")
+
+
+class ArchitectSettings(ServiceSettings):
+    service_name: ClassVar[str] = "architect"
+    host: str = Field(default="127.0.0.1", alias="RATCHET_ARCHITECT_HOST")
+    port: int = Field(default=8003, ge=0, le=65535, alias="RATCHET_ARCHITECT_PORT")
+
+
+class VersionsSettings(ServiceSettings):
+    service_name: ClassVar[str] = "versions"
+    host: str = Field(default="127.0.0.1", alias="RATCHET_VERSIONS_HOST")
+    port: int = Field(default=8004, ge=0, le=65535, alias="RATCHET_VERSIONS_PORT")
+
+
+S = TypeVar("S", bound=CommonSettings)
+
+SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {
+    cls.service_name: cls
+    for cls in (RunnerSettings, TunerSettings, ArchitectSettings, VersionsSettings)
+}
+
+
+def load(cls: type[S], **overrides: Any) -> S:
+    """Build settings from the environment, turning validation errors into ConfigError."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid {cls.__name__}: {problems}") from None

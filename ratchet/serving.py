@@ -1,0 +1,62 @@
+"""Running an ASGI app for a service: auth, bind rules, a readiness line.
+
+Every process binds through :func:`serve`, so the loopback/token rule and the
+bearer check cannot be forgotten by one of them. When the server accepts
+connections it prints one JSON line ``{"event": "ready", "url": ...}`` on
+stdout: supervisors and tests read it instead of sleeping, and it names the
+real port when the configured one is 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from ratchet.auth import BearerTokenMiddleware
+from ratchet.config import ServiceSettings
+
+
+def secured(app: ASGIApp, settings: ServiceSettings) -> ASGIApp:
+    token = settings.token.get_secret_value() if settings.token else None
+    return BearerTokenMiddleware(app, token)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(app: ASGIApp, settings: ServiceSettings, *, log_level: str = "warning") -> None:
+    """Serve until SIGINT/SIGTERM; announce readiness on stdout."""
+    sock = bind_socket(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        secured(app, settings), log_level=log_level, lifespan="on", timeout_graceful_shutdown=10
+    )
+    server = uvicorn.Server(config)
+
+    async def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.01)
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        line = {"event": "ready", "service": settings.service_name, "url": f"http://{host}:{port}"}
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+
+    announcer = asyncio.create_task(announce())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        announcer.cancel()
+        sock.close()

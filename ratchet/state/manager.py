@@ -1,0 +1,345 @@
+"""The State Manager: staging and active state, the active pointer, subscribers.
+
+Truth is kept so that every step is one atomic write:
+
+- ``staging.state.json`` is a :class:`RevisionedDocument`: compare-and-swap on
+  ``revision``, every revision kept under ``history/staging/``;
+- each released version's state is a write-once snapshot
+  ``versions/{version}.state.json``;
+- ``pointer.json`` (also revisioned, history under ``history/pointer/``) names
+  the served version; moving it is the one write that switches the fleet;
+- ``active.state.json`` is a copy of the pointed-to snapshot, rewritten after
+  each move (and by :meth:`StateManager.repair`) for git and for people.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ratchet.errors import ConflictError, NotFoundError, PinnedError, StaleRevisionError
+from ratchet.objects.base import ObjectStore
+from ratchet.state.document import ACTIVE_KEY, STAGING_KEY, StateDocument, utcnow
+from ratchet.state.migrations import MigrationRegistry
+from ratchet.state.pointer import POINTER_KEY, Pointer, PointerAction
+from ratchet.state.revisioned import RevisionedDocument, dumps
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[["ActiveState"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveState:
+    """What the fleet serves: the pointer and the state of its version."""
+
+    pointer: Pointer
+    document: StateDocument
+
+    @property
+    def version(self) -> str:
+        return self.pointer.version
+
+    @property
+    def revision(self) -> int:
+        return self.document.revision
+
+
+def snapshot_key(version: str) -> str:
+    return f"versions/{version}.state.json"
+
+
+class StateManager:
+    def __init__(self, store: ObjectStore, *, migrations: MigrationRegistry | None = None) -> None:
+        self.store = store
+        self.migrations = migrations or MigrationRegistry()
+        self._staging = RevisionedDocument(store, STAGING_KEY, "history/staging")
+        self._pointer = RevisionedDocument(store, POINTER_KEY, "history/pointer")
+        self._subscribers: list[Subscriber] = []
+        self._seen_pointer_etag: str | None = None
+        self._lock = threading.Lock()
+
+    # -- staging ---------------------------------------------------------------
+
+    def read_staging(self) -> StateDocument:
+        """The staging document, created from the active state on first use and
+        migrated (and written back) when its schema is older than the code's."""
+        snapshot = self._staging.read_or_none()
+        if snapshot is None:
+            base = self._bootstrap_document()
+            try:
+                snapshot = self._staging.create(base.to_json())
+            except ConflictError:
+                snapshot = self._staging.read()  # another process created it first
+        document = StateDocument.parse(STAGING_KEY, snapshot.document)
+        version, data = self.migrations.upgrade(document.schema_version, document.data)
+        if version != document.schema_version:
+            try:
+                return self.write_staging(
+                    data,
+                    expected_revision=document.revision,
+                    actor="migration",
+                    schema_version=version,
+                )
+            except StaleRevisionError:
+                return self.read_staging()
+        return document
+
+    def write_staging(
+        self,
+        data: dict[str, Any],
+        *,
+        expected_revision: int,
+        actor: str,
+        schema_version: int | None = None,
+    ) -> StateDocument:
+        """Compare-and-swap; StaleRevisionError when someone wrote first."""
+        document = StateDocument(
+            schema_version=schema_version or self.migrations.current_version,
+            revision=expected_revision + 1,
+            updated_by=actor,
+            data=data,
+        )
+        snapshot = self._staging.write(document.to_json(), expected_revision)
+        return StateDocument.parse(STAGING_KEY, snapshot.document)
+
+    def update_staging(
+        self,
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        actor: str,
+        attempts: int = 1000,
+    ) -> StateDocument:
+        """Re-read, re-apply ``change`` and retry until the swap lands.
+
+        ``change`` must be a pure function of the data it is given: it runs
+        again on every conflict, against the newer document.
+        """
+        for _ in range(attempts):
+            current = self.read_staging()
+            try:
+                return self.write_staging(
+                    change(dict(current.data)), expected_revision=current.revision, actor=actor
+                )
+            except StaleRevisionError:
+                continue
+        raise ConflictError(f"staging kept moving: gave up after {attempts} attempts")
+
+    def staging_history(self, since: int = 0) -> list[int]:
+        return self._staging.history(since)
+
+    def staging_at(self, revision: int) -> StateDocument:
+        return StateDocument.parse(f"staging revision {revision}", self._staging.at(revision))
+
+    def _bootstrap_document(self) -> StateDocument:
+        active = self.read_active()
+        if active is not None:
+            return active.document
+        stored = self.store.get_or_none(ACTIVE_KEY)  # e.g. committed in the workspace
+        if stored is not None:
+            return StateDocument.from_file_bytes(ACTIVE_KEY, stored.data)
+        return StateDocument(schema_version=self.migrations.current_version)
+
+    # -- active and the pointer ---------------------------------------------------
+
+    def pointer(self) -> Pointer | None:
+        snapshot = self._pointer.read_or_none()
+        return None if snapshot is None else Pointer.model_validate(snapshot.document)
+
+    def pointer_history(self) -> list[Pointer]:
+        return [Pointer.model_validate(self._pointer.at(r)) for r in self._pointer.history()]
+
+    def read_active(self) -> ActiveState | None:
+        """The served version and its state, migrated to the code's schema."""
+        pointer = self.pointer()
+        if pointer is None:
+            return None
+        return ActiveState(pointer, self.version_state(pointer.version))
+
+    def version_state(self, version: str) -> StateDocument:
+        key = snapshot_key(version)
+        try:
+            stored = self.store.get(key)
+        except NotFoundError:
+            raise NotFoundError(f"no state recorded for version {version}") from None
+        document = StateDocument.from_file_bytes(key, stored.data)
+        schema_version, data = self.migrations.upgrade(document.schema_version, document.data)
+        return document.model_copy(update={"schema_version": schema_version, "data": data})
+
+    def activate(
+        self,
+        version: str,
+        document: StateDocument,
+        *,
+        actor: str,
+        reason: str,
+        commit: str | None = None,
+    ) -> Pointer:
+        """Record ``version``'s state and move the pointer to it (refused when pinned)."""
+        self.store.put_once(snapshot_key(version), dumps(document.to_json()))
+        return self._move(
+            lambda current: Pointer(
+                version=version,
+                commit=commit,
+                state_hash=document.content_hash(),
+                state_revision=document.revision,
+                action=PointerAction.ACTIVATE,
+                actor=actor,
+                reason=reason,
+            )
+        )
+
+    def rollback(self, *, actor: str, reason: str, to: str | None = None) -> Pointer:
+        """Move back to ``to``, or to the version served before the current one."""
+        target = to or self._previous_version()
+        document = self.version_state(target)
+        previous = {p.version: p.commit for p in self.pointer_history()}
+        return self._move(
+            lambda current: Pointer(
+                version=target,
+                commit=previous.get(target),
+                state_hash=document.content_hash(),
+                state_revision=document.revision,
+                action=PointerAction.ROLLBACK,
+                actor=actor,
+                reason=reason,
+            )
+        )
+
+    def pin(self, *, actor: str, reason: str) -> Pointer:
+        return self._set_pinned(True, actor=actor, reason=reason)
+
+    def unpin(self, *, actor: str, reason: str) -> Pointer:
+        return self._set_pinned(False, actor=actor, reason=reason)
+
+    def _set_pinned(self, pinned: bool, *, actor: str, reason: str) -> Pointer:
+        action = PointerAction.PIN if pinned else PointerAction.UNPIN
+
+        def change(current: Pointer | None) -> Pointer:
+            if current is None:
+                raise NotFoundError("no active version yet: nothing to pin")
+            return current.model_copy(
+                update={"pinned": pinned, "action": action, "actor": actor, "reason": reason,
+                        "at": utcnow()}
+            )
+
+        return self._move(change, respect_pin=False)
+
+    def _previous_version(self) -> str:
+        history = self.pointer_history()
+        if not history:
+            raise NotFoundError("no active version yet: nothing to roll back")
+        current = history[-1].version
+        for entry in reversed(history):
+            if entry.version != current:
+                return entry.version
+        raise NotFoundError(f"{current} is the only version ever served: nothing to roll back to")
+
+    def _move(
+        self, make: Callable[[Pointer | None], Pointer], *, respect_pin: bool = True
+    ) -> Pointer:
+        while True:
+            snapshot = self._pointer.read_or_none()
+            current = None if snapshot is None else Pointer.model_validate(snapshot.document)
+            if respect_pin and current is not None and current.pinned:
+                raise PinnedError(
+                    f"the active pointer is pinned at {current.version} by {current.actor}"
+                    f" ({current.reason or 'no reason given'}); unpin it first"
+                )
+            new = make(current)
+            try:
+                if current is None:
+                    written = self._pointer.create(new.model_dump(mode="json"))
+                else:
+                    written = self._pointer.write(new.model_dump(mode="json"), current.revision)
+            except ConflictError:
+                continue  # someone else moved it: decide again on the newer pointer
+            pointer = Pointer.model_validate(written.document)
+            self._materialize(pointer)
+            self.poll()
+            return pointer
+
+    def _materialize(self, pointer: Pointer) -> None:
+        document = self.store.get(snapshot_key(pointer.version)).data
+        self.store.put(ACTIVE_KEY, document)
+
+    # -- start-up repair and subscribers -----------------------------------------
+
+    def repair(self) -> list[str]:
+        """Bring derived files back in line after a crash; return what was fixed."""
+        fixed: list[str] = []
+        for doc in (self._staging, self._pointer):
+            snapshot = doc.read_or_none()
+            if snapshot is not None and snapshot.revision not in doc.history(snapshot.revision):
+                doc.ensure_recorded(snapshot.document)
+                fixed.append(f"recorded {doc.key} revision {snapshot.revision} in history")
+        pointer = self.pointer()
+        if pointer is not None:
+            expected = self.store.get(snapshot_key(pointer.version)).data
+            stored = self.store.get_or_none(ACTIVE_KEY)
+            if stored is None or stored.data != expected:
+                self.store.put(ACTIVE_KEY, expected)
+                fixed.append(f"rewrote {ACTIVE_KEY} from the state of {pointer.version}")
+        return fixed
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` with the new active state each time the pointer moves."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def poll(self) -> bool:
+        """Notify subscribers if the pointer changed since the last poll."""
+        etag = self.store.etag(POINTER_KEY)
+        with self._lock:
+            if etag is None or etag == self._seen_pointer_etag:
+                return False
+            self._seen_pointer_etag = etag
+            subscribers = list(self._subscribers)
+        active = self.read_active()
+        if active is None:
+            return False
+        for callback in subscribers:
+            try:
+                callback(active)
+            except Exception:  # one bad subscriber must not starve the others
+                log.exception("state subscriber %r failed", callback)
+        return True
+
+    def watch(self, interval: float = 0.25) -> PointerWatcher:
+        """Start a thread that polls for pointer moves made by other processes."""
+        watcher = PointerWatcher(self, interval)
+        watcher.start()
+        return watcher
+
+
+class PointerWatcher:
+    def __init__(self, manager: StateManager, interval: float) -> None:
+        self._manager = manager
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ratchet-pointer-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._manager.poll()
+            except Exception:
+                log.exception("polling the active pointer failed; retrying")
+            self._stop.wait(self._interval)

@@ -1,0 +1,187 @@
+"""Releases: annotated tags ``vX.Y.Z`` on the workspace whose message is JSON.
+
+Git is the canonical version store. A release is created under a file lock
+shared by every process on the machine, so two releasers never compute the
+same next version; an existing tag is a conflict, never an overwrite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+from git import GitCommandError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ratchet.errors import ConflictError, NotFoundError
+from ratchet.state.document import utcnow
+from ratchet.vcs.repo import open_repo
+from ratchet.vcs.semver import ReleaseKind, Version, next_version
+
+_FIELD = "%00"
+_RECORD = "%1e"  # ASCII record separator: tag messages may hold newlines
+
+
+class ReleaseMetadata(BaseModel):
+    """The JSON carried in a release tag's message."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: ReleaseKind
+    author: str  # tuner | architect | human
+    parent: str | None = None
+    state_hash: str | None = None
+    tool_schema_hash: str | None = None
+    eval_key: str | None = None
+    trace_id: str | None = None
+    reason: str = ""
+    created_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    version: str
+    commit: str
+    metadata: ReleaseMetadata
+    tagged_at: str
+
+    @property
+    def kind(self) -> ReleaseKind:
+        return self.metadata.kind
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidTag:
+    """A tag that looks like a release but is not one (flagged, never listed)."""
+
+    name: str
+    reason: str
+
+
+@dataclass(slots=True)
+class TagScan:
+    releases: list[Release] = field(default_factory=list)  # newest first
+    invalid: list[InvalidTag] = field(default_factory=list)
+
+
+class ReleaseStore:
+    def __init__(self, workspace: Path, lock_path: Path, *, lock_timeout: float = 600) -> None:
+        self.workspace = workspace
+        self._lock = FileLock(str(lock_path), timeout=lock_timeout)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """The release lock: one release at a time per workspace, across processes."""
+        with self._lock:
+            yield
+
+    def scan(self) -> TagScan:
+        """Every ``v*`` tag, parsed in one git call; bad ones flagged."""
+        fmt = _FIELD.join(
+            ["%(refname:short)", "%(objecttype)", "%(*objectname)", "%(creatordate:iso-strict)",
+             "%(contents)"]
+        ) + _RECORD
+        with open_repo(self.workspace) as repo:
+            out = repo.git.for_each_ref("refs/tags/v*", format=fmt)
+        scan = TagScan()
+        for record in out.split("\x1e"):
+            record = record.strip("\n")
+            if not record:
+                continue
+            name, objtype, commit, date, message = record.split("\x00", 4)
+            problem = _check_tag(name, objtype)
+            metadata = None
+            if problem is None:
+                metadata, problem = _parse_metadata(message)
+            if problem is not None or metadata is None:
+                scan.invalid.append(InvalidTag(name, problem or "unparsable"))
+                continue
+            scan.releases.append(Release(name, commit, metadata, date))
+        scan.releases.sort(key=lambda r: Version.parse(r.version), reverse=True)
+        return scan
+
+    def releases(self) -> list[Release]:
+        return self.scan().releases
+
+    def latest(self) -> Release | None:
+        releases = self.releases()
+        return releases[0] if releases else None
+
+    def get(self, version: str) -> Release:
+        Version.parse(version)
+        for release in self.releases():
+            if release.version == version:
+                return release
+        raise NotFoundError(f"no release {version}")
+
+    def next_version(self, kind: ReleaseKind) -> str:
+        latest = self.latest()
+        return str(next_version(None if latest is None else Version.parse(latest.version), kind))
+
+    def release(
+        self,
+        metadata: ReleaseMetadata,
+        *,
+        message: str,
+        paths: Sequence[str] = (),
+        version: str | None = None,
+        allow_empty: bool = False,
+    ) -> Release:
+        """Commit ``paths`` (relative to the workspace) and tag the next version.
+
+        Takes the release lock itself; callers that must read-then-release
+        atomically hold :meth:`lock` around both (the lock is re-entrant).
+        """
+        with self.lock():
+            latest = self.latest()
+            tag = version or str(
+                next_version(None if latest is None else Version.parse(latest.version),
+                             metadata.kind)
+            )
+            Version.parse(tag)
+            metadata = metadata.model_copy(
+                update={
+                    "parent": metadata.parent or (latest.version if latest else None),
+                    "created_at": metadata.created_at or utcnow(),
+                }
+            )
+            with open_repo(self.workspace) as repo:
+                if tag in {t.name for t in repo.tags}:
+                    raise ConflictError(f"tag {tag} already exists; a release is never overwritten")
+                if paths:
+                    repo.git.add("--", *paths)
+                if repo.is_dirty(index=True, working_tree=False) or allow_empty:
+                    repo.git.commit("--allow-empty", "-m", f"{tag}: {message}")
+                commit = repo.head.commit.hexsha
+                body = json.dumps(metadata.model_dump(mode="json", exclude_none=False),
+                                  sort_keys=True)
+                try:
+                    repo.git.tag("-a", tag, "-m", body, commit)
+                except GitCommandError as exc:
+                    if "already exists" in str(exc):
+                        raise ConflictError(f"tag {tag} already exists") from None
+                    raise
+            return Release(tag, commit, metadata, utcnow())
+
+
+def _check_tag(name: str, objtype: str) -> str | None:
+    if not Version.is_valid(name):
+        return "name is not vMAJOR.MINOR.PATCH"
+    if objtype != "tag":
+        return "lightweight tag: a release is an annotated tag with JSON metadata"
+    return None
+
+
+def _parse_metadata(message: str) -> tuple[ReleaseMetadata | None, str | None]:
+    body = message.split("-----BEGIN", 1)[0].strip()  # drop a signature block
+    try:
+        raw: Any = json.loads(body)
+        return ReleaseMetadata.model_validate(raw), None
+    except (json.JSONDecodeError, ValidationError) as exc:
+        return None, f"tag message is not release metadata: {str(exc).splitlines()[0]}"

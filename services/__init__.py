@@ -1,0 +1,5 @@
+"""The four processes of the fleet, each a thin surface over :mod:`ratchet`.
+
+``runner`` and ``tuner`` are Architect-editable; ``architect`` and
+``versions`` are static, like the core library.
+"""

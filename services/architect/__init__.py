@@ -1,0 +1,1 @@
+"""Architect: REST service turning textual feedback into gated releases (static)."""

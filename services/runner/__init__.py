@@ -1,0 +1,1 @@
+"""Runner: the MCP server that does the agent's work (Architect-editable)."""

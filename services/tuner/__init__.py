@@ -1,0 +1,1 @@
+"""Tuner: MCP server turning structured feedback into tuned state (Architect-editable)."""

@@ -1,0 +1,1 @@
+"""Versions API: read-only registry of releases (static)."""
