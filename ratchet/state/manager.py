@@ -4,8 +4,9 @@ Truth is kept so that every step is one atomic write:
 
 - ``staging.state.json`` is a :class:`RevisionedDocument`: compare-and-swap on
   ``revision``, every revision kept under ``history/staging/``;
-- each released version's state is a write-once snapshot
-  ``versions/{version}.state.json``;
+- each activated state is a write-once, content-addressed snapshot
+  ``snapshots/{sha256}.state.json`` (a refused activation leaves at most an
+  unreferenced snapshot behind, never a conflict for the next one);
 - ``pointer.json`` (also revisioned, history under ``history/pointer/``) names
   the served version; moving it is the one write that switches the fleet;
 - ``active.state.json`` is a copy of the pointed-to snapshot, rewritten after
@@ -14,8 +15,11 @@ Truth is kept so that every step is one atomic write:
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +29,7 @@ from ratchet.objects.base import ObjectStore
 from ratchet.state.document import ACTIVE_KEY, STAGING_KEY, StateDocument, utcnow
 from ratchet.state.migrations import MigrationRegistry
 from ratchet.state.pointer import POINTER_KEY, Pointer, PointerAction
-from ratchet.state.revisioned import RevisionedDocument, dumps
+from ratchet.state.revisioned import RevisionedDocument, Snapshot, dumps
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +52,8 @@ class ActiveState:
         return self.document.revision
 
 
-def snapshot_key(version: str) -> str:
-    return f"versions/{version}.state.json"
+def snapshot_key(raw: bytes) -> str:
+    return f"snapshots/{hashlib.sha256(raw).hexdigest()}.state.json"
 
 
 class StateManager:
@@ -67,26 +71,25 @@ class StateManager:
     def read_staging(self) -> StateDocument:
         """The staging document, created from the active state on first use and
         migrated (and written back) when its schema is older than the code's."""
+        return self._read_staging()[0]
+
+    def _read_staging(self) -> tuple[StateDocument, Snapshot]:
         snapshot = self._staging.read_or_none()
         if snapshot is None:
-            base = self._bootstrap_document()
             try:
-                snapshot = self._staging.create(base.to_json())
+                snapshot = self._staging.create(self._bootstrap_document().to_json())
             except ConflictError:
                 snapshot = self._staging.read()  # another process created it first
         document = StateDocument.parse(STAGING_KEY, snapshot.document)
         version, data = self.migrations.upgrade(document.schema_version, document.data)
-        if version != document.schema_version:
-            try:
-                return self.write_staging(
-                    data,
-                    expected_revision=document.revision,
-                    actor="migration",
-                    schema_version=version,
-                )
-            except StaleRevisionError:
-                return self.read_staging()
-        return document
+        if version == document.schema_version:
+            return document, snapshot
+        try:
+            return self._write_staging(
+                data, document.revision, actor="migration", base=snapshot, schema_version=version
+            )
+        except StaleRevisionError:
+            return self._read_staging()
 
     def write_staging(
         self,
@@ -97,14 +100,26 @@ class StateManager:
         schema_version: int | None = None,
     ) -> StateDocument:
         """Compare-and-swap; StaleRevisionError when someone wrote first."""
+        return self._write_staging(data, expected_revision, actor=actor,
+                                   schema_version=schema_version)[0]
+
+    def _write_staging(
+        self,
+        data: dict[str, Any],
+        expected_revision: int,
+        *,
+        actor: str,
+        base: Snapshot | None = None,
+        schema_version: int | None = None,
+    ) -> tuple[StateDocument, Snapshot]:
         document = StateDocument(
             schema_version=schema_version or self.migrations.current_version,
             revision=expected_revision + 1,
             updated_by=actor,
             data=data,
         )
-        snapshot = self._staging.write(document.to_json(), expected_revision)
-        return StateDocument.parse(STAGING_KEY, snapshot.document)
+        snapshot = self._staging.write(document.to_json(), expected_revision, base=base)
+        return StateDocument.parse(STAGING_KEY, snapshot.document), snapshot
 
     def update_staging(
         self,
@@ -118,14 +133,16 @@ class StateManager:
         ``change`` must be a pure function of the data it is given: it runs
         again on every conflict, against the newer document.
         """
-        for _ in range(attempts):
-            current = self.read_staging()
+        for attempt in range(attempts):
+            current, base = self._read_staging()
             try:
-                return self.write_staging(
-                    change(dict(current.data)), expected_revision=current.revision, actor=actor
-                )
+                return self._write_staging(
+                    change(dict(current.data)), current.revision, actor=actor, base=base
+                )[0]
             except StaleRevisionError:
-                continue
+                # Full jitter: writers that collided spread out instead of
+                # colliding again in lockstep.
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6))))
         raise ConflictError(f"staging kept moving: gave up after {attempts} attempts")
 
     def staging_history(self, since: int = 0) -> list[int]:
@@ -157,15 +174,17 @@ class StateManager:
         pointer = self.pointer()
         if pointer is None:
             return None
-        return ActiveState(pointer, self.version_state(pointer.version))
+        return ActiveState(pointer, self._load_snapshot(pointer.snapshot))
 
     def version_state(self, version: str) -> StateDocument:
-        key = snapshot_key(version)
-        try:
-            stored = self.store.get(key)
-        except NotFoundError:
-            raise NotFoundError(f"no state recorded for version {version}") from None
-        document = StateDocument.from_file_bytes(key, stored.data)
+        """The state ``version`` was last served with (NotFoundError if never served)."""
+        for entry in reversed(self.pointer_history()):
+            if entry.version == version:
+                return self._load_snapshot(entry.snapshot)
+        raise NotFoundError(f"version {version} was never active: no state recorded for it")
+
+    def _load_snapshot(self, key: str) -> StateDocument:
+        document = StateDocument.from_file_bytes(key, self.store.get(key).data)
         schema_version, data = self.migrations.upgrade(document.schema_version, document.data)
         return document.model_copy(update={"schema_version": schema_version, "data": data})
 
@@ -179,11 +198,15 @@ class StateManager:
         commit: str | None = None,
     ) -> Pointer:
         """Record ``version``'s state and move the pointer to it (refused when pinned)."""
-        self.store.put_once(snapshot_key(version), dumps(document.to_json()))
+        self._refuse_if_pinned(self.pointer())
+        raw = dumps(document.to_json())
+        key = snapshot_key(raw)
+        self.store.put_once(key, raw)
         return self._move(
             lambda current: Pointer(
                 version=version,
                 commit=commit,
+                snapshot=key,
                 state_hash=document.content_hash(),
                 state_revision=document.revision,
                 action=PointerAction.ACTIVATE,
@@ -195,17 +218,14 @@ class StateManager:
     def rollback(self, *, actor: str, reason: str, to: str | None = None) -> Pointer:
         """Move back to ``to``, or to the version served before the current one."""
         target = to or self._previous_version()
-        document = self.version_state(target)
-        previous = {p.version: p.commit for p in self.pointer_history()}
+        served = [p for p in self.pointer_history() if p.version == target]
+        if not served:
+            raise NotFoundError(f"version {target} was never active: nothing to roll back to")
+        last = served[-1]
         return self._move(
-            lambda current: Pointer(
-                version=target,
-                commit=previous.get(target),
-                state_hash=document.content_hash(),
-                state_revision=document.revision,
-                action=PointerAction.ROLLBACK,
-                actor=actor,
-                reason=reason,
+            lambda current: last.model_copy(
+                update={"action": PointerAction.ROLLBACK, "actor": actor, "reason": reason,
+                        "pinned": False, "at": utcnow()}
             )
         )
 
@@ -244,11 +264,8 @@ class StateManager:
         while True:
             snapshot = self._pointer.read_or_none()
             current = None if snapshot is None else Pointer.model_validate(snapshot.document)
-            if respect_pin and current is not None and current.pinned:
-                raise PinnedError(
-                    f"the active pointer is pinned at {current.version} by {current.actor}"
-                    f" ({current.reason or 'no reason given'}); unpin it first"
-                )
+            if respect_pin:
+                self._refuse_if_pinned(current)
             new = make(current)
             try:
                 if current is None:
@@ -259,12 +276,22 @@ class StateManager:
                 continue  # someone else moved it: decide again on the newer pointer
             pointer = Pointer.model_validate(written.document)
             self._materialize(pointer)
-            self.poll()
+            try:
+                self.poll()
+            except Exception:  # the move landed; a subscriber's trouble is not the mover's
+                log.exception("notifying subscribers of %s failed", pointer.version)
             return pointer
 
+    @staticmethod
+    def _refuse_if_pinned(current: Pointer | None) -> None:
+        if current is not None and current.pinned:
+            raise PinnedError(
+                f"the active pointer is pinned at {current.version} by {current.actor}"
+                f" ({current.reason or 'no reason given'}); unpin it first"
+            )
+
     def _materialize(self, pointer: Pointer) -> None:
-        document = self.store.get(snapshot_key(pointer.version)).data
-        self.store.put(ACTIVE_KEY, document)
+        self.store.put(ACTIVE_KEY, self.store.get(pointer.snapshot).data)
 
     # -- start-up repair and subscribers -----------------------------------------
 
@@ -278,7 +305,7 @@ class StateManager:
                 fixed.append(f"recorded {doc.key} revision {snapshot.revision} in history")
         pointer = self.pointer()
         if pointer is not None:
-            expected = self.store.get(snapshot_key(pointer.version)).data
+            expected = self.store.get(pointer.snapshot).data
             stored = self.store.get_or_none(ACTIVE_KEY)
             if stored is None or stored.data != expected:
                 self.store.put(ACTIVE_KEY, expected)

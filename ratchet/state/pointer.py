@@ -24,6 +24,7 @@ class Pointer(BaseModel):
     revision: int = 0
     version: str
     commit: str | None = None
+    snapshot: str  # object key of the exact state document served
     state_hash: str
     state_revision: int
     pinned: bool = False

@@ -71,15 +71,18 @@ class RevisionedDocument:
         self.ensure_recorded(document)
         return Snapshot(document, etag)
 
-    def write(self, document: dict[str, Any], expected_revision: int) -> Snapshot:
-        """Compare-and-swap: land ``document`` as ``expected_revision + 1`` or raise."""
-        current = self.read_or_none()
+    def write(
+        self, document: dict[str, Any], expected_revision: int, *, base: Snapshot | None = None
+    ) -> Snapshot:
+        """Compare-and-swap: land ``document`` as ``expected_revision + 1`` or raise.
+
+        ``base`` is the snapshot the caller derived ``document`` from; passing
+        it saves a read (its ETag is what the swap must match).
+        """
+        current = base if base is not None else self.read_or_none()
         actual = None if current is None else current.revision
         if current is None or actual != expected_revision:
             raise StaleRevisionError(expected_revision, actual)
-        # The revision being replaced must be in the history before it is gone
-        # from the live key; a writer killed after its swap is covered here.
-        self.ensure_recorded(current.document)
         new = {**document, "revision": expected_revision + 1}
         try:
             etag = self.store.put(self.key, dumps(new), if_match=current.etag)
@@ -88,6 +91,10 @@ class RevisionedDocument:
             raise StaleRevisionError(
                 expected_revision, None if latest is None else latest.revision
             ) from None
+        # The winner records the revision it replaced as well as its own: if the
+        # previous winner was killed between its swap and its record, the gap
+        # is closed here. Losers pay only a read and a refused write.
+        self.ensure_recorded(current.document)
         self.ensure_recorded(new)
         return Snapshot(new, etag)
 

@@ -1,0 +1,80 @@
+"""Fixtures shared by every test: temporary homes, a source repository, an S3 server."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ratchet.config import Backend, CommonSettings
+from ratchet.objects import FilesystemObjectStore, ObjectStore, S3ObjectStore
+from ratchet.objects.s3 import make_client
+from tests.helpers.s3server import S3Server, install_s3_environment
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def source_repo(tmp_path: Path) -> Path:
+    """A small project checkout to clone workspaces from (fast, isolated)."""
+    repo = tmp_path / "source"
+    (repo / "state").mkdir(parents=True)
+    (repo / "state" / ".gitignore").write_text((PROJECT_ROOT / "state" / ".gitignore").read_text())
+    (repo / "state" / "active.state.json").write_text(
+        (PROJECT_ROOT / "state" / "active.state.json").read_text()
+    )
+    (repo / "README.md").write_text("test project\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "initial")
+    return repo
+
+
+@pytest.fixture
+def settings(tmp_path: Path, source_repo: Path) -> CommonSettings:
+    return CommonSettings(home=tmp_path / "home", project_root=source_repo)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    install_s3_environment()
+    server = S3Server()
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_settings(tmp_path: Path, source_repo: Path, s3_server: S3Server) -> CommonSettings:
+    """Settings on the S3 backend with a bucket of the test's own."""
+    settings = CommonSettings(
+        home=tmp_path / "home",
+        project_root=source_repo,
+        backend=Backend.S3,
+        s3_endpoint_url=s3_server.endpoint,
+        s3_bucket=f"t-{uuid.uuid4().hex[:20]}",
+    )
+    make_client(s3_server.endpoint, "us-east-1").create_bucket(Bucket=settings.s3_bucket)
+    return settings
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """An empty object store on each backend."""
+    if request.param == "filesystem":
+        return FilesystemObjectStore(tmp_path / "objects")
+    server: S3Server = request.getfixturevalue("s3_server")
+    s3 = S3ObjectStore(make_client(server.endpoint, "us-east-1"), f"t-{uuid.uuid4().hex[:20]}")
+    s3.ensure_bucket()
+    return s3

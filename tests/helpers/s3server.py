@@ -1,0 +1,60 @@
+"""An S3-compatible server process on loopback (moto's server mode).
+
+The S3 backends are tested against a real HTTP server speaking the S3
+protocol, not against in-process patching of boto3.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class S3Server:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        moto = Path(sys.executable).with_name("moto_server")
+        self.process = subprocess.Popen(
+            [str(moto), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {self.process.returncode}")
+            try:
+                httpx.get(self.endpoint, timeout=1.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)  # polling for readiness, not waiting for time to pass
+        raise TimeoutError(f"moto_server not ready on {self.endpoint}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def s3_environment() -> dict[str, str]:
+    """Credentials moto accepts; real ones are never needed or read."""
+    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def install_s3_environment() -> None:
+    os.environ.update(s3_environment())
