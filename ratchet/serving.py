@@ -13,12 +13,17 @@ import asyncio
 import json
 import socket
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from ratchet.auth import BearerTokenMiddleware
-from ratchet.config import ServiceSettings
+from ratchet.config import ServiceSettings, load
+from ratchet.errors import ConfigError
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 def secured(app: ASGIApp, settings: ServiceSettings) -> ASGIApp:
@@ -60,3 +65,14 @@ async def serve(app: ASGIApp, settings: ServiceSettings, *, log_level: str = "wa
     finally:
         announcer.cancel()
         sock.close()
+
+
+def run_service(build: Callable[[S], ASGIApp], settings_cls: type[S]) -> None:
+    """A service's ``__main__``: load settings (exit 2 with the reason if they are
+    invalid), build the app and serve it until stopped."""
+    try:
+        settings = load(settings_cls)
+    except ConfigError as exc:
+        sys.stderr.write(f"{settings_cls.service_name}: {exc}\n")
+        raise SystemExit(2) from None
+    asyncio.run(serve(build(settings), settings))

@@ -1,0 +1,108 @@
+"""The ``ratchet`` command line, in-process (Typer's runner) and as a real command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import ratchet
+from ratchet.cli.main import app
+from tests.conftest import git
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, source_repo: Path) -> dict[str, str]:
+    ports = {f"RATCHET_{s}_PORT": "0" for s in ("RUNNER", "TUNER", "ARCHITECT", "VERSIONS")}
+    return {"RATCHET_HOME": str(tmp_path / "home"), "RATCHET_PROJECT_ROOT": str(source_repo),
+            **ports}
+
+
+def doctor(env: dict[str, str]) -> tuple[int, dict[str, dict[str, object]]]:
+    result = runner.invoke(app, ["doctor", "--json"], env=env)
+    report = json.loads(result.stdout)
+    return result.exit_code, {c["name"]: c for c in report["checks"]}
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"ratchet {ratchet.__version__}"
+
+
+def test_doctor_passes_on_a_fresh_home(env: dict[str, str]) -> None:
+    code, checks = doctor(env)
+    assert code == 0, checks
+    assert set(checks) >= {"python", "git", "settings", "workspace", "state", "object store",
+                           "ports"}
+
+
+def test_doctor_passes_after_init(env: dict[str, str]) -> None:
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    code, checks = doctor(env)
+    assert code == 0, checks
+    assert "v0.1.0" in str(checks["state"]["detail"])
+
+
+def test_doctor_fails_with_a_fix_hint_when_the_workspace_is_not_git(env: dict[str, str]) -> None:
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    shutil.rmtree(Path(env["RATCHET_HOME"]) / "workspace" / ".git")
+    code, checks = doctor(env)
+    assert code == 1
+    assert checks["workspace"]["ok"] is False
+    assert "not a git repository" in str(checks["workspace"]["detail"])
+    assert "ratchet init" in str(checks["workspace"]["fix"])
+    assert checks["python"]["ok"] is True  # the other checks still ran
+
+
+def test_doctor_names_a_port_held_by_something_else(env: dict[str, str]) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        code, checks = doctor({**env, "RATCHET_RUNNER_PORT": str(port)})
+    assert code == 1
+    assert f"runner {port}" in str(checks["ports"]["detail"])
+    assert "RATCHET_<SERVICE>_PORT" in str(checks["ports"]["fix"])
+
+
+def test_doctor_reports_bad_settings(env: dict[str, str]) -> None:
+    code, checks = doctor({**env, "RATCHET_TUNER_HOST": "0.0.0.0"})
+    assert code == 1 and "RATCHET_TOKEN" in str(checks["settings"]["detail"])
+
+
+def test_pin_rollback_and_pointer_history(env: dict[str, str]) -> None:
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    refused = runner.invoke(app, ["rollback"], env=env)
+    assert refused.exit_code == 1 and "nothing to roll back" in refused.stderr
+    pinned = runner.invoke(app, ["pin", "--reason", "freeze for audit"], env=env)
+    assert pinned.exit_code == 0 and "(pinned)" in pinned.stdout
+    assert runner.invoke(app, ["unpin"], env=env).exit_code == 0
+    history = runner.invoke(app, ["pointer"], env=env)
+    assert history.exit_code == 0
+    assert all(word in history.stdout for word in ("activate", "pin", "unpin", "freeze"))
+
+
+def test_commands_on_an_uninitialised_home_say_what_to_do(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["pointer"], env=env)
+    assert result.exit_code == 1 and "ratchet init" in result.stderr
+
+
+@pytest.mark.slow
+def test_up_with_no_service_built_initialises_and_says_so(env: dict[str, str]) -> None:
+    # Runs the installed console script, as a user would.
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("ratchet")), "up"],
+        env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "active version v0.1.0" in result.stdout
+    workspace = Path(env["RATCHET_HOME"]) / "workspace"
+    assert git(workspace, "tag", "-l") == "v0.1.0"

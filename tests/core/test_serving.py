@@ -1,0 +1,86 @@
+"""Serving: the bearer check in-process, and a real process announcing readiness."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ratchet.auth import BearerTokenMiddleware
+from tests.conftest import PROJECT_ROOT
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    app.get("/healthz")(lambda: {"status": "ok"})
+    app.get("/data")(lambda: {"secret": 42})
+    return app
+
+
+def test_no_token_configured_means_open() -> None:
+    client = TestClient(BearerTokenMiddleware(_app(), None))
+    assert client.get("/data").json() == {"secret": 42}
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic s3cret", "Bearer", "s3cret"])
+def test_a_missing_or_wrong_token_is_401(header: str | None) -> None:
+    client = TestClient(BearerTokenMiddleware(_app(), "s3cret"))
+    headers = {"Authorization": header} if header else {}
+    response = client.get("/data", headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "missing or invalid bearer token"}
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_the_right_token_passes_and_healthz_stays_open() -> None:
+    client = TestClient(BearerTokenMiddleware(_app(), "s3cret"))
+    assert client.get("/data", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.fixture
+def hello_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    env = {**os.environ, "RATCHET_TOKEN": "s3cret", "RATCHET_HELLO_PORT": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.hello_service"],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, text=True,
+    )
+    assert process.stdout is not None
+    ready = json.loads(process.stdout.readline())  # blocks until the server accepts
+    try:
+        yield process, ready["url"]
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+@pytest.mark.slow
+def test_real_process_on_an_ephemeral_port_enforces_the_token(
+    hello_process: tuple[subprocess.Popen[str], str],
+) -> None:
+    process, url = hello_process
+    assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+    assert httpx.get(f"{url}/hello").status_code == 401
+    ok = httpx.get(f"{url}/hello", headers={"Authorization": "Bearer s3cret"})
+    assert ok.json() == {"pid": process.pid}
+    assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+@pytest.mark.slow
+def test_refuses_to_bind_off_loopback_without_a_token() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RATCHET_TOKEN"}
+    env["RATCHET_HELLO_HOST"] = "0.0.0.0"
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.helpers.hello_service"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "RATCHET_TOKEN" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""  # never announced readiness
