@@ -138,9 +138,7 @@ class Supervisor:
             child.start()
             if not child.wait_ready(self.ready_timeout):
                 self.stop()
-                raise RuntimeError(
-                    f"{child.spec.name} did not become ready; see {child.log_path}"
-                )
+                raise RuntimeError(f"{child.spec.name} did not become ready; see {child.log_path}")
         return {c.spec.name: c.url or "" for c in self.children}
 
     def run(self, poll: float = 0.5) -> None:

@@ -57,8 +57,12 @@ def check_settings(settings: CommonSettings) -> Check:
         except RatchetError as exc:
             problems.append(str(exc))
     if problems:
-        return Check("settings", False, "; ".join(problems),
-                     "fix the RATCHET_* variables named above (see README: Configuration)")
+        return Check(
+            "settings",
+            False,
+            "; ".join(problems),
+            "fix the RATCHET_* variables named above (see README: Configuration)",
+        )
     return Check("settings", True, f"home {settings.home_path}, backend {settings.backend}")
 
 
@@ -66,8 +70,12 @@ def check_home_writable(settings: CommonSettings) -> Check:
     home = settings.home_path
     target = home if home.exists() else next(p for p in home.parents if p.exists())
     ok = os.access(target, os.W_OK)
-    return Check("home", ok, f"{home} ({'exists' if home.exists() else 'will be created'})",
-                 "" if ok else f"make {target} writable or set RATCHET_HOME elsewhere")
+    return Check(
+        "home",
+        ok,
+        f"{home} ({'exists' if home.exists() else 'will be created'})",
+        "" if ok else f"make {target} writable or set RATCHET_HOME elsewhere",
+    )
 
 
 def check_workspace(settings: CommonSettings) -> Check:
@@ -75,13 +83,21 @@ def check_workspace(settings: CommonSettings) -> Check:
     if not workspace.exists():
         return Check("workspace", True, "not created yet: `ratchet init` or `ratchet up` will")
     if not is_repository(workspace):
-        return Check("workspace", False, f"{workspace} exists but is not a git repository",
-                     f"move {workspace} away, then run `ratchet init` to clone a fresh workspace")
+        return Check(
+            "workspace",
+            False,
+            f"{workspace} exists but is not a git repository",
+            f"move {workspace} away, then run `ratchet init` to clone a fresh workspace",
+        )
     scan = ReleaseStore(workspace, settings.locks_path / "release.lock").scan()
     if scan.invalid:
         names = ", ".join(f"{t.name} ({t.reason})" for t in scan.invalid)
-        return Check("workspace", False, f"tags that are not releases: {names}",
-                     "delete or re-create those tags as annotated tags with JSON metadata")
+        return Check(
+            "workspace",
+            False,
+            f"tags that are not releases: {names}",
+            "delete or re-create those tags as annotated tags with JSON metadata",
+        )
     latest = scan.releases[0].version if scan.releases else "no release yet"
     return Check("workspace", True, f"{workspace}: {len(scan.releases)} releases, latest {latest}")
 
@@ -97,13 +113,21 @@ def check_state(settings: CommonSettings) -> Check:
         active = manager.read_active()
         staging = manager.read_staging()
     except RatchetError as exc:
-        return Check("state", False, str(exc),
-                     "restore the document from its history (state/history/) or re-run "
-                     "`ratchet init` to repair derived files")
+        return Check(
+            "state",
+            False,
+            str(exc),
+            "restore the document from its history (state/history/) or re-run "
+            "`ratchet init` to repair derived files",
+        )
     assert active is not None
     pinned = " (pinned)" if pointer.pinned else ""
-    return Check("state", True, f"active {pointer.version}{pinned} revision {active.revision}, "
-                                f"staging revision {staging.revision}")
+    return Check(
+        "state",
+        True,
+        f"active {pointer.version}{pinned} revision {active.revision}, "
+        f"staging revision {staging.revision}",
+    )
 
 
 def check_object_store(settings: CommonSettings) -> Check:
@@ -116,9 +140,14 @@ def check_object_store(settings: CommonSettings) -> Check:
         ok = store.get(key).data == b"ok"
         store.delete(key)
     except Exception as exc:
-        return Check("object store", False, f"{type(exc).__name__}: {exc}",
-                     "check RATCHET_S3_* settings and that the store is reachable"
-                     if settings.backend == Backend.S3 else "check the home folder's permissions")
+        return Check(
+            "object store",
+            False,
+            f"{type(exc).__name__}: {exc}",
+            "check RATCHET_S3_* settings and that the store is reachable"
+            if settings.backend == Backend.S3
+            else "check the home folder's permissions",
+        )
     return Check("object store", ok, repr(store))
 
 
@@ -130,7 +159,8 @@ def _serves_ratchet(url: str) -> bool:
 
 
 def check_ports(settings: CommonSettings) -> Check:
-    busy, served = [], []
+    busy: list[str] = []
+    served: list[str] = []
     for name, cls in SERVICE_SETTINGS.items():
         try:
             svc = load(cls)
@@ -145,8 +175,12 @@ def check_ports(settings: CommonSettings) -> Check:
                 pass
         (served if _serves_ratchet(svc.base_url) else busy).append(f"{name} {svc.port}")
     if busy:
-        return Check("ports", False, "held by something else: " + ", ".join(busy),
-                     "stop what holds them or set RATCHET_<SERVICE>_PORT to a free port")
+        return Check(
+            "ports",
+            False,
+            "held by something else: " + ", ".join(busy),
+            "stop what holds them or set RATCHET_<SERVICE>_PORT to a free port",
+        )
     detail = "free" if not served else "served by a running fleet: " + ", ".join(served)
     return Check("ports", True, detail)
 
@@ -169,6 +203,12 @@ def run_checks(settings: CommonSettings) -> list[Check]:
         try:
             results.append(check(settings))
         except Exception as exc:  # a check that crashes is a failed check, not a crash
-            results.append(Check(check.__name__.removeprefix("check_"), False,
-                                 f"{type(exc).__name__}: {exc}", "report this as a bug"))
+            results.append(
+                Check(
+                    check.__name__.removeprefix("check_"),
+                    False,
+                    f"{type(exc).__name__}: {exc}",
+                    "report this as a bug",
+                )
+            )
     return results

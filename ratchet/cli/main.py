@@ -19,8 +19,8 @@ from ratchet.bootstrap import initialize, open_manager
 from ratchet.cli.doctor import run_checks
 from ratchet.config import CommonSettings, load
 from ratchet.errors import RatchetError
-from ratchet.state import Pointer, StateManager
 from ratchet.fleet import Supervisor, built_services, missing_services
+from ratchet.state import Pointer, StateManager
 
 app = typer.Typer(
     name="ratchet",
@@ -50,8 +50,12 @@ def _version_callback(value: bool) -> None:
 def main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True,
-                     help="Print the version and exit."),
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
     ] = False,
 ) -> None:
     """Ratchet: every improvement is a tested, tagged, reversible release."""
@@ -68,8 +72,10 @@ def init() -> None:
         raise typer.Exit(1) from None
     for step in report.steps or ["already initialised: nothing to do"]:
         console.print(f"• {step}")
-    console.print(f"home {report.home}\nworkspace {report.workspace}\n"
-                  f"active version [bold]{report.active_version}[/bold]")
+    console.print(
+        f"home {report.home}\nworkspace {report.workspace}\n"
+        f"active version [bold]{report.active_version}[/bold]"
+    )
 
 
 @app.command()
@@ -115,13 +121,16 @@ def doctor(
     results = run_checks(settings)
     failed = [r for r in results if not r.ok]
     if as_json:
-        sys.stdout.write(json.dumps({"ok": not failed, "checks": [r.as_dict() for r in results]},
-                                    indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps({"ok": not failed, "checks": [r.as_dict() for r in results]}, indent=2)
+            + "\n"
+        )
     else:
         table = Table("check", "", "detail", "fix")
         for r in results:
-            table.add_row(r.name, "[green]ok[/green]" if r.ok else "[red]FAIL[/red]", r.detail,
-                          r.fix)
+            table.add_row(
+                r.name, "[green]ok[/green]" if r.ok else "[red]FAIL[/red]", r.detail, r.fix
+            )
         console.print(table)
     raise typer.Exit(1 if failed else 0)
 
@@ -132,14 +141,17 @@ def pointer() -> None:
     manager = _manager()
     table = Table("#", "version", "action", "actor", "at", "reason")
     for entry in manager.pointer_history():
-        table.add_row(str(entry.revision), entry.version, entry.action, entry.actor, entry.at,
-                      entry.reason)
+        table.add_row(
+            str(entry.revision), entry.version, entry.action, entry.actor, entry.at, entry.reason
+        )
     console.print(table)
 
 
 @app.command()
 def rollback(
-    to: Annotated[str | None, typer.Option(help="Version to serve (default: the previous).")] = None,
+    to: Annotated[
+        str | None, typer.Option(help="Version to serve (default: the previous).")
+    ] = None,
     reason: Annotated[str, typer.Option(help="Why, for the pointer history.")] = "",
 ) -> None:
     """Move the active pointer back."""

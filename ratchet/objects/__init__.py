@@ -29,7 +29,7 @@ def open_object_store(
     folder; the State Manager asks for ``state`` rooted in the workspace's
     ``state/`` directory. On S3 each namespace is a prefix of one bucket.
     """
-    if settings.backend == "s3":
+    if settings.backend == Backend.S3:
         prefix = "/".join(p for p in (settings.s3_prefix.strip("/"), namespace) if p)
         client = make_client(settings.s3_endpoint_url, settings.s3_region)
         return S3ObjectStore(client, settings.s3_bucket, prefix)

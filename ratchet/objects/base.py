@@ -85,4 +85,6 @@ class ObjectStore(ABC):
             current = self.get_or_none(key)
             if current is not None and current.data == data:
                 return current.etag
-            raise ConflictError(f"{key} is write-once and already holds different content") from None
+            raise ConflictError(
+                f"{key} is write-once and already holds different content"
+            ) from None

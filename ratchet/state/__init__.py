@@ -35,5 +35,7 @@ def open_state_manager(
         settings, namespace="state", local_root=settings.workspace_path / "state"
     )
     if migrations is None:
-        migrations = MigrationRegistry.from_directory(settings.workspace_path / "state" / "migrations")
+        migrations = MigrationRegistry.from_directory(
+            settings.workspace_path / "state" / "migrations"
+        )
     return StateManager(store, migrations=migrations)

@@ -100,8 +100,9 @@ class StateManager:
         schema_version: int | None = None,
     ) -> StateDocument:
         """Compare-and-swap; StaleRevisionError when someone wrote first."""
-        return self._write_staging(data, expected_revision, actor=actor,
-                                   schema_version=schema_version)[0]
+        return self._write_staging(
+            data, expected_revision, actor=actor, schema_version=schema_version
+        )[0]
 
     def _write_staging(
         self,
@@ -224,8 +225,13 @@ class StateManager:
         last = served[-1]
         return self._move(
             lambda current: last.model_copy(
-                update={"action": PointerAction.ROLLBACK, "actor": actor, "reason": reason,
-                        "pinned": False, "at": utcnow()}
+                update={
+                    "action": PointerAction.ROLLBACK,
+                    "actor": actor,
+                    "reason": reason,
+                    "pinned": False,
+                    "at": utcnow(),
+                }
             )
         )
 
@@ -242,8 +248,13 @@ class StateManager:
             if current is None:
                 raise NotFoundError("no active version yet: nothing to pin")
             return current.model_copy(
-                update={"pinned": pinned, "action": action, "actor": actor, "reason": reason,
-                        "at": utcnow()}
+                update={
+                    "pinned": pinned,
+                    "action": action,
+                    "actor": actor,
+                    "reason": reason,
+                    "at": utcnow(),
+                }
             )
 
         return self._move(change, respect_pin=False)

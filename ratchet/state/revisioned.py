@@ -9,6 +9,7 @@ kept write-once under a history prefix, so nothing is ever overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -100,10 +101,9 @@ class RevisionedDocument:
 
     def ensure_recorded(self, document: dict[str, Any]) -> None:
         key = self.history_key(int(document["revision"]))
-        try:
+        # Already recorded is fine: history entries are write-once.
+        with contextlib.suppress(ConflictError):
             self.store.put(key, dumps(document), if_none_match=True)
-        except ConflictError:
-            pass  # already recorded: history entries are write-once
 
     def history(self, since: int = 0) -> list[int]:
         """Revisions kept in the history, ascending."""

@@ -83,10 +83,18 @@ class ReleaseStore:
 
     def scan(self) -> TagScan:
         """Every ``v*`` tag, parsed in one git call; bad ones flagged."""
-        fmt = _FIELD.join(
-            ["%(refname:short)", "%(objecttype)", "%(*objectname)", "%(creatordate:iso-strict)",
-             "%(contents)"]
-        ) + _RECORD
+        fmt = (
+            _FIELD.join(
+                [
+                    "%(refname:short)",
+                    "%(objecttype)",
+                    "%(*objectname)",
+                    "%(creatordate:iso-strict)",
+                    "%(contents)",
+                ]
+            )
+            + _RECORD
+        )
         with open_repo(self.workspace) as repo:
             out = repo.git.for_each_ref("refs/tags/v*", format=fmt)
         scan = TagScan()
@@ -141,8 +149,9 @@ class ReleaseStore:
         with self.lock():
             latest = self.latest()
             tag = version or str(
-                next_version(None if latest is None else Version.parse(latest.version),
-                             metadata.kind)
+                next_version(
+                    None if latest is None else Version.parse(latest.version), metadata.kind
+                )
             )
             Version.parse(tag)
             metadata = metadata.model_copy(
@@ -159,8 +168,9 @@ class ReleaseStore:
                 if repo.is_dirty(index=True, working_tree=False) or allow_empty:
                     repo.git.commit("--allow-empty", "-m", f"{tag}: {message}")
                 commit = repo.head.commit.hexsha
-                body = json.dumps(metadata.model_dump(mode="json", exclude_none=False),
-                                  sort_keys=True)
+                body = json.dumps(
+                    metadata.model_dump(mode="json", exclude_none=False), sort_keys=True
+                )
                 try:
                     repo.git.tag("-a", tag, "-m", body, commit)
                 except GitCommandError as exc:

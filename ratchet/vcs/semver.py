@@ -28,7 +28,9 @@ class Version:
         """Parse ``vX.Y.Z``; ValueError with the expected form otherwise."""
         match = _VERSION.match(text)
         if match is None:
-            raise ValueError(f"malformed version {text!r}: expected vMAJOR.MINOR.PATCH, e.g. v0.1.0")
+            raise ValueError(
+                f"malformed version {text!r}: expected vMAJOR.MINOR.PATCH, e.g. v0.1.0"
+            )
         return cls(*(int(part) for part in match.groups()))
 
     @classmethod

@@ -22,8 +22,11 @@ runner = CliRunner()
 @pytest.fixture
 def env(tmp_path: Path, source_repo: Path) -> dict[str, str]:
     ports = {f"RATCHET_{s}_PORT": "0" for s in ("RUNNER", "TUNER", "ARCHITECT", "VERSIONS")}
-    return {"RATCHET_HOME": str(tmp_path / "home"), "RATCHET_PROJECT_ROOT": str(source_repo),
-            **ports}
+    return {
+        "RATCHET_HOME": str(tmp_path / "home"),
+        "RATCHET_PROJECT_ROOT": str(source_repo),
+        **ports,
+    }
 
 
 def doctor(env: dict[str, str]) -> tuple[int, dict[str, dict[str, object]]]:
@@ -40,8 +43,15 @@ def test_version() -> None:
 def test_doctor_passes_on_a_fresh_home(env: dict[str, str]) -> None:
     code, checks = doctor(env)
     assert code == 0, checks
-    assert set(checks) >= {"python", "git", "settings", "workspace", "state", "object store",
-                           "ports"}
+    assert set(checks) >= {
+        "python",
+        "git",
+        "settings",
+        "workspace",
+        "state",
+        "object store",
+        "ports",
+    }
 
 
 def test_doctor_passes_after_init(env: dict[str, str]) -> None:
@@ -100,7 +110,10 @@ def test_up_with_no_service_built_initialises_and_says_so(env: dict[str, str]) -
     # Runs the installed console script, as a user would.
     result = subprocess.run(
         [str(Path(sys.executable).with_name("ratchet")), "up"],
-        env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120,
+        env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "active version v0.1.0" in result.stdout

@@ -40,8 +40,9 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert load(RunnerSettings).port == 8001  # one service's variable is not another's
 
 
-@pytest.mark.parametrize("cls", [RunnerSettings, TunerSettings, ArchitectSettings,
-                                 VersionsSettings])
+@pytest.mark.parametrize(
+    "cls", [RunnerSettings, TunerSettings, ArchitectSettings, VersionsSettings]
+)
 def test_off_loopback_requires_a_token(cls: type[RunnerSettings]) -> None:
     with pytest.raises(ConfigError, match="RATCHET_TOKEN"):
         load(cls, host="0.0.0.0")
@@ -60,8 +61,16 @@ def test_malformed_values_fail_fast_with_the_field_named(monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.8.9.10", True), ("localhost", True), ("::1", True),
-     ("[::1]", True), ("0.0.0.0", False), ("10.0.0.1", False), ("example.com", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+        ("example.com", False),
+    ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback

@@ -63,7 +63,9 @@ def test_delete_is_idempotent(store: ObjectStore) -> None:
     assert not store.exists("gone")
 
 
-@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "..", "a//b", ".hidden", "a/.locks/x", "sp ace"])
+@pytest.mark.parametrize(
+    "key", ["", "/abs", "a/../b", "..", "a//b", ".hidden", "a/.locks/x", "sp ace"]
+)
 def test_keys_that_could_escape_or_collide_are_refused(key: str) -> None:
     with pytest.raises(ValueError, match="invalid object key"):
         validate_key(key)

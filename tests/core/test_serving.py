@@ -50,7 +50,10 @@ def hello_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
     env = {**os.environ, "RATCHET_TOKEN": "s3cret", "RATCHET_HELLO_PORT": "0"}
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.hello_service"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, text=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     ready = json.loads(process.stdout.readline())  # blocks until the server accepts
@@ -79,7 +82,11 @@ def test_refuses_to_bind_off_loopback_without_a_token() -> None:
     env["RATCHET_HELLO_HOST"] = "0.0.0.0"
     result = subprocess.run(
         [sys.executable, "-m", "tests.helpers.hello_service"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "RATCHET_TOKEN" in result.stderr and "Traceback" not in result.stderr

@@ -52,7 +52,10 @@ def test_eight_processes_lose_no_update(store: ObjectStore) -> None:
     history = manager.staging_history()
     assert history == list(range(2001))  # every revision recorded exactly once
     assert [manager.staging_at(r).data.get("counter", 0) for r in (0, 1, 1000, 2000)] == [
-        0, 1, 1000, 2000
+        0,
+        1,
+        1000,
+        2000,
     ]
 
 

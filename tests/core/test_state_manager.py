@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,12 @@ def test_update_staging_reapplies_on_conflict(store: ObjectStore) -> None:
 
 def test_every_revision_is_kept_in_history(store: ObjectStore) -> None:
     manager = StateManager(store)
+
+    def setting(i: int) -> Callable[[dict[str, object]], dict[str, object]]:
+        return lambda data: {**data, "i": i}
+
     for i in range(5):
-        manager.update_staging(lambda d, i=i: {**d, "i": i}, actor="t")
+        manager.update_staging(setting(i), actor="t")
     assert manager.staging_history() == [0, 1, 2, 3, 4, 5]
     assert manager.staging_at(3).data == {"i": 2}
     assert manager.staging_at(3).updated_by == "t"
@@ -84,7 +89,7 @@ def test_rollback_returns_to_the_previous_version(store: ObjectStore) -> None:
 def test_rollback_to_an_unknown_version_is_not_found(store: ObjectStore) -> None:
     manager = StateManager(store)
     released(manager, "v0.1.0", {})
-    with pytest.raises(NotFoundError, match="v9.9.9"):
+    with pytest.raises(NotFoundError, match=r"v9\.9\.9"):
         manager.rollback(actor="h", reason="", to="v9.9.9")
     with pytest.raises(NotFoundError, match="only version"):
         manager.rollback(actor="h", reason="")

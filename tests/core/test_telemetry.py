@@ -25,7 +25,7 @@ from ratchet.telemetry import (
 
 
 def lines(store: ObjectStore, prefix: str) -> list[dict[str, object]]:
-    out = []
+    out: list[dict[str, object]] = []
     for key in store.list(prefix):
         out.extend(json.loads(line) for line in store.get(key).data.decode().splitlines())
     return out
@@ -35,9 +35,7 @@ def test_spans_metrics_and_logs_land_as_json_lines(tmp_path: Path) -> None:
     store = FilesystemObjectStore(tmp_path / "objects")
     telemetry = setup_telemetry("runner", CommonSettings(), store=store, install_global=False)
     try:
-        with telemetry.tracer().start_as_current_span(
-            "route", attributes={CONVERSATION_ID: "c-1"}
-        ):
+        with telemetry.tracer().start_as_current_span("route", attributes={CONVERSATION_ID: "c-1"}):
             pass
         telemetry.meter().create_counter("ratchet.calls").add(3, {"outcome": "ok"})
         logger = logging.getLogger("test.telemetry")
@@ -57,13 +55,14 @@ def test_spans_metrics_and_logs_land_as_json_lines(tmp_path: Path) -> None:
 
 
 class _BrokenStore(FilesystemObjectStore):
-    def put(self, key: str, data: bytes, **kwargs: object) -> str:  # type: ignore[override]
+    def put(self, key: str, data: bytes, **kwargs: object) -> str:
         raise OSError("disk on fire")
 
 
 def test_a_failing_exporter_never_breaks_the_caller(tmp_path: Path) -> None:
-    telemetry = setup_telemetry("runner", CommonSettings(), store=_BrokenStore(tmp_path),
-                                install_global=False)
+    telemetry = setup_telemetry(
+        "runner", CommonSettings(), store=_BrokenStore(tmp_path), install_global=False
+    )
     try:
         with telemetry.tracer().start_as_current_span("route"):
             result = "served"
@@ -112,8 +111,12 @@ def test_otlp_http_goes_to_the_configured_endpoint(collector: str, tmp_path: Pat
 
 
 def test_trace_context_round_trips_over_http_headers_and_mcp_meta() -> None:
-    provider = setup_telemetry("test", CommonSettings(), store=FilesystemObjectStore(
-        Path("/tmp") / "ratchet-unused"), install_global=False).tracer_provider
+    provider = setup_telemetry(
+        "test",
+        CommonSettings(),
+        store=FilesystemObjectStore(Path("/tmp") / "ratchet-unused"),
+        install_global=False,
+    ).tracer_provider
     tracer = provider.get_tracer("t")
     with tracer.start_as_current_span("client") as span:
         trace_id = span.get_span_context().trace_id

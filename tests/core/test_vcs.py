@@ -40,13 +40,20 @@ def meta(kind: ReleaseKind = ReleaseKind.PATCH, **extra: object) -> ReleaseMetad
 
 @pytest.mark.parametrize(
     ("text", "ok"),
-    [("v0.1.0", True), ("v10.0.3", True), ("0.1.0", False), ("v01.0.0", False),
-     ("v1.0", False), ("v1.0.0-rc1", False), ("", False)],
+    [
+        ("v0.1.0", True),
+        ("v10.0.3", True),
+        ("0.1.0", False),
+        ("v01.0.0", False),
+        ("v1.0", False),
+        ("v1.0.0-rc1", False),
+        ("", False),
+    ],
 )
 def test_version_parsing(text: str, ok: bool) -> None:
     assert Version.is_valid(text) is ok
     if not ok:
-        with pytest.raises(ValueError, match="vMAJOR.MINOR.PATCH"):
+        with pytest.raises(ValueError, match=r"vMAJOR\.MINOR\.PATCH"):
             Version.parse(text)
 
 
@@ -103,14 +110,16 @@ def test_a_tag_collision_is_reported_not_overwritten(
     before = git(workspace, "rev-parse", "v0.1.0^{}")
     message_before = git(workspace, "tag", "-l", "--format=%(contents)", "v0.1.0")
     with pytest.raises(ConflictError, match="already exists"):
-        releases.release(meta(author="architect"), message="again", version="v0.1.0",
-                         allow_empty=True)
+        releases.release(
+            meta(author="architect"), message="again", version="v0.1.0", allow_empty=True
+        )
     assert git(workspace, "rev-parse", "v0.1.0^{}") == before == first.commit
     assert git(workspace, "tag", "-l", "--format=%(contents)", "v0.1.0") == message_before
 
 
-def test_lightweight_and_unparsable_tags_are_flagged(releases: ReleaseStore,
-                                                      workspace: Path) -> None:
+def test_lightweight_and_unparsable_tags_are_flagged(
+    releases: ReleaseStore, workspace: Path
+) -> None:
     releases.release(meta(), message="first")
     git(workspace, "tag", "v0.2.0")  # lightweight
     git(workspace, "tag", "-a", "v0.3.0", "-m", "not json")
@@ -137,14 +146,17 @@ def _release_many(workspace: str, lock: str, count: int, out: multiprocessing.Qu
 
 
 @pytest.mark.slow
-def test_the_release_lock_serialises_processes(releases: ReleaseStore, workspace: Path,
-                                               tmp_path: Path) -> None:
+def test_the_release_lock_serialises_processes(
+    releases: ReleaseStore, workspace: Path, tmp_path: Path
+) -> None:
     releases.release(meta(ReleaseKind.MINOR), message="first")
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     lock = str(tmp_path / "locks" / "release.lock")
-    procs = [context.Process(target=_release_many, args=(str(workspace), lock, 5, queue))
-             for _ in range(4)]
+    procs = [
+        context.Process(target=_release_many, args=(str(workspace), lock, 5, queue))
+        for _ in range(4)
+    ]
     for p in procs:
         p.start()
     made = [v for _ in procs for v in queue.get(timeout=120)]

@@ -52,8 +52,11 @@ class S3Server:
 
 def s3_environment() -> dict[str, str]:
     """Credentials moto accepts; real ones are never needed or read."""
-    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1"}
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
 
 
 def install_s3_environment() -> None:

@@ -1,0 +1,25 @@
+# One image, four entry points: `python -m services.{runner,tuner,architect,versions}`,
+# the same commands `ratchet up` and the tests run.
+FROM python:3.11-slim
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    RATCHET_HOME=/data \
+    RATCHET_PROJECT_ROOT=/app
+
+# Dependencies first, from the lock file, so code changes reuse this layer.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir uv==0.13.8 \
+    && uv pip install --system --no-cache -r requirements.lock
+
+COPY . .
+RUN uv pip install --system --no-cache --no-deps -e . \
+    && git config --global --add safe.directory '*'
+
+VOLUME ["/data"]
+CMD ["ratchet", "--help"]

@@ -1,0 +1,50 @@
+# The entry points the README and CI use. Everything installs itself into
+# .venv from the lock file; the only prerequisites are Python 3.11+, git, make.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+UV_VERSION = 0.13.8
+STAMP   = $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install up test test-fast lint typecheck format bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+## Start the fleet in the foreground (Ctrl-C stops it).
+up: install
+	$(BIN)/ratchet up
+
+## Lint, type-check and run the whole test suite.
+test: install lint typecheck
+	$(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+## The suite without the slow real-process and many-iteration tests.
+test-fast: install
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Refresh the lock file after changing pyproject.toml.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

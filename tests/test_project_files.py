@@ -1,0 +1,78 @@
+"""Project files other tools read: compose, Dockerfile, budgets, README, CI entry."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import yaml
+
+from tests.conftest import PROJECT_ROOT
+
+SERVICES = {"runner": 8001, "tuner": 8002, "architect": 8003, "versions": 8004}
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def test_compose_runs_the_four_services_with_healthchecks() -> None:
+    services = compose()["services"]
+    for name, port in SERVICES.items():
+        service = services[name]
+        assert service["command"] == ["python", "-m", f"services.{name}"]
+        assert service["ports"] == [f"127.0.0.1:{port}:{port}"]  # published on loopback only
+        probe = " ".join(service["healthcheck"]["test"])
+        assert "/healthz" in probe and probe.endswith(str(port))
+        assert service["environment"]["RATCHET_HOME"] == "/data"
+        assert "ratchet-home:/data" in service["volumes"]
+
+
+def test_compose_orders_start_up_on_health() -> None:
+    services = compose()["services"]
+    assert services["tuner"]["depends_on"]["runner"]["condition"] == "service_healthy"
+    assert services["architect"]["depends_on"]["versions"]["condition"] == "service_healthy"
+    assert services["runner"]["depends_on"]["init"]["condition"] == (
+        "service_completed_successfully"
+    )
+
+
+def test_compose_refuses_to_start_without_a_token() -> None:
+    env = compose()["services"]["runner"]["environment"]
+    assert env["RATCHET_RUNNER_HOST"] == "0.0.0.0"
+    assert re.fullmatch(r"\$\{RATCHET_TOKEN:\?.+\}", env["RATCHET_TOKEN"])
+
+
+def test_compose_profiles_for_s3_and_otel() -> None:
+    services = compose()["services"]
+    assert services["s3"]["profiles"] == ["s3"]
+    assert services["otel-collector"]["profiles"] == ["otel"]
+
+
+def test_dockerfile_installs_from_the_lock_file() -> None:
+    text = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert text.startswith("# ") and "\nFROM python:3.11" in text
+    assert "COPY requirements.lock" in text and "-r requirements.lock" in text
+    assert text.index("requirements.lock") < text.index("COPY . .")  # dependency layer first
+
+
+def test_budgets_are_well_formed() -> None:
+    budgets = json.loads((PROJECT_ROOT / "ci" / "budgets.json").read_text())
+    assert set(budgets["tiers"]) == {"micro", "fast", "full"}
+    assert all(tier["time_limit_s"] > 0 for tier in budgets["tiers"].values())
+    assert 0 < budgets["budgets"]["min_heldout_accuracy"] <= 1
+    documented = (PROJECT_ROOT / "ci" / "README.md").read_text()
+    for field in budgets["budgets"]:
+        assert f"budgets.{field}" in documented
+
+
+def test_readme_quick_start_matches_the_makefile_and_ci() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("##", 1)[0]
+    commands = re.findall(r"^make (\w+)$", quick, flags=re.M)
+    assert commands == ["up", "test"]
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert all(re.search(rf"^{c}:", makefile, flags=re.M) for c in commands)
+    assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
