@@ -11,6 +11,7 @@ import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 _TMP_SUFFIX = ".tmp"
@@ -25,8 +26,9 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably."""
+@contextlib.contextmanager
+def _durable_temp(path: Path, data: bytes) -> Iterator[Path]:
+    """A fully written, fsynced temp file beside ``path``; removed on exit if still there."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
     tmp = Path(tmp_name)
@@ -35,11 +37,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        tmp.replace(path)
-    except BaseException:
+        yield tmp
+    finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably."""
+    with _durable_temp(path, data) as tmp:
+        tmp.replace(path)
     fsync_dir(path.parent)
 
 
@@ -49,21 +56,11 @@ def create_exclusive(path: Path, data: bytes) -> bool:
     A hard link of a fully written temp file makes creation atomic, so a
     reader never sees a half-written write-once file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+    with _durable_temp(path, data) as tmp:
         try:
             os.link(tmp, path)
         except FileExistsError:
             return False
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
     fsync_dir(path.parent)
     return True
 

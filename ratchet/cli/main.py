@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Annotated
 
@@ -32,12 +33,19 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _settings() -> CommonSettings:
+@contextlib.contextmanager
+def _reported(code: int = 1) -> Iterator[None]:
+    """Turn a RatchetError into its message on stderr and an exit code; no traceback."""
     try:
-        return load(CommonSettings)
+        yield
     except RatchetError as exc:
         err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(code) from None
+
+
+def _settings() -> CommonSettings:
+    with _reported(2):
+        return load(CommonSettings)
 
 
 def _version_callback(value: bool) -> None:
@@ -65,11 +73,8 @@ def main(
 def init() -> None:
     """Create the home folder and workspace and release v0.1.0 (idempotent)."""
     settings = _settings()
-    try:
+    with _reported():
         report = initialize(settings)
-    except RatchetError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
     for step in report.steps or ["already initialised: nothing to do"]:
         console.print(f"• {step}")
     console.print(
@@ -171,20 +176,14 @@ def unpin(reason: Annotated[str, typer.Option(help="Why, for the pointer history
 
 
 def _manager() -> StateManager:
-    try:
+    with _reported():
         return open_manager(_settings())
-    except RatchetError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
 
 
 def _pointer_move(move: Callable[[StateManager], Pointer]) -> None:
     manager = _manager()
-    try:
+    with _reported():
         result = move(manager)
-    except RatchetError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
     pinned = " (pinned)" if result.pinned else ""
     console.print(f"active version [bold]{result.version}[/bold]{pinned}")
 
