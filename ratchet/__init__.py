@@ -1,7 +1,7 @@
 """Ratchet core library: what the four processes share.
 
-Static code: the Architect never edits anything under this package (the path
-policy in :mod:`ratchet.policy` enforces it).
+Static code: neither the Tuner nor the Architect ever edits anything under
+this package.
 """
 
 from importlib.metadata import PackageNotFoundError, version

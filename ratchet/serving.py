@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 
 from ratchet.auth import BearerTokenMiddleware
 from ratchet.config import ServiceSettings, load
-from ratchet.errors import ConfigError
+from ratchet.errors import RatchetError
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -68,11 +68,12 @@ async def serve(app: ASGIApp, settings: ServiceSettings, *, log_level: str = "wa
 
 
 def run_service(build: Callable[[S], ASGIApp], settings_cls: type[S]) -> None:
-    """A service's ``__main__``: load settings (exit 2 with the reason if they are
-    invalid), build the app and serve it until stopped."""
+    """A service's ``__main__``: load settings and build the app (exit 2 with the
+    reason if either fails), then serve until stopped."""
     try:
         settings = load(settings_cls)
-    except ConfigError as exc:
+        app = build(settings)
+    except RatchetError as exc:
         sys.stderr.write(f"{settings_cls.service_name}: {exc}\n")
         raise SystemExit(2) from None
-    asyncio.run(serve(build(settings), settings))
+    asyncio.run(serve(app, settings))

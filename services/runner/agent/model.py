@@ -1,0 +1,140 @@
+"""What the agent learns from data: TF-IDF vectors, class centroids, neighbours.
+
+Trained once per (agent code, features, training data) and cached in the
+object store as a plain ``.npz`` (arrays only, loaded with
+``allow_pickle=False``: no code runs when a replica loads it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from ratchet.datasets import Example
+from ratchet.errors import ConflictError
+from ratchet.objects import ObjectStore
+
+from .state import Features
+
+ARTIFACT_PREFIX = "artifacts/runner"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    labels: tuple[str, ...]
+    vectorizer: TfidfVectorizer
+    centroids: NDArray[np.float32]  # (labels, vocabulary), rows L2-normalised
+    examples: sp.csr_matrix  # (train examples, vocabulary), rows L2-normalised
+    example_labels: NDArray[np.int32]
+
+    def vectorize(self, text: str) -> sp.csr_matrix:
+        matrix: sp.csr_matrix = self.vectorizer.transform([text])
+        return matrix
+
+
+def _vectorizer(features: Features) -> TfidfVectorizer:
+    return TfidfVectorizer(ngram_range=(1, features.ngram_max), sublinear_tf=features.sublinear_tf)
+
+
+def train(examples: tuple[Example, ...], labels: tuple[str, ...], features: Features) -> TrainedModel:
+    index = {label: i for i, label in enumerate(labels)}
+    vectorizer = _vectorizer(features)
+    matrix = sp.csr_matrix(vectorizer.fit_transform([e.text for e in examples]))
+    y = np.array([index[e.intent] for e in examples], dtype=np.int32)
+    centroids = np.zeros((len(labels), matrix.shape[1]), dtype=np.float32)
+    for k in range(len(labels)):
+        rows = matrix[y == k]
+        if rows.shape[0]:
+            centroids[k] = np.asarray(rows.mean(axis=0)).ravel()
+    return TrainedModel(labels, vectorizer, normalize(centroids).astype(np.float32), matrix, y)
+
+
+def to_bytes(model: TrainedModel, features: Features) -> bytes:
+    vocabulary = model.vectorizer.vocabulary_
+    terms = np.empty(len(vocabulary), dtype=object)
+    for term, column in vocabulary.items():
+        terms[column] = term
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        labels=np.array(model.labels, dtype=np.str_),
+        terms=terms.astype(np.str_),
+        idf=model.vectorizer.idf_,
+        centroids=model.centroids,
+        ex_data=model.examples.data,
+        ex_indices=model.examples.indices,
+        ex_indptr=model.examples.indptr,
+        ex_shape=np.array(model.examples.shape),
+        example_labels=model.example_labels,
+        features=np.array([features.ngram_max, int(features.sublinear_tf)]),
+    )
+    return buffer.getvalue()
+
+
+def from_bytes(raw: bytes) -> TrainedModel:
+    with np.load(io.BytesIO(raw), allow_pickle=False) as arrays:
+        features = Features(ngram_max=int(arrays["features"][0]),
+                            sublinear_tf=bool(arrays["features"][1]))
+        vectorizer = _vectorizer(features)
+        vectorizer.vocabulary_ = {str(t): i for i, t in enumerate(arrays["terms"])}
+        vectorizer.idf_ = arrays["idf"]
+        examples = sp.csr_matrix(
+            (arrays["ex_data"], arrays["ex_indices"], arrays["ex_indptr"]),
+            shape=tuple(arrays["ex_shape"]),
+        )
+        return TrainedModel(
+            labels=tuple(str(label) for label in arrays["labels"]),
+            vectorizer=vectorizer,
+            centroids=arrays["centroids"],
+            examples=examples,
+            example_labels=arrays["example_labels"],
+        )
+
+
+def code_fingerprint() -> str:
+    """Hash of this package's source: a model is reused only by the code that built it."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def data_fingerprint(examples: tuple[Example, ...]) -> str:
+    digest = hashlib.sha256()
+    for example in examples:
+        digest.update(f"{example.intent}\t{example.text}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def artifact_key(examples: tuple[Example, ...], features_key: str) -> str:
+    return (f"{ARTIFACT_PREFIX}/{code_fingerprint()}/{data_fingerprint(examples)}/"
+            f"{features_key}.npz")
+
+
+def load_or_train(
+    store: ObjectStore,
+    examples: tuple[Example, ...],
+    labels: tuple[str, ...],
+    features: Features,
+    features_key: str,
+) -> tuple[TrainedModel, bool]:
+    """The cached model, or a freshly trained one (then cached); True if trained."""
+    key = artifact_key(examples, features_key)
+    cached = store.get_or_none(key)
+    if cached is not None:
+        return from_bytes(cached.data), False
+    model = train(examples, labels, features)
+    # Another replica may have cached the same model first; either copy serves.
+    with contextlib.suppress(ConflictError):
+        store.put_once(key, to_bytes(model, features))
+    return model, True

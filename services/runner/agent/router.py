@@ -1,0 +1,113 @@
+"""Routing one message: rules first, then the chosen strategy arm.
+
+Arms: ``centroid`` (cosine to each intent's mean vector), ``knn`` (similarity-
+weighted vote of the nearest training examples), ``blend`` (a weighted mix of
+both). Scores become confidences through a softmax with the state's
+temperature.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from .model import TrainedModel
+from .state import AgentState, ArmName, Reply, Rule
+
+_WORD = re.compile(r"[a-z0-9']+")
+TOP_K = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    intent: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    intent: str
+    confidence: float
+    alternatives: tuple[Scored, ...]
+    arm: ArmName
+    rule: str | None
+    reply: Reply | None
+
+
+class IntentRouter:
+    """Immutable: a new state or model means a new router, swapped in whole."""
+
+    def __init__(self, model: TrainedModel, state: AgentState) -> None:
+        self.model = model
+        self.state = state
+        self._index = {label: i for i, label in enumerate(model.labels)}
+        self._best_reply = {
+            intent: max(variants, key=lambda r: r.strength)
+            for intent, variants in state.replies.items()
+            if variants
+        }
+
+    def choose_arm(self, rng: random.Random) -> ArmName:
+        """Thompson sampling over the declared arms, or the best mean when not exploring."""
+        strategy = self.state.strategy
+        if not strategy.explore:
+            return strategy.best()
+        draws = {name: rng.betavariate(arm.alpha, arm.beta) for name, arm in strategy.arms.items()}
+        return max(draws, key=lambda name: draws[name])
+
+    def predict(self, text: str, arm: ArmName) -> Prediction:
+        scores = self._scores(text, arm)
+        probabilities = _softmax(scores, self.state.params.temperature.value)
+        order = np.argsort(-probabilities)[:TOP_K]
+        alternatives = tuple(
+            Scored(self.model.labels[i], round(float(probabilities[i]), 4)) for i in order
+        )
+        intent, confidence, rule = alternatives[0].intent, alternatives[0].score, None
+        matched = self._rule_for(text)
+        if matched is not None:
+            intent, confidence, rule = matched.intent, matched.confidence, matched.id
+        return Prediction(intent, confidence, alternatives, arm, rule, self._best_reply.get(intent))
+
+    def _scores(self, text: str, arm: ArmName) -> NDArray[np.float64]:
+        vector = self.model.vectorize(text)
+        if arm == "centroid":
+            return self._centroid(vector)
+        if arm == "knn":
+            return self._knn(vector)
+        weight = self.state.params.blend_weight.value
+        return (1 - weight) * self._centroid(vector) + weight * self._knn(vector)
+
+    def _centroid(self, vector: sp.csr_matrix) -> NDArray[np.float64]:
+        return np.asarray(vector @ self.model.centroids.T, dtype=np.float64).ravel()
+
+    def _knn(self, vector: sp.csr_matrix) -> NDArray[np.float64]:
+        similarities = np.asarray(
+            (vector @ self.model.examples.T).toarray(), dtype=np.float64
+        ).ravel()
+        k = max(1, min(int(round(self.state.params.knn_k.value)), similarities.size))
+        nearest = np.argpartition(-similarities, k - 1)[:k]
+        votes = np.zeros(len(self.model.labels))
+        np.add.at(votes, self.model.example_labels[nearest], similarities[nearest])
+        total = votes.sum()
+        return votes / total if total > 0 else votes
+
+    def _rule_for(self, text: str) -> Rule | None:
+        if not self.state.rules:
+            return None
+        words = set(_WORD.findall(text.lower()))
+        for rule in self.state.rules:
+            if rule.intent in self._index and all(w in words for w in rule.all_of):
+                return rule
+        return None
+
+
+def _softmax(scores: NDArray[np.float64], temperature: float) -> NDArray[np.float64]:
+    z = scores / max(temperature, 1e-6)
+    z = np.exp(z - z.max())
+    result: NDArray[np.float64] = z / z.sum()
+    return result

@@ -1,0 +1,148 @@
+"""The agent's state: what the Tuner can act on, declared and validated.
+
+- ``strategy.arms``: scoring strategies with Beta posteriors (Thompson sampling);
+- ``params``: continuous parameters with bounds (CMA-ES);
+- ``replies``: reply variants per intent with Bradley–Terry strengths;
+- ``rules``: overrides mined from corrected mistakes;
+- ``features``: how text becomes vectors (changing it means retraining).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ArmName = Literal["centroid", "knn", "blend"]
+
+
+class Arm(BaseModel):
+    alpha: float = Field(default=1.0, gt=0)
+    beta: float = Field(default=1.0, gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.alpha / (self.alpha + self.beta)
+
+
+class Strategy(BaseModel):
+    arms: dict[ArmName, Arm]
+    explore: bool = True  # Thompson-sample an arm per conversation; False: always the best mean
+
+    @model_validator(mode="after")
+    def _some_arm(self) -> Strategy:
+        if not self.arms:
+            raise ValueError("strategy.arms must declare at least one arm")
+        return self
+
+    def best(self) -> ArmName:
+        """The arm with the highest posterior mean; ties go to the first declared."""
+        return max(self.arms, key=lambda name: self.arms[name].mean)
+
+
+class Param(BaseModel):
+    value: float
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _in_bounds(self) -> Param:
+        if not self.low <= self.value <= self.high:
+            raise ValueError(f"value {self.value} outside [{self.low}, {self.high}]")
+        return self
+
+
+class Params(BaseModel):
+    blend_weight: Param  # share of the k-NN vote in the blend arm
+    knn_k: Param  # neighbours that vote (rounded)
+    temperature: Param  # softmax temperature turning scores into confidences
+
+
+class Reply(BaseModel):
+    id: str
+    text: str
+    strength: float = 0.0  # Bradley–Terry log-strength; the strongest is suggested
+
+
+class Rule(BaseModel):
+    id: str
+    all_of: list[str] = Field(min_length=1)  # lower-case words that must all appear
+    intent: str
+    support: int = 0
+    confidence: float = Field(default=1.0, ge=0, le=1)
+
+
+class Features(BaseModel):
+    ngram_max: int = Field(default=1, ge=1, le=3)
+    sublinear_tf: bool = False
+
+
+class AgentState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent: Literal["banking77-router"] = "banking77-router"
+    features: Features = Features()
+    strategy: Strategy
+    params: Params
+    replies: dict[str, list[Reply]] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+
+    def training_key(self) -> str:
+        """Hash of what training depends on; a state change elsewhere reuses the model."""
+        payload = json.dumps(self.features.model_dump(), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _humanise(intent: str) -> str:
+    return intent.replace("_", " ")
+
+
+def default_replies(labels: tuple[str, ...]) -> dict[str, list[Reply]]:
+    """Two neutral variants per intent; preferences decide which one is suggested."""
+    return {
+        label: [
+            Reply(id=f"{label}.a", text=f"I can help with that: {_humanise(label)}."),
+            Reply(
+                id=f"{label}.b",
+                text=f"Thanks for reaching out. Let's sort out your question about "
+                f"{_humanise(label)} together.",
+            ),
+        ]
+        for label in labels
+    }
+
+
+def default_state(labels: tuple[str, ...]) -> AgentState:
+    """v0.1.0: nearest centroid on word unigrams, with room for the Tuner."""
+    return AgentState(
+        strategy=Strategy(arms={"centroid": Arm(), "blend": Arm()}, explore=True),
+        params=Params(
+            blend_weight=Param(value=0.5, low=0.0, high=1.0),
+            knn_k=Param(value=10, low=1, high=50),
+            temperature=Param(value=0.05, low=0.01, high=1.0),
+        ),
+        replies=default_replies(labels),
+    )
+
+
+def parse(data: dict[str, Any]) -> AgentState:
+    return AgentState.model_validate(data)
+
+
+if __name__ == "__main__":
+    # Regenerates state/active.state.json for a fresh project:
+    #   python -m services.runner.agent.state > state/active.state.json
+    import sys
+    from pathlib import Path
+
+    from ratchet import datasets
+    from ratchet.state import StateDocument
+
+    root = Path(__file__).resolve().parents[3]
+    document = StateDocument(
+        updated_at="2026-11-23T00:00:00.000Z",
+        data=default_state(datasets.labels(root)).model_dump(mode="json"),
+    )
+    sys.stdout.write(json.dumps(document.to_json(), indent=2, sort_keys=True) + "\n")

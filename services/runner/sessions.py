@@ -1,0 +1,204 @@
+"""Conversations, their turns and the feedback on them, in SQLite (WAL).
+
+Shared by every Runner process on the machine (and read by the Tuner): turn
+numbers are allocated inside one ``BEGIN IMMEDIATE`` transaction, so two
+processes never hand out the same turn. In-process, one asyncio lock per
+conversation keeps a conversation's turns in order; locks of idle
+conversations are dropped (weak references), so memory does not grow with the
+number of conversations ever seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+CONVERSATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    arm TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    turn INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    intent TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    alternatives TEXT NOT NULL,
+    arm TEXT NOT NULL,
+    rule TEXT,
+    reply_id TEXT,
+    version TEXT NOT NULL,
+    state_revision INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (conversation_id, turn)
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    correct_intent TEXT,
+    reward REAL,
+    idempotency_key TEXT UNIQUE,
+    source TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    FOREIGN KEY (conversation_id, turn) REFERENCES turns(conversation_id, turn)
+);
+CREATE INDEX IF NOT EXISTS feedback_turn ON feedback(conversation_id, turn);
+"""
+
+
+def valid_conversation_id(value: str) -> bool:
+    return CONVERSATION_ID.match(value) is not None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection tuned for many small writes from several processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
+class SessionStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = connect(path)
+        self._db.executescript(_SCHEMA)
+        self._db_lock = threading.Lock()
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def lock(self, conversation_id: str) -> asyncio.Lock:
+        """The conversation's lock; callers hold a reference while they use it."""
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[conversation_id] = lock
+        return lock
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._db_lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def arm_of(self, conversation_id: str) -> str | None:
+        with self._db_lock:
+            row = self._db.execute(
+                "SELECT arm FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+        return None if row is None else str(row["arm"])
+
+    def record_turn(self, conversation_id: str, text: str, answer: dict[str, Any]) -> int:
+        """Store one answered turn (creating the conversation); return its number."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO conversations (id, arm, created_at) VALUES (?, ?, ?)",
+                (conversation_id, answer["arm"], now),
+            )
+            (turn,) = db.execute(
+                "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE conversation_id = ?",
+                (conversation_id,),
+            ).fetchone()
+            db.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id, turn, text, answer["intent"], answer["confidence"],
+                    json.dumps(answer["alternatives"]), answer["arm"], answer.get("rule"),
+                    answer.get("reply_id"), answer["version"], answer["state_revision"], now,
+                ),
+            )
+        return int(turn)
+
+    def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        """Every turn with the feedback recorded on it, or None if unknown."""
+        with self._db_lock:
+            head = self._db.execute(
+                "SELECT arm, created_at FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if head is None:
+                return None
+            turns = self._db.execute(
+                "SELECT * FROM turns WHERE conversation_id = ? ORDER BY turn", (conversation_id,)
+            ).fetchall()
+            feedback = self._db.execute(
+                "SELECT turn, correct_intent, reward, source, created_at FROM feedback "
+                "WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            ).fetchall()
+        by_turn: dict[int, list[dict[str, Any]]] = {}
+        for row in feedback:
+            by_turn.setdefault(int(row["turn"]), []).append(
+                {k: row[k] for k in ("correct_intent", "reward", "source", "created_at")}
+            )
+        return {
+            "conversation_id": conversation_id,
+            "arm": head["arm"],
+            "created_at": head["created_at"],
+            "turns": [
+                {
+                    "turn": row["turn"],
+                    "text": row["text"],
+                    "intent": row["intent"],
+                    "confidence": row["confidence"],
+                    "alternatives": json.loads(row["alternatives"]),
+                    "rule": row["rule"],
+                    "reply_id": row["reply_id"],
+                    "version": row["version"],
+                    "state_revision": row["state_revision"],
+                    "created_at": row["created_at"],
+                    "feedback": by_turn.get(int(row["turn"]), []),
+                }
+                for row in turns
+            ],
+        }
+
+    def record_feedback(
+        self,
+        conversation_id: str,
+        turn: int,
+        *,
+        correct_intent: str | None,
+        reward: float | None,
+        idempotency_key: str | None,
+        source: str,
+    ) -> bool:
+        """Attach feedback to a recorded turn; False if the idempotency key was seen."""
+        try:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO feedback (conversation_id, turn, correct_intent, reward, "
+                    "idempotency_key, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (conversation_id, turn, correct_intent, reward, idempotency_key, source,
+                     time.time()),
+                )
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                return False
+            raise
+        return True
