@@ -69,8 +69,7 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 class AuditLog:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -84,13 +83,23 @@ class AuditLog:
             self._db.execute(
                 "INSERT INTO calls (at, tool, conversation_id, turn, version, state_revision, "
                 "latency_ms, outcome, detail, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time() if at is None else at, call.tool, call.conversation_id, call.turn,
-                 call.version, call.state_revision, call.latency_ms, call.outcome,
-                 call.detail, call.trace_id),
+                (
+                    time.time() if at is None else at,
+                    call.tool,
+                    call.conversation_id,
+                    call.turn,
+                    call.version,
+                    call.state_revision,
+                    call.latency_ms,
+                    call.outcome,
+                    call.detail,
+                    call.trace_id,
+                ),
             )
 
-    def window(self, seconds: float, *, tool: str | None = None,
-               now: float | None = None) -> WindowStats:
+    def window(
+        self, seconds: float, *, tool: str | None = None, now: float | None = None
+    ) -> WindowStats:
         """Counts and latency percentiles of the calls in the last ``seconds``."""
         since = (time.time() if now is None else now) - seconds
         query = "SELECT latency_ms, outcome FROM calls WHERE at >= ?"

@@ -112,11 +112,15 @@ class RunnerSettings(ServiceSettings):
     host: str = Field(default="127.0.0.1", alias="RATCHET_RUNNER_HOST")
     port: int = Field(default=8001, ge=0, le=65535, alias="RATCHET_RUNNER_PORT")
     max_text_chars: int = Field(
-        default=2000, ge=1, alias="RATCHET_RUNNER_MAX_TEXT_CHARS",
+        default=2000,
+        ge=1,
+        alias="RATCHET_RUNNER_MAX_TEXT_CHARS",
         description="Longest message `route` accepts.",
     )
     poll_interval: float = Field(
-        default=0.1, gt=0, alias="RATCHET_RUNNER_POLL_INTERVAL",
+        default=0.1,
+        gt=0,
+        alias="RATCHET_RUNNER_POLL_INTERVAL",
         description="Seconds between checks for a moved active pointer.",
     )
 

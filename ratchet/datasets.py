@@ -43,7 +43,9 @@ def is_dev(text: str) -> bool:
 
 def _read(path: Path) -> tuple[Example, ...]:
     with path.open(newline="", encoding="utf-8") as handle:
-        return tuple(Example(row["text"].strip(), row["category"]) for row in csv.DictReader(handle))
+        return tuple(
+            Example(row["text"].strip(), row["category"]) for row in csv.DictReader(handle)
+        )
 
 
 @cache

@@ -24,6 +24,11 @@ def git(cwd: Path, *args: str) -> str:
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
 def source_repo(tmp_path: Path) -> Path:
     """A small project checkout to clone workspaces from (fast, isolated)."""
     repo = tmp_path / "source"

@@ -293,6 +293,10 @@ class StateManager:
                 log.exception("notifying subscribers of %s failed", pointer.version)
             return pointer
 
+    def refuse_if_pinned(self) -> None:
+        """PinnedError if the pointer is pinned (a cheap early check before work)."""
+        self._refuse_if_pinned(self.pointer())
+
     @staticmethod
     def _refuse_if_pinned(current: Pointer | None) -> None:
         if current is not None and current.pinned:

@@ -92,8 +92,9 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
         served = runtime.served  # read once: this call finishes on this state
         cid = conversation_id
         with tracer.start_as_current_span("ratchet.route") as span:
-            span.set_attributes({"ratchet.version": served.version,
-                                 "ratchet.state_revision": served.revision})
+            span.set_attributes(
+                {"ratchet.version": served.version, "ratchet.state_revision": served.revision}
+            )
             outcome, turn, detail = "ok", None, None
             try:
                 cid = check(text, conversation_id)
@@ -102,7 +103,7 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
                     arm = runtime.sessions.arm_of(cid)
                     if arm not in served.router.state.strategy.arms:
                         arm = served.router.choose_arm(runtime.rng)
-                    prediction = served.router.predict(text, arm)  # type: ignore[arg-type]
+                    prediction = served.router.predict(text, arm)
                     answer = {
                         "intent": prediction.intent,
                         "confidence": prediction.confidence,
@@ -117,7 +118,7 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
                         "state_revision": served.revision,
                     }
                     turn = runtime.sessions.record_turn(cid, text, answer)
-                return RouteResult(conversation_id=cid, turn=turn, **answer)  # type: ignore[arg-type]
+                return RouteResult(conversation_id=cid, turn=turn, **answer)
             except BadInput as exc:
                 outcome, detail = "rejected", str(exc)
                 raise
@@ -131,11 +132,19 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
                 attributes = {"outcome": outcome, "version": served.version}
                 calls_counter.add(1, attributes)
                 latency_histogram.record(elapsed, attributes)
-                runtime.audit.record(CallRecord(
-                    tool="route", latency_ms=elapsed, outcome=outcome, conversation_id=cid,
-                    turn=turn, version=served.version, state_revision=served.revision,
-                    detail=detail, trace_id=format(span.get_span_context().trace_id, "032x"),
-                ))
+                runtime.audit.record(
+                    CallRecord(
+                        tool="route",
+                        latency_ms=elapsed,
+                        outcome=outcome,
+                        conversation_id=cid,
+                        turn=turn,
+                        version=served.version,
+                        state_revision=served.revision,
+                        detail=detail,
+                        trace_id=format(span.get_span_context().trace_id, "032x"),
+                    )
+                )
 
     @server.resource(
         "session://{conversation_id}",
@@ -150,13 +159,14 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
             raise ResourceNotFoundError(f"no conversation {conversation_id!r}")
         return json.dumps(conversation)
 
-    @server.custom_route("/healthz", methods=["GET"])
+    @server.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]
     async def healthz(request: Request) -> JSONResponse:
         served = runtime.served
-        return JSONResponse({"status": "ok", "version": served.version,
-                             "state_revision": served.revision})
+        return JSONResponse(
+            {"status": "ok", "version": served.version, "state_revision": served.revision}
+        )
 
-    @server.custom_route("/metrics", methods=["GET"])
+    @server.custom_route("/metrics", methods=["GET"])  # type: ignore[untyped-decorator]
     async def window_metrics(request: Request) -> JSONResponse:
         try:
             seconds = float(request.query_params.get("window", "300"))
@@ -166,8 +176,9 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
             return JSONResponse({"detail": "window must be in (0, 2592000] seconds"}, 400)
         stats = runtime.audit.window(seconds, tool="route")
         body = {k: getattr(stats, k) for k in stats.__slots__}
-        return JSONResponse({**body, "error_rate": stats.error_rate,
-                             "version": runtime.served.version})
+        return JSONResponse(
+            {**body, "error_rate": stats.error_rate, "version": runtime.served.version}
+        )
 
     return server
 
@@ -176,8 +187,9 @@ def build_app(runtime: RunnerRuntime) -> Starlette:
     """Streamable HTTP with plain JSON responses and no server-side MCP sessions:
     any Runner process can answer any request, and no SSE stream can be cut."""
     server = build_server(runtime)
-    app = server.streamable_http_app(json_response=True, stateless_http=True,
-                                     host=runtime.settings.host)
+    app = server.streamable_http_app(
+        json_response=True, stateless_http=True, host=runtime.settings.host
+    )
     inner_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

@@ -76,8 +76,7 @@ class RunnerRuntime:
         except Exception:
             # Keep answering with what works; the release gates should have
             # caught this, and the audit trail shows which version kept serving.
-            log.exception("cannot serve %s; still serving %s", active.version,
-                          self.served.version)
+            log.exception("cannot serve %s; still serving %s", active.version, self.served.version)
             return
         self.served = served  # the swap: one reference assignment
         self.swaps += 1

@@ -128,9 +128,18 @@ class SessionStore:
             db.execute(
                 "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    conversation_id, turn, text, answer["intent"], answer["confidence"],
-                    json.dumps(answer["alternatives"]), answer["arm"], answer.get("rule"),
-                    answer.get("reply_id"), answer["version"], answer["state_revision"], now,
+                    conversation_id,
+                    turn,
+                    text,
+                    answer["intent"],
+                    answer["confidence"],
+                    json.dumps(answer["alternatives"]),
+                    answer["arm"],
+                    answer.get("rule"),
+                    answer.get("reply_id"),
+                    answer["version"],
+                    answer["state_revision"],
+                    now,
                 ),
             )
         return int(turn)
@@ -194,8 +203,15 @@ class SessionStore:
                 db.execute(
                     "INSERT INTO feedback (conversation_id, turn, correct_intent, reward, "
                     "idempotency_key, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (conversation_id, turn, correct_intent, reward, idempotency_key, source,
-                     time.time()),
+                    (
+                        conversation_id,
+                        turn,
+                        correct_intent,
+                        reward,
+                        idempotency_key,
+                        source,
+                        time.time(),
+                    ),
                 )
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" in str(exc):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -106,16 +109,27 @@ def test_commands_on_an_uninitialised_home_say_what_to_do(env: dict[str, str]) -
 
 
 @pytest.mark.slow
-def test_up_with_no_service_built_initialises_and_says_so(env: dict[str, str]) -> None:
-    # Runs the installed console script, as a user would.
-    result = subprocess.run(
+def test_up_initialises_serves_and_stops_on_sigterm(env: dict[str, str]) -> None:
+    # The installed console script, as a user runs it.
+    process = subprocess.Popen(
         [str(Path(sys.executable).with_name("ratchet")), "up"],
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
+        env={**env, "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    assert result.returncode == 0, result.stderr
-    assert "active version v0.1.0" in result.stdout
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "Ctrl-C stops the fleet" in line:
+            break
+    output = "".join(lines)
+    match = re.search(r"runner\s+(http://127\.0\.0\.1:\d+)", output)
+    assert match, output
+    assert httpx.get(f"{match.group(1)}/healthz").json()["version"] == "v0.1.0"
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    assert "stopped" in rest
     workspace = Path(env["RATCHET_HOME"]) / "workspace"
     assert git(workspace, "tag", "-l") == "v0.1.0"
+    assert (Path(env["RATCHET_HOME"]) / "logs" / "runner.log").exists()

@@ -45,7 +45,9 @@ def _vectorizer(features: Features) -> TfidfVectorizer:
     return TfidfVectorizer(ngram_range=(1, features.ngram_max), sublinear_tf=features.sublinear_tf)
 
 
-def train(examples: tuple[Example, ...], labels: tuple[str, ...], features: Features) -> TrainedModel:
+def train(
+    examples: tuple[Example, ...], labels: tuple[str, ...], features: Features
+) -> TrainedModel:
     index = {label: i for i, label in enumerate(labels)}
     vectorizer = _vectorizer(features)
     matrix = sp.csr_matrix(vectorizer.fit_transform([e.text for e in examples]))
@@ -82,8 +84,9 @@ def to_bytes(model: TrainedModel, features: Features) -> bytes:
 
 def from_bytes(raw: bytes) -> TrainedModel:
     with np.load(io.BytesIO(raw), allow_pickle=False) as arrays:
-        features = Features(ngram_max=int(arrays["features"][0]),
-                            sublinear_tf=bool(arrays["features"][1]))
+        features = Features(
+            ngram_max=int(arrays["features"][0]), sublinear_tf=bool(arrays["features"][1])
+        )
         vectorizer = _vectorizer(features)
         vectorizer.vocabulary_ = {str(t): i for i, t in enumerate(arrays["terms"])}
         vectorizer.idf_ = arrays["idf"]
@@ -117,8 +120,7 @@ def data_fingerprint(examples: tuple[Example, ...]) -> str:
 
 
 def artifact_key(examples: tuple[Example, ...], features_key: str) -> str:
-    return (f"{ARTIFACT_PREFIX}/{code_fingerprint()}/{data_fingerprint(examples)}/"
-            f"{features_key}.npz")
+    return f"{ARTIFACT_PREFIX}/{code_fingerprint()}/{data_fingerprint(examples)}/{features_key}.npz"
 
 
 def load_or_train(

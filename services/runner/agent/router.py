@@ -89,7 +89,7 @@ class IntentRouter:
         similarities = np.asarray(
             (vector @ self.model.examples.T).toarray(), dtype=np.float64
         ).ravel()
-        k = max(1, min(int(round(self.state.params.knn_k.value)), similarities.size))
+        k = max(1, min(round(self.state.params.knn_k.value), similarities.size))
         nearest = np.argpartition(-similarities, k - 1)[:k]
         votes = np.zeros(len(self.model.labels))
         np.add.at(votes, self.model.example_labels[nearest], similarities[nearest])

@@ -2,7 +2,7 @@
 
 - ``strategy.arms``: scoring strategies with Beta posteriors (Thompson sampling);
 - ``params``: continuous parameters with bounds (CMA-ES);
-- ``replies``: reply variants per intent with Bradley–Terry strengths;
+- ``replies``: reply variants per intent with Bradley-Terry strengths;
 - ``rules``: overrides mined from corrected mistakes;
 - ``features``: how text becomes vectors (changing it means retraining).
 """
@@ -63,7 +63,7 @@ class Params(BaseModel):
 class Reply(BaseModel):
     id: str
     text: str
-    strength: float = 0.0  # Bradley–Terry log-strength; the strongest is suggested
+    strength: float = 0.0  # Bradley-Terry log-strength; the strongest is suggested
 
 
 class Rule(BaseModel):

@@ -1,0 +1,58 @@
+"""Releasing a state document: commit it, tag the version, move the pointer.
+
+The order makes every crash recoverable: the state file is committed in the
+same commit the tag points at, so a tag never exists without its state; the
+pointer moves last, so it never names a tag that does not exist. A crash
+between tag and move leaves a released but inactive version, which the next
+promotion supersedes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ratchet.atomic import atomic_write_bytes
+from ratchet.state import ACTIVE_KEY, StateDocument, StateManager
+from ratchet.state.revisioned import dumps
+from ratchet.vcs import Release, ReleaseKind, ReleaseMetadata, ReleaseStore, open_repo
+
+
+def release_state(
+    manager: StateManager,
+    releases: ReleaseStore,
+    document: StateDocument,
+    *,
+    kind: ReleaseKind,
+    author: str,
+    reason: str,
+    metadata: dict[str, Any] | None = None,
+) -> Release:
+    """Commit ``document`` as ``state/active.state.json``, tag, activate; return the release."""
+    relative = f"state/{ACTIVE_KEY}"
+    with releases.lock():
+        manager.refuse_if_pinned()
+        atomic_write_bytes(releases.workspace / relative, dumps(document.to_json()))
+        try:
+            release = releases.release(
+                ReleaseMetadata.model_validate(
+                    {
+                        **(metadata or {}),
+                        "kind": kind,
+                        "author": author,
+                        "reason": reason,
+                        "state_hash": document.content_hash(),
+                    }
+                ),
+                message=reason or f"{author} release",
+                paths=[relative],
+                allow_empty=True,
+            )
+        except BaseException:
+            with open_repo(releases.workspace) as repo:  # nothing released: put the file back
+                repo.git.reset("--quiet", "HEAD", "--", relative)
+                repo.git.checkout("HEAD", "--", relative)
+            raise
+        manager.activate(
+            release.version, document, actor=author, reason=reason, commit=release.commit
+        )
+    return release

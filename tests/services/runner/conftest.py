@@ -1,0 +1,30 @@
+"""Fixtures for the Runner's tests: an initialised home and an in-process runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ratchet.bootstrap import initialize
+from ratchet.config import RunnerSettings
+from ratchet.objects import open_object_store
+from ratchet.state import open_state_manager
+from services.runner.runtime import RunnerRuntime
+
+
+@pytest.fixture
+def runner_settings(tmp_path: Path, source_repo: Path) -> RunnerSettings:
+    settings = RunnerSettings(home=tmp_path / "home", project_root=source_repo, port=0)
+    initialize(settings)
+    return settings
+
+
+@pytest.fixture
+def runtime(runner_settings: RunnerSettings) -> Iterator[RunnerRuntime]:
+    runtime = RunnerRuntime(
+        runner_settings, open_state_manager(runner_settings), open_object_store(runner_settings)
+    )
+    yield runtime
+    runtime.stop()

@@ -1,0 +1,168 @@
+"""The Runner over MCP in-process (the SDK's in-memory client): contract and bad input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mcp import Client, MCPError
+
+from ratchet.bootstrap import release_store
+from ratchet.promotion import release_state
+from ratchet.vcs import ReleaseKind
+from services.runner.app import build_server
+from services.runner.runtime import RunnerRuntime
+
+pytestmark = pytest.mark.anyio
+
+
+async def route(client: Client, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool("route", arguments)
+    assert not result.is_error, result.content
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None
+    return content
+
+
+async def test_route_tool_is_listed_with_input_and_output_schemas(runtime: RunnerRuntime) -> None:
+    async with Client(build_server(runtime)) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    schema = tools["route"]
+    assert schema.input_schema["required"] == ["text"]
+    assert set(schema.output_schema["properties"]) >= {  # type: ignore[index]
+        "intent",
+        "confidence",
+        "alternatives",
+        "reply",
+        "conversation_id",
+        "turn",
+        "version",
+        "state_revision",
+    }
+
+
+async def test_route_answers_and_numbers_the_turns(runtime: RunnerRuntime) -> None:
+    async with Client(build_server(runtime)) as client:
+        first = await route(client, text="I am still waiting on my card, it has not arrived")
+        second = await route(
+            client, text="how do I top up with a cheque?", conversation_id=first["conversation_id"]
+        )
+    assert first["intent"] == "card_arrival"
+    assert len(first["alternatives"]) == 3
+    assert first["alternatives"][0]["intent"] == "card_arrival"
+    assert 0 < first["confidence"] <= 1
+    assert first["reply"] and first["reply_id"].startswith("card_arrival.")
+    assert (first["turn"], second["turn"]) == (1, 2)
+    assert first["version"] == "v0.1.0" and first["state_revision"] == 0
+    assert second["arm"] == first["arm"]  # one arm per conversation
+
+
+async def test_a_client_supplied_conversation_id_starts_a_conversation(
+    runtime: RunnerRuntime,
+) -> None:
+    async with Client(build_server(runtime)) as client:
+        answer = await route(client, text="exchange rate for euros?", conversation_id="chat-42")
+        session = await client.read_resource("session://chat-42")
+    assert answer["conversation_id"] == "chat-42" and answer["turn"] == 1
+    assert json.loads(session.contents[0].text)["turns"][0]["text"] == "exchange rate for euros?"  # type: ignore[union-attr]
+
+
+async def test_session_resource_lists_turns_with_feedback(runtime: RunnerRuntime) -> None:
+    async with Client(build_server(runtime)) as client:
+        answer = await route(client, text="my card got declined in a shop")
+        cid = answer["conversation_id"]
+        runtime.sessions.record_feedback(
+            cid,
+            1,
+            correct_intent="declined_card_payment",
+            reward=None,
+            idempotency_key="k1",
+            source="test",
+        )
+        contents = (await client.read_resource(f"session://{cid}")).contents
+    session = json.loads(contents[0].text)  # type: ignore[union-attr]
+    (turn,) = session["turns"]
+    assert turn["intent"] == answer["intent"] and turn["version"] == "v0.1.0"
+    assert turn["feedback"][0]["correct_intent"] == "declined_card_payment"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"text": ""}, "text is empty"),
+        ({"text": "   \n\t"}, "text is empty"),
+        ({"text": "x" * 2001}, "the limit is 2000"),
+        ({"text": "hi", "conversation_id": "has spaces"}, "conversation_id is malformed"),
+        ({"text": "hi", "conversation_id": "x" * 200}, "conversation_id is malformed"),
+        ({"text": 42}, "valid string"),
+        ({}, "text"),
+    ],
+)
+async def test_bad_input_is_a_clear_tool_error(
+    runtime: RunnerRuntime, arguments: dict[str, Any], message: str
+) -> None:
+    async with Client(build_server(runtime)) as client:
+        result = await client.call_tool("route", arguments)
+        assert result.is_error
+        assert message in result.content[0].text  # type: ignore[union-attr]
+        assert (await route(client, text="still serving?"))["turn"] == 1  # and keeps serving
+
+
+async def test_unknown_or_malformed_sessions_are_errors(runtime: RunnerRuntime) -> None:
+    async with Client(build_server(runtime)) as client:
+        with pytest.raises(MCPError, match="no conversation 'never-seen'"):
+            await client.read_resource("session://never-seen")
+        with pytest.raises(MCPError, match="malformed conversation id"):
+            await client.read_resource("session://bad%20id")
+
+
+async def test_every_call_leaves_an_audit_record(runtime: RunnerRuntime) -> None:
+    async with Client(build_server(runtime)) as client:
+        answer = await route(client, text="what is my card PIN")
+        await client.call_tool("route", {"text": ""})
+    stats = runtime.audit.window(60, tool="route")
+    assert (stats.calls, stats.rejected, stats.errors) == (2, 1, 0)
+    rows = runtime.audit._db.execute(
+        "SELECT conversation_id, turn, version, state_revision, outcome FROM calls ORDER BY id"
+    ).fetchall()
+    assert tuple(rows[0]) == (answer["conversation_id"], 1, "v0.1.0", 0, "ok")
+
+
+async def test_a_promotion_swaps_state_and_answers_name_the_new_revision(
+    runtime: RunnerRuntime,
+) -> None:
+    manager = runtime.manager
+    staging = manager.update_staging(
+        lambda data: {**data, "strategy": {**data["strategy"], "explore": False}}, actor="test"
+    )
+    release = release_state(
+        manager,
+        release_store(runtime.settings),
+        staging,
+        kind=ReleaseKind.PATCH,
+        author="tuner",
+        reason="test promotion",
+    )
+    # Same manager: the move is heard at once (another process hears it on its next poll).
+    async with Client(build_server(runtime)) as client:
+        answer = await route(client, text="card arrival")
+    assert (answer["version"], answer["state_revision"]) == (release.version, staging.revision)
+    assert release.version == "v0.1.1" and runtime.swaps == 1
+    assert runtime.factory.trainings <= 1  # the state change needed no retraining
+
+
+async def test_an_unservable_state_keeps_the_old_one(runtime: RunnerRuntime) -> None:
+    staging = runtime.manager.update_staging(
+        lambda d: {**d, "strategy": {"arms": {}}}, actor="test"
+    )
+    release_state(
+        runtime.manager,
+        release_store(runtime.settings),
+        staging,
+        kind=ReleaseKind.PATCH,
+        author="tuner",
+        reason="broken",
+    )
+    runtime.manager.poll()
+    assert runtime.served.version == "v0.1.0"

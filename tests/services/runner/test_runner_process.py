@@ -1,0 +1,168 @@
+"""The Runner as a real process on an ephemeral port, driven by the official MCP client."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from ratchet.bootstrap import release_store
+from ratchet.config import RunnerSettings
+from ratchet.promotion import release_state
+from ratchet.state import open_state_manager
+from ratchet.vcs import ReleaseKind
+from tests.conftest import PROJECT_ROOT
+from tests.helpers.processes import home_env, running
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+MESSAGES = [
+    "I am still waiting on my card?",
+    "How do I activate my new card?",
+    "Why was I charged a fee for a transfer?",
+    "Can I top up with Apple Pay?",
+    "What is the exchange rate today?",
+    "I forgot my passcode",
+    "My card payment was declined",
+    "How long does a bank transfer take?",
+]
+
+
+def env(settings: RunnerSettings, **extra: str) -> dict[str, str]:
+    return home_env(
+        settings.home_path, RATCHET_RUNNER_PORT="0", RATCHET_RUNNER_POLL_INTERVAL="0.05", **extra
+    )
+
+
+async def test_tools_route_and_session_over_streamable_http(
+    runner_settings: RunnerSettings,
+) -> None:
+    with running("services.runner", env(runner_settings)) as runner:
+        async with Client(f"{runner.url}/mcp") as client:
+            tools = [t.name for t in (await client.list_tools()).tools]
+            answer = (await client.call_tool("route", {"text": MESSAGES[0]})).structured_content
+            assert answer is not None
+            cid = answer["conversation_id"]
+            session = await client.read_resource(f"session://{cid}")
+        health = httpx.get(f"{runner.url}/healthz").json()
+    assert tools == ["route"]
+    assert answer["intent"] == "card_arrival" and answer["version"] == "v0.1.0"
+    assert json.loads(session.contents[0].text)["turns"][0]["turn"] == 1  # type: ignore[union-attr]
+    assert health == {"status": "ok", "version": "v0.1.0", "state_revision": 0}
+
+
+async def test_a_token_protects_the_mcp_endpoint(runner_settings: RunnerSettings) -> None:
+    with running("services.runner", env(runner_settings, RATCHET_TOKEN="s3cret")) as runner:
+        refused = httpx.post(f"{runner.url}/mcp", json={})
+        assert refused.status_code == 401
+        # The SDK's HTTP client is httpx2 (its own fork of httpx).
+        auth = httpx2.AsyncClient(headers={"Authorization": "Bearer s3cret"})
+
+        async with Client(streamable_http_client(f"{runner.url}/mcp", http_client=auth)) as c:
+            result = await c.call_tool("route", {"text": MESSAGES[1]})
+    assert not result.is_error
+
+
+async def test_eight_clients_and_a_promotion_under_load_lose_no_call(
+    runner_settings: RunnerSettings,
+) -> None:
+    answers: list[tuple[float, float, dict[str, Any]]] = []  # (started, finished, answer)
+    failures: list[str] = []
+    promoted = anyio.Event()
+
+    async def client_loop(index: int, url: str) -> None:
+        async with Client(url) as client:
+            conversation = None
+            for call in range(60):
+                started = time.monotonic()
+                arguments: dict[str, Any] = {"text": MESSAGES[(index + call) % len(MESSAGES)]}
+                if conversation:
+                    arguments["conversation_id"] = conversation
+                result = await client.call_tool("route", arguments)
+                if result.is_error or result.structured_content is None:
+                    failures.append(str(result.content))
+                    continue
+                conversation = result.structured_content["conversation_id"]
+                answers.append((started, time.monotonic(), result.structured_content))
+                if call == 20 and index == 0:
+                    promoted.set()
+
+    async def promote() -> None:
+        await promoted.wait()
+        manager = open_state_manager(runner_settings)
+        staging = manager.update_staging(
+            lambda d: {
+                **d,
+                "params": {
+                    **d["params"],
+                    "temperature": {**d["params"]["temperature"], "value": 0.04},
+                },
+            },
+            actor="test",
+        )
+        await anyio.to_thread.run_sync(
+            lambda: release_state(
+                manager,
+                release_store(runner_settings),
+                staging,
+                kind=ReleaseKind.PATCH,
+                author="tuner",
+                reason="promotion under load",
+            )
+        )
+
+    with running("services.runner", env(runner_settings)) as runner:
+        async with anyio.create_task_group() as group:
+            for index in range(8):
+                group.start_soon(client_loop, index, f"{runner.url}/mcp")
+            group.start_soon(promote)
+
+    assert failures == []
+    assert len(answers) == 8 * 60
+    new = [a for a in answers if a[2]["version"] == "v0.1.1"]
+    assert new, "the swap never reached the Runner"
+    first_new_finished = min(finished for _, finished, _ in new)
+    late_old = [a for a in answers if a[0] > first_new_finished and a[2]["version"] == "v0.1.0"]
+    assert late_old == []  # once an answer named the new revision, no later call used the old
+    assert {a[2]["state_revision"] for a in new} == {1}
+
+
+async def test_sessions_survive_a_restart(runner_settings: RunnerSettings) -> None:
+    with running("services.runner", env(runner_settings)) as runner:
+        async with Client(f"{runner.url}/mcp") as client:
+            answer = (await client.call_tool("route", {"text": MESSAGES[2]})).structured_content
+    assert answer is not None
+    with running("services.runner", env(runner_settings)) as runner:
+        async with Client(f"{runner.url}/mcp") as client:
+            again = (
+                await client.call_tool(
+                    "route", {"text": MESSAGES[3], "conversation_id": answer["conversation_id"]}
+                )
+            ).structured_content
+            session = await client.read_resource(f"session://{answer['conversation_id']}")
+    assert again is not None and again["turn"] == 2
+    turns = json.loads(session.contents[0].text)["turns"]  # type: ignore[union-attr]
+    assert [t["text"] for t in turns] == [MESSAGES[2], MESSAGES[3]]
+
+
+async def test_stdio_transport(runner_settings: RunnerSettings) -> None:
+    import os
+    import sys
+
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "services.runner", "--stdio"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "RATCHET_HOME": str(runner_settings.home_path)},
+    )
+    async with Client(parameters) as client:
+        result = await client.call_tool("route", {"text": MESSAGES[4]})
+    assert not result.is_error and result.structured_content is not None
+    assert result.structured_content["intent"] == "exchange_rate"
