@@ -23,6 +23,9 @@ from starlette.responses import JSONResponse
 
 import ratchet
 from ratchet.audit import CallRecord
+from ratchet.config import RunnerSettings
+from ratchet.objects import open_object_store
+from ratchet.state import open_state_manager
 from ratchet.telemetry import CONVERSATION_ID
 
 from .runtime import RunnerRuntime
@@ -181,6 +184,16 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
         )
 
     return server
+
+
+def create_app(settings: RunnerSettings) -> Starlette:
+    """The contract with the static host (:mod:`ratchet.release_follower`): one
+    ASGI app per loaded version, its runtime started and stopped by its lifespan."""
+    return build_app(make_runtime(settings))
+
+
+def make_runtime(settings: RunnerSettings) -> RunnerRuntime:
+    return RunnerRuntime(settings, open_state_manager(settings), open_object_store(settings))
 
 
 def build_app(runtime: RunnerRuntime) -> Starlette:

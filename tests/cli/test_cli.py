@@ -114,7 +114,9 @@ def test_up_initialises_serves_and_stops_on_sigterm(env: dict[str, str]) -> None
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("ratchet")), "up"],
         env={**env, "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert process.stdout is not None
     lines = []

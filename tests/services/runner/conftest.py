@@ -12,11 +12,14 @@ from ratchet.config import RunnerSettings
 from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager
 from services.runner.runtime import RunnerRuntime
+from tests.conftest import PROJECT_ROOT
 
 
 @pytest.fixture
-def runner_settings(tmp_path: Path, source_repo: Path) -> RunnerSettings:
-    settings = RunnerSettings(home=tmp_path / "home", project_root=source_repo, port=0)
+def runner_settings(tmp_path: Path) -> RunnerSettings:
+    """A home whose workspace is a clone of this project (its committed HEAD):
+    real processes serve the commit-scoped build of the active release."""
+    settings = RunnerSettings(home=tmp_path / "home", project_root=PROJECT_ROOT, port=0)
     initialize(settings)
     return settings
 

@@ -1,0 +1,126 @@
+"""Following the active pointer with the serving code: a process serves the
+code of the active release's commit-scoped build, and moves to a new build
+when a release changes that code (state-only releases are swapped in by the
+service itself, without touching the code).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anyio
+from starlette.applications import Starlette
+
+from ratchet.builds import BuildStore
+from ratchet.config import ServiceSettings
+from ratchet.errors import NotFoundError
+from ratchet.hotswap import AppSwitch, load_package, unload_package
+from ratchet.state import StateManager
+
+log = logging.getLogger(__name__)
+
+
+class AppModule(Protocol):
+    def create_app(self, settings: Any) -> Starlette: ...
+
+
+@dataclass(frozen=True)
+class Loaded:
+    label: str
+    commit: str | None
+    code_key: str | None
+    alias: str | None
+    app: Starlette
+
+
+class ReleaseFollower:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        manager: StateManager,
+        builds: BuildStore,
+        *,
+        package: str,
+        poll_interval: float,
+    ) -> None:
+        self.settings = settings
+        self.manager = manager
+        self.builds = builds
+        self.package = package  # e.g. "services/runner"; its app.create_app builds the app
+        self.poll_interval = poll_interval
+        self.current: Loaded | None = None
+        self.replacements = 0
+        self._refused: set[str] = set()  # code that failed to load: not retried until it changes
+
+    def load_active(self) -> Loaded:
+        """Load the code of the active release (blocking; call off the event loop)."""
+        pointer = self.manager.pointer()
+        if pointer is None:
+            raise NotFoundError(
+                f"{self.settings.home_path} has no active version; run `ratchet init` first"
+            )
+        if pointer.commit is None:  # activated without a commit: serve this checkout's code
+            local: AppModule = __import__(
+                f"{self.package.replace('/', '.')}.app", fromlist=["create_app"]
+            )
+            return Loaded(
+                f"{pointer.version} (local)", None, None, None, local.create_app(self.settings)
+            )
+        return self._load(pointer.version, pointer.commit)
+
+    def _load(self, version: str, commit: str) -> Loaded:
+        key = self.builds.code_key(commit, (self.package,))
+        build = self.builds.ensure(commit)
+        alias = f"ratchet_build_{commit[:12]}"
+        package = load_package(build, self.package, alias)
+        try:
+            module: AppModule = __import__(f"{package.__name__}.app", fromlist=["create_app"])
+            app = module.create_app(self.settings)
+        except BaseException:
+            unload_package(alias)
+            raise
+        return Loaded(f"{version} ({commit[:12]})", commit, key, alias, app)
+
+    def switch(self) -> AppSwitch:
+        self.current = self.load_active()
+        return AppSwitch(self.current.label, self.current.app, background=self.follow)
+
+    async def follow(self, switch: AppSwitch) -> None:
+        """Poll the pointer; when the code changes, load the new build and replace."""
+        while True:
+            await anyio.sleep(self.poll_interval)
+            try:
+                await self._step(switch)
+            except Exception:
+                log.exception("following the active release failed; still serving %s", switch.label)
+
+    async def _step(self, switch: AppSwitch) -> None:
+        pointer = await anyio.to_thread.run_sync(self.manager.pointer)
+        current = self.current
+        if pointer is None or pointer.commit is None or current is None:
+            return
+        if pointer.commit == current.commit:
+            return
+        key = await anyio.to_thread.run_sync(self.builds.code_key, pointer.commit, (self.package,))
+        if key == current.code_key:
+            # Same code (a state-only release): the app swaps the state itself.
+            self.current = dataclasses.replace(current, commit=pointer.commit)
+            return
+        if key in self._refused:
+            return
+        try:
+            loaded = await anyio.to_thread.run_sync(self._load, pointer.version, pointer.commit)
+            await switch.replace(loaded.label, loaded.app)
+        except Exception:
+            self._refused.add(key)
+            log.exception(
+                "cannot serve the code of %s; still serving %s", pointer.version, switch.label
+            )
+            return
+        self.current = loaded
+        self.replacements += 1
+        if current.alias is not None:
+            unload_package(current.alias)
