@@ -7,7 +7,9 @@ service itself, without touching the code).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,7 +26,9 @@ log = logging.getLogger(__name__)
 
 
 class AppModule(Protocol):
-    def create_app(self, settings: Any) -> Starlette: ...
+    def create_app(
+        self, settings: Any, admits: Callable[[str | None], bool] | None = None
+    ) -> Starlette: ...
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,18 @@ class ReleaseFollower:
         package = load_package(build, self.package, alias)
         try:
             module: AppModule = __import__(f"{package.__name__}.app", fromlist=["create_app"])
-            app = module.create_app(self.settings)
+            app = module.create_app(self.settings, admits=lambda c: self._same_code(c, key))
         except BaseException:
             unload_package(alias)
             raise
         return Loaded(f"{version} ({commit[:12]})", commit, key, alias, app)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one follower per process
+    def _code_key(self, commit: str) -> str:
+        return self.builds.code_key(commit, (self.package,))
+
+    def _same_code(self, commit: str | None, key: str) -> bool:
+        return commit is not None and self._code_key(commit) == key
 
     def switch(self) -> AppSwitch:
         self.current = self.load_active()

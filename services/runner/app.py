@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from mcp.server.mcpserver import MCPServer
@@ -186,14 +186,21 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
     return server
 
 
-def create_app(settings: RunnerSettings) -> Starlette:
+def create_app(
+    settings: RunnerSettings, admits: Callable[[str | None], bool] | None = None
+) -> Starlette:
     """The contract with the static host (:mod:`ratchet.release_follower`): one
-    ASGI app per loaded version, its runtime started and stopped by its lifespan."""
-    return build_app(make_runtime(settings))
+    ASGI app per loaded version, its runtime started and stopped by its lifespan;
+    ``admits(commit)`` tells whether this code may serve the release at ``commit``."""
+    return build_app(make_runtime(settings, admits))
 
 
-def make_runtime(settings: RunnerSettings) -> RunnerRuntime:
-    return RunnerRuntime(settings, open_state_manager(settings), open_object_store(settings))
+def make_runtime(
+    settings: RunnerSettings, admits: Callable[[str | None], bool] | None = None
+) -> RunnerRuntime:
+    return RunnerRuntime(
+        settings, open_state_manager(settings), open_object_store(settings), admits=admits
+    )
 
 
 def build_app(runtime: RunnerRuntime) -> Starlette:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +44,13 @@ class RunnerRuntime:
         store: ObjectStore,
         *,
         project_root: Path = PROJECT_ROOT,
+        admits: Callable[[str | None], bool] | None = None,
     ) -> None:
         self.settings = settings
+        # Whether this code can serve the release at a commit; the host that loaded
+        # it says no when a release changes the code (it then loads the new code),
+        # so old code never answers under a newer version's name.
+        self.admits = admits or (lambda commit: True)
         self.manager = manager
         self.factory = RouterFactory(store, project_root)
         self.sessions = SessionStore(settings.data_path / "sessions.sqlite3")
@@ -70,6 +76,8 @@ class RunnerRuntime:
 
     def _on_active(self, active: ActiveState) -> None:
         if (active.version, active.revision) == (self.served.version, self.served.revision):
+            return
+        if not self.admits(active.pointer.commit):
             return
         try:
             served = self._build(active)
