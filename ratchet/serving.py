@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import sys
 from collections.abc import Callable
@@ -70,6 +71,12 @@ async def serve(app: ASGIApp, settings: ServiceSettings, *, log_level: str = "wa
 def run_service(build: Callable[[S], ASGIApp], settings_cls: type[S]) -> None:
     """A service's ``__main__``: load settings and build the app (exit 2 with the
     reason if either fails), then serve until stopped."""
+    # Process logs go to stderr (the supervisor keeps them in logs/{service}.log);
+    # telemetry adds its own handler for the object store or the collector.
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         settings = load(settings_cls)
         app = build(settings)
