@@ -97,6 +97,13 @@ class ManagedProcess:
                 return False
         return False
 
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no output)"
+        return "\n".join(text.splitlines()[-lines:])
+
     def exited(self) -> bool:
         return self.process is None or self.process.poll() is not None
 

@@ -32,6 +32,7 @@ class StateDocument(BaseModel):
     revision: int = Field(default=0, ge=0)
     updated_at: str = Field(default_factory=utcnow)
     updated_by: str = "init"
+    write_id: str | None = None  # unique per stored revision (see RevisionedDocument.write)
     data: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
@@ -58,4 +59,5 @@ class StateDocument(BaseModel):
         return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        # exclude_none drops only an unset write_id; None values inside data stay.
+        return self.model_dump(mode="json", exclude_none=True)

@@ -32,3 +32,4 @@ class Pointer(BaseModel):
     actor: str
     reason: str = ""
     at: str = Field(default_factory=utcnow)
+    write_id: str | None = None

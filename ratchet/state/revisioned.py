@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,14 +85,22 @@ class RevisionedDocument:
         actual = None if current is None else current.revision
         if current is None or actual != expected_revision:
             raise StaleRevisionError(expected_revision, actual)
-        new = {**document, "revision": expected_revision + 1}
+        # A fresh write id makes every write unique, so "the stored document
+        # equals mine" below proves it was this write, not a twin from a writer
+        # that derived the same content in the same millisecond.
+        new = {**document, "revision": expected_revision + 1, "write_id": uuid.uuid4().hex}
         try:
             etag = self.store.put(self.key, dumps(new), if_match=current.etag)
         except ConflictError:
             latest = self.read_or_none()
-            raise StaleRevisionError(
-                expected_revision, None if latest is None else latest.revision
-            ) from None
+            if latest is not None and latest.document == new:
+                # Our write landed but its answer was lost and the retry was
+                # refused: it is done, and re-applying it would apply it twice.
+                etag = latest.etag
+            else:
+                raise StaleRevisionError(
+                    expected_revision, None if latest is None else latest.revision
+                ) from None
         # The winner records the revision it replaced as well as its own: if the
         # previous winner was killed between its swap and its record, the gap
         # is closed here. Losers pay only a read and a refused write.

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import ratchet
 from ratchet.cli.main import app
-from tests.conftest import git
+from tests.conftest import PROJECT_ROOT, git
 
 runner = CliRunner()
 
@@ -111,6 +111,8 @@ def test_commands_on_an_uninitialised_home_say_what_to_do(env: dict[str, str]) -
 @pytest.mark.slow
 def test_up_initialises_serves_and_stops_on_sigterm(env: dict[str, str]) -> None:
     # The installed console script, as a user runs it.
+    # The workspace must hold the Runner's code: clone this project, not the tiny source.
+    env = {**env, "RATCHET_PROJECT_ROOT": str(PROJECT_ROOT)}
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("ratchet")), "up"],
         env={**env, "PATH": "/usr/bin:/bin", "COLUMNS": "200"},

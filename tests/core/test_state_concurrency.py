@@ -33,6 +33,7 @@ def spawn(*args: str) -> subprocess.Popen[str]:
         [sys.executable, "-m", "tests.helpers.cas_worker", *args],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
 
@@ -44,7 +45,8 @@ def test_eight_processes_lose_no_update(store: ObjectStore) -> None:
     description = json.dumps(describe(store))
     workers = [spawn("increment", description, str(INCREMENTS)) for _ in range(WORKERS)]
     for worker in workers:
-        assert worker.wait(600) == 0
+        _, errors = worker.communicate(timeout=600)
+        assert worker.returncode == 0, errors
 
     final = manager.read_staging()
     assert final.revision == WORKERS * INCREMENTS == 2000
