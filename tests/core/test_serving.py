@@ -91,3 +91,31 @@ def test_refuses_to_bind_off_loopback_without_a_token() -> None:
     assert result.returncode == 2
     assert "RATCHET_TOKEN" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""  # never announced readiness
+
+
+def test_accepted_connections_have_nodelay_bug_40ms_per_call() -> None:
+    """A listening socket made with proto 0 made asyncio skip TCP_NODELAY, and every
+    call paid Nagle plus a delayed ACK (~40 ms); the bound socket must say TCP."""
+    import asyncio
+    import socket
+
+    from ratchet.serving import bind_socket
+
+    async def check() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        listener = bind_socket("127.0.0.1", 0)
+        server = await asyncio.start_server(accepted, sock=listener)
+        port = listener.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        value = await asyncio.wait_for(seen, 5)
+        writer.close()
+        server.close()
+        return value
+
+    assert asyncio.run(check()) == 1
