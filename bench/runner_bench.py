@@ -35,8 +35,9 @@ TEXTS = [
 ]
 
 
-async def drive(url: str, clients: int, calls_per_client: int,
-                conversations: int = 0) -> dict[str, float]:
+async def drive(
+    url: str, clients: int, calls_per_client: int, conversations: int = 0
+) -> dict[str, float]:
     """Run ``clients`` concurrent MCP clients; return calls/s and latency percentiles."""
     latencies: list[float] = []
     errors = 0
@@ -47,7 +48,9 @@ async def drive(url: str, clients: int, calls_per_client: int,
             for call in range(calls_per_client):
                 arguments: dict[str, Any] = {"text": TEXTS[(index + call) % len(TEXTS)]}
                 if conversations:
-                    arguments["conversation_id"] = f"bench-{(index * calls_per_client + call) % conversations}"
+                    arguments["conversation_id"] = (
+                        f"bench-{(index * calls_per_client + call) % conversations}"
+                    )
                 started = time.perf_counter()
                 result = await client.call_tool("route", arguments)
                 latencies.append((time.perf_counter() - started) * 1000)
@@ -92,29 +95,38 @@ async def main(rounds: int, calls: int, memory_calls: int) -> dict[str, Any]:
                 name: {key: statistics.median(s[key] for s in runs) for key in runs[0]}
                 for name, runs in samples.items()
             }
-            summary["throughput_ratio"] = (summary["runner"]["calls_per_s"]
-                                           / summary["bare"]["calls_per_s"])
+            summary["throughput_ratio"] = (
+                summary["runner"]["calls_per_s"] / summary["bare"]["calls_per_s"]
+            )
             summary["p99_ratio"] = summary["runner"]["p99_ms"] / summary["bare"]["p99_ms"]
             results[f"clients_{clients}"] = summary
         before = rss_mb(runner.process.pid)
         memory = await drive(servers["runner"], 8, memory_calls // 8, conversations=1000)
-        results["memory"] = {"calls": memory_calls, "conversations": 1000,
-                             "rss_mb_before": before, "rss_mb_after": rss_mb(runner.process.pid),
-                             "errors": memory["errors"]}
+        results["memory"] = {
+            "calls": memory_calls,
+            "conversations": 1000,
+            "rss_mb_before": before,
+            "rss_mb_after": rss_mb(runner.process.pid),
+            "errors": memory["errors"],
+        }
     return results
 
 
 def report(results: dict[str, Any]) -> None:
     for clients in (1, 8):
         s = results[f"clients_{clients}"]
-        print(f"{clients} client(s): runner {s['runner']['calls_per_s']:.0f} calls/s "
-              f"(p50 {s['runner']['p50_ms']:.1f} ms, p99 {s['runner']['p99_ms']:.1f} ms) | "
-              f"bare {s['bare']['calls_per_s']:.0f} calls/s (p50 {s['bare']['p50_ms']:.1f} ms, "
-              f"p99 {s['bare']['p99_ms']:.1f} ms) | throughput ratio "
-              f"{s['throughput_ratio']:.2f}, p99 ratio {s['p99_ratio']:.2f}")
+        print(
+            f"{clients} client(s): runner {s['runner']['calls_per_s']:.0f} calls/s "
+            f"(p50 {s['runner']['p50_ms']:.1f} ms, p99 {s['runner']['p99_ms']:.1f} ms) | "
+            f"bare {s['bare']['calls_per_s']:.0f} calls/s (p50 {s['bare']['p50_ms']:.1f} ms, "
+            f"p99 {s['bare']['p99_ms']:.1f} ms) | throughput ratio "
+            f"{s['throughput_ratio']:.2f}, p99 ratio {s['p99_ratio']:.2f}"
+        )
     m = results["memory"]
-    print(f"memory: {m['rss_mb_before']:.0f} MB -> {m['rss_mb_after']:.0f} MB after {m['calls']} "
-          f"calls over {m['conversations']} conversations ({m['errors']} errors)")
+    print(
+        f"memory: {m['rss_mb_before']:.0f} MB -> {m['rss_mb_after']:.0f} MB after {m['calls']} "
+        f"calls over {m['conversations']} conversations ({m['errors']} errors)"
+    )
 
 
 if __name__ == "__main__":

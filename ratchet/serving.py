@@ -76,7 +76,8 @@ def run_service(build: Callable[[S], ASGIApp], settings_cls: type[S]) -> None:
     # Process logs go to stderr (the supervisor keeps them in logs/{service}.log);
     # telemetry adds its own handler for the object store or the collector.
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
+        level=logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

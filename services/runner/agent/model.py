@@ -36,9 +36,35 @@ class TrainedModel:
     examples: sp.csr_matrix  # (train examples, vocabulary), rows L2-normalised
     example_labels: NDArray[np.int32]
 
+    def __post_init__(self) -> None:
+        # Serving-time forms, computed once: sklearn's per-call input checks and a
+        # transpose per product would cost more than the scoring itself.
+        object.__setattr__(self, "_analyze", self.vectorizer.build_analyzer())
+        object.__setattr__(self, "_vocabulary", self.vectorizer.vocabulary_)
+        object.__setattr__(self, "_idf", np.asarray(self.vectorizer.idf_, dtype=np.float64))
+        object.__setattr__(self, "centroids_t", np.ascontiguousarray(self.centroids.T))
+        object.__setattr__(self, "examples_t", sp.csr_matrix(self.examples.T))
+
     def vectorize(self, text: str) -> sp.csr_matrix:
-        matrix: sp.csr_matrix = self.vectorizer.transform([text])
-        return matrix
+        """The TF-IDF row of ``text``: what ``vectorizer.transform`` gives, faster."""
+        counts: dict[int, int] = {}
+        for token in self._analyze(text):  # type: ignore[attr-defined]
+            column = self._vocabulary.get(token)  # type: ignore[attr-defined]
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        columns = np.fromiter(counts, dtype=np.int32, count=len(counts))
+        values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        if self.vectorizer.sublinear_tf:
+            values = np.log(values) + 1
+        values *= self._idf[columns]  # type: ignore[attr-defined]
+        norm = np.sqrt(values @ values)
+        if norm > 0:
+            values /= norm
+        order = np.argsort(columns)
+        return sp.csr_matrix(
+            (values[order], columns[order], np.array([0, len(columns)])),
+            shape=(1, len(self._idf)),  # type: ignore[attr-defined]
+        )
 
 
 def _vectorizer(features: Features) -> TfidfVectorizer:

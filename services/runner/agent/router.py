@@ -83,11 +83,11 @@ class IntentRouter:
         return (1 - weight) * self._centroid(vector) + weight * self._knn(vector)
 
     def _centroid(self, vector: sp.csr_matrix) -> NDArray[np.float64]:
-        return np.asarray(vector @ self.model.centroids.T, dtype=np.float64).ravel()
+        return np.asarray(vector @ self.model.centroids_t, dtype=np.float64).ravel()
 
     def _knn(self, vector: sp.csr_matrix) -> NDArray[np.float64]:
         similarities = np.asarray(
-            (vector @ self.model.examples.T).toarray(), dtype=np.float64
+            (vector @ self.model.examples_t).toarray(), dtype=np.float64
         ).ravel()
         k = max(1, min(round(self.state.params.knn_k.value), similarities.size))
         nearest = np.argpartition(-similarities, k - 1)[:k]

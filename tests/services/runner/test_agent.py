@@ -1,0 +1,77 @@
+"""The default agent's pieces: state validation, training, the fast vectorizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ratchet import datasets
+from ratchet.objects import FilesystemObjectStore
+from services.runner.agent.build import RouterFactory
+from services.runner.agent.model import from_bytes, to_bytes, train
+from services.runner.agent.state import AgentState, Features, default_state, parse
+from tests.conftest import PROJECT_ROOT
+
+LABELS = datasets.labels(PROJECT_ROOT)
+
+
+@pytest.mark.parametrize("features", [Features(), Features(ngram_max=2, sublinear_tf=True)])
+def test_fast_vectorizer_matches_sklearn(features: Features) -> None:
+    model = train(datasets.load(PROJECT_ROOT, "train"), LABELS, features)
+    for example in datasets.load(PROJECT_ROOT, "dev")[:300]:
+        ours = model.vectorize(example.text).toarray()
+        theirs = model.vectorizer.transform([example.text]).toarray()
+        assert np.allclose(ours, theirs, atol=1e-12)
+    assert model.vectorize("zzzz qqqq").nnz == 0  # unknown words only: an empty row
+
+
+def test_artifact_round_trip_loads_without_pickle() -> None:
+    model = train(datasets.load(PROJECT_ROOT, "train"), LABELS, Features())
+    loaded = from_bytes(to_bytes(model, Features()))
+    text = "I still have not received my new card"
+    assert np.allclose(loaded.vectorize(text).toarray(), model.vectorize(text).toarray())
+    assert np.array_equal(loaded.centroids, model.centroids)
+    assert loaded.labels == model.labels
+
+
+def test_the_committed_state_is_the_default_agent_state() -> None:
+    import json
+
+    committed = json.loads((PROJECT_ROOT / "state" / "active.state.json").read_text())
+    assert parse(committed["data"]) == default_state(LABELS)
+
+
+def test_state_rejects_out_of_bounds_parameters() -> None:
+    data = default_state(LABELS).model_dump(mode="json")
+    data["params"]["temperature"]["value"] = 5.0
+    with pytest.raises(ValueError, match="outside"):
+        AgentState.model_validate(data)
+
+
+def test_v010_heldout_accuracy_is_about_80_percent(tmp_path: Path) -> None:
+    """The deliberately simple v0.1.0: nearest centroid on word unigrams."""
+    router = RouterFactory(FilesystemObjectStore(tmp_path), PROJECT_ROOT).build(
+        default_state(LABELS).model_dump(mode="json")
+    )
+    arm = router.state.strategy.best()
+    heldout = datasets.load(PROJECT_ROOT, "heldout")
+    accuracy = sum(router.predict(e.text, arm).intent == e.intent for e in heldout) / len(heldout)
+    assert arm == "centroid"
+    assert 0.78 <= accuracy <= 0.83
+
+
+def test_models_are_trained_once_and_then_loaded(tmp_path: Path) -> None:
+    store = FilesystemObjectStore(tmp_path)
+    state = default_state(LABELS).model_dump(mode="json")
+    first = RouterFactory(store, PROJECT_ROOT)
+    first.build(state)
+    state["params"]["temperature"]["value"] = 0.2  # needs no retraining
+    first.build(state)
+    second = RouterFactory(store, PROJECT_ROOT)  # a restart or a replica
+    second.build(state)
+    assert (first.trainings, second.trainings) == (1, 0)
+    state["features"]["ngram_max"] = 2  # this one does
+    second.build(state)
+    assert second.trainings == 1
