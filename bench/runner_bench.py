@@ -84,7 +84,7 @@ async def main(rounds: int, calls: int, memory_calls: int) -> dict[str, Any]:
     results: dict[str, Any] = {"rounds": rounds, "calls_per_round": calls}
     with running("bench.bare_server", env) as bare, running("services.runner", env) as runner:
         servers = {"bare": f"{bare.url}/mcp", "runner": f"{runner.url}/mcp"}
-        for name, url in servers.items():  # warm both up
+        for url in servers.values():  # warm both up
             await drive(url, 2, 50)
         for clients in (1, 8):
             samples: dict[str, list[dict[str, float]]] = {"bare": [], "runner": []}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,8 @@ class TrainedModel:
     centroids: NDArray[np.float32]  # (labels, vocabulary), rows L2-normalised
     examples: sp.csr_matrix  # (train examples, vocabulary), rows L2-normalised
     example_labels: NDArray[np.int32]
+    centroids_t: NDArray[np.float32] = field(init=False, repr=False)
+    examples_t: sp.csr_matrix = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Serving-time forms, computed once: sklearn's per-call input checks and a
