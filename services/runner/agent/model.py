@@ -28,6 +28,19 @@ from .state import Features
 ARTIFACT_PREFIX = "artifacts/runner"
 
 
+@dataclass(frozen=True, slots=True)
+class SparseRow:
+    """A TF-IDF row as its non-zero columns and values."""
+
+    columns: NDArray[np.int64]
+    values: NDArray[np.float64]
+
+    def toarray(self, width: int) -> NDArray[np.float64]:
+        dense = np.zeros(width)
+        dense[self.columns] = self.values
+        return dense
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     labels: tuple[str, ...]
@@ -47,14 +60,14 @@ class TrainedModel:
         object.__setattr__(self, "centroids_t", np.ascontiguousarray(self.centroids.T))
         object.__setattr__(self, "examples_t", sp.csr_matrix(self.examples.T))
 
-    def vectorize(self, text: str) -> sp.csr_matrix:
+    def vectorize(self, text: str) -> SparseRow:
         """The TF-IDF row of ``text``: what ``vectorizer.transform`` gives, faster."""
         counts: dict[int, int] = {}
         for token in self._analyze(text):  # type: ignore[attr-defined]
             column = self._vocabulary.get(token)  # type: ignore[attr-defined]
             if column is not None:
                 counts[column] = counts.get(column, 0) + 1
-        columns = np.fromiter(counts, dtype=np.int32, count=len(counts))
+        columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
         values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         if self.vectorizer.sublinear_tf:
             values = np.log(values) + 1
@@ -62,10 +75,29 @@ class TrainedModel:
         norm = np.sqrt(values @ values)
         if norm > 0:
             values /= norm
-        order = np.argsort(columns)
-        return sp.csr_matrix(
-            (values[order], columns[order], np.array([0, len(columns)])),
-            shape=(1, len(self._idf)),  # type: ignore[attr-defined]
+        return SparseRow(columns, values)
+
+    def centroid_scores(self, row: SparseRow) -> NDArray[np.float64]:
+        """Cosine similarity of ``row`` to every intent's centroid."""
+        scores: NDArray[np.float64] = row.values @ self.centroids_t[row.columns]
+        return scores
+
+    def example_similarities(self, row: SparseRow) -> NDArray[np.float64]:
+        """Cosine similarity of ``row`` to every training example.
+
+        A query has a handful of words, so summing the matching rows of the
+        transposed example matrix beats a general sparse product.
+        """
+        matrix = self.examples_t
+        starts, ends = matrix.indptr[row.columns], matrix.indptr[row.columns + 1]
+        if not len(starts):
+            return np.zeros(matrix.shape[1])
+        spans = [np.arange(a, b) for a, b in zip(starts, ends, strict=True)]
+        positions = np.concatenate(spans)
+        weights = matrix.data[positions] * np.repeat(row.values, ends - starts)
+        return np.asarray(
+            np.bincount(matrix.indices[positions], weights=weights, minlength=matrix.shape[1]),
+            dtype=np.float64,
         )
 
 

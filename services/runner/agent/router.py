@@ -13,10 +13,9 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from .model import TrainedModel
+from .model import SparseRow, TrainedModel
 from .state import AgentState, ArmName, Reply, Rule
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -74,21 +73,16 @@ class IntentRouter:
         return Prediction(intent, confidence, alternatives, arm, rule, self._best_reply.get(intent))
 
     def _scores(self, text: str, arm: ArmName) -> NDArray[np.float64]:
-        vector = self.model.vectorize(text)
+        row = self.model.vectorize(text)
         if arm == "centroid":
-            return self._centroid(vector)
+            return self.model.centroid_scores(row)
         if arm == "knn":
-            return self._knn(vector)
+            return self._knn(row)
         weight = self.state.params.blend_weight.value
-        return (1 - weight) * self._centroid(vector) + weight * self._knn(vector)
+        return (1 - weight) * self.model.centroid_scores(row) + weight * self._knn(row)
 
-    def _centroid(self, vector: sp.csr_matrix) -> NDArray[np.float64]:
-        return np.asarray(vector @ self.model.centroids_t, dtype=np.float64).ravel()
-
-    def _knn(self, vector: sp.csr_matrix) -> NDArray[np.float64]:
-        similarities = np.asarray(
-            (vector @ self.model.examples_t).toarray(), dtype=np.float64
-        ).ravel()
+    def _knn(self, row: SparseRow) -> NDArray[np.float64]:
+        similarities = self.model.example_similarities(row)
         k = max(1, min(round(self.state.params.knn_k.value), similarities.size))
         nearest = np.argpartition(-similarities, k - 1)[:k]
         votes = np.zeros(len(self.model.labels))

@@ -21,17 +21,22 @@ LABELS = datasets.labels(PROJECT_ROOT)
 def test_fast_vectorizer_matches_sklearn(features: Features) -> None:
     model = train(datasets.load(PROJECT_ROOT, "train"), LABELS, features)
     for example in datasets.load(PROJECT_ROOT, "dev")[:300]:
-        ours = model.vectorize(example.text).toarray()
-        theirs = model.vectorizer.transform([example.text]).toarray()
-        assert np.allclose(ours, theirs, atol=1e-12)
-    assert model.vectorize("zzzz qqqq").nnz == 0  # unknown words only: an empty row
+        row = model.vectorize(example.text)
+        theirs = model.vectorizer.transform([example.text])
+        assert np.allclose(row.toarray(theirs.shape[1]), theirs.toarray().ravel(), atol=1e-12)
+        assert np.allclose(model.centroid_scores(row), (theirs @ model.centroids.T).ravel())
+        assert np.allclose(
+            model.example_similarities(row), (theirs @ model.examples.T).toarray().ravel()
+        )
+    empty = model.vectorize("zzzz qqqq")  # unknown words only
+    assert len(empty.columns) == 0 and not model.example_similarities(empty).any()
 
 
 def test_artifact_round_trip_loads_without_pickle() -> None:
     model = train(datasets.load(PROJECT_ROOT, "train"), LABELS, Features())
     loaded = from_bytes(to_bytes(model, Features()))
     text = "I still have not received my new card"
-    assert np.allclose(loaded.vectorize(text).toarray(), model.vectorize(text).toarray())
+    assert np.allclose(loaded.vectorize(text).values, model.vectorize(text).values)
     assert np.array_equal(loaded.centroids, model.centroids)
     assert loaded.labels == model.labels
 
