@@ -28,11 +28,10 @@ from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager
 from ratchet.telemetry import CONVERSATION_ID
 
-from .runtime import RunnerRuntime
+from .runtime import RunnerRuntime, Served
 from .sessions import CONVERSATION_ID as CONVERSATION_ID_PATTERN
 from .sessions import valid_conversation_id
 
-tracer = trace.get_tracer("ratchet.runner", ratchet.__version__)
 meter = metrics.get_meter("ratchet.runner", ratchet.__version__)
 calls_counter = meter.create_counter("ratchet.runner.calls", description="route calls by outcome")
 latency_histogram = meter.create_histogram("ratchet.runner.latency", unit="ms")
@@ -93,61 +92,67 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
     async def route(text: str, conversation_id: str | None = None) -> RouteResult:
         started = time.perf_counter()
         served = runtime.served  # read once: this call finishes on this state
-        cid = conversation_id
-        with tracer.start_as_current_span("ratchet.route") as span:
-            span.set_attributes(
-                {"ratchet.version": served.version, "ratchet.state_revision": served.revision}
-            )
-            outcome, turn, detail = "ok", None, None
-            try:
-                cid = check(text, conversation_id)
-                span.set_attribute(CONVERSATION_ID, cid)
-                async with runtime.sessions.lock(cid):
-                    arm = runtime.sessions.arm_of(cid)
-                    if arm not in served.router.state.strategy.arms:
-                        arm = served.router.choose_arm(runtime.rng)
-                    prediction = served.router.predict(text, arm)
-                    answer = {
-                        "intent": prediction.intent,
-                        "confidence": prediction.confidence,
-                        "alternatives": [
-                            {"intent": a.intent, "score": a.score} for a in prediction.alternatives
-                        ],
-                        "reply": prediction.reply.text if prediction.reply else None,
-                        "reply_id": prediction.reply.id if prediction.reply else None,
-                        "arm": prediction.arm,
-                        "rule": prediction.rule,
-                        "version": served.version,
-                        "state_revision": served.revision,
-                    }
-                    turn = runtime.sessions.record_turn(cid, text, answer)
-                return RouteResult(conversation_id=cid, turn=turn, **answer)
-            except BadInput as exc:
-                outcome, detail = "rejected", str(exc)
-                raise
-            except Exception as exc:
-                outcome, detail = "error", f"{type(exc).__name__}: {exc}"
-                span.record_exception(exc)
-                raise ToolError("route failed on the server; the call was not recorded") from exc
-            finally:
-                elapsed = (time.perf_counter() - started) * 1000
-                span.set_attribute("ratchet.outcome", outcome)
-                attributes = {"outcome": outcome, "version": served.version}
-                calls_counter.add(1, attributes)
-                latency_histogram.record(elapsed, attributes)
-                runtime.audit.record(
-                    CallRecord(
-                        tool="route",
-                        latency_ms=elapsed,
-                        outcome=outcome,
-                        conversation_id=cid,
-                        turn=turn,
-                        version=served.version,
-                        state_revision=served.revision,
-                        detail=detail,
-                        trace_id=format(span.get_span_context().trace_id, "032x"),
-                    )
+        # The SDK's span for this tools/call (MCP attributes, trace context from
+        # params._meta) carries ours too; a child span per call would only add cost.
+        span = trace.get_current_span()
+        span.set_attributes(
+            {"ratchet.version": served.version, "ratchet.state_revision": served.revision}
+        )
+        cid, outcome, detail, result = conversation_id, "ok", None, None
+        try:
+            cid = check(text, conversation_id)
+            span.set_attribute(CONVERSATION_ID, cid)
+            async with runtime.sessions.lock(cid):
+                result = answer(served, cid, text)
+            return result
+        except BadInput as exc:
+            outcome, detail = "rejected", str(exc)
+            raise
+        except Exception as exc:
+            outcome, detail = "error", f"{type(exc).__name__}: {exc}"
+            span.record_exception(exc)
+            raise ToolError("route failed on the server; the call was not recorded") from exc
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            span.set_attribute("ratchet.outcome", outcome)
+            attributes = {"outcome": outcome, "version": served.version}
+            calls_counter.add(1, attributes)
+            latency_histogram.record(elapsed, attributes)
+            runtime.audit.record(
+                CallRecord(
+                    tool="route",
+                    latency_ms=elapsed,
+                    outcome=outcome,
+                    conversation_id=cid,
+                    turn=result.turn if result else None,
+                    version=served.version,
+                    state_revision=served.revision,
+                    detail=detail,
+                    trace_id=format(span.get_span_context().trace_id, "032x"),
                 )
+            )
+
+    def answer(served: Served, cid: str, text: str) -> RouteResult:
+        """Predict with the conversation's arm and record the turn (lock held)."""
+        arm = runtime.sessions.arm_of(cid)
+        if arm not in served.router.state.strategy.arms:
+            arm = served.router.choose_arm(runtime.rng)
+        prediction = served.router.predict(text, arm)
+        fields = {
+            "intent": prediction.intent,
+            "confidence": prediction.confidence,
+            "alternatives": [
+                {"intent": a.intent, "score": a.score} for a in prediction.alternatives
+            ],
+            "reply": prediction.reply.text if prediction.reply else None,
+            "reply_id": prediction.reply.id if prediction.reply else None,
+            "arm": prediction.arm,
+            "rule": prediction.rule,
+            "version": served.version,
+            "state_revision": served.revision,
+        }
+        turn = runtime.sessions.record_turn(cid, text, fields)
+        return RouteResult(conversation_id=cid, turn=turn, **fields)
 
     @server.resource(
         "session://{conversation_id}",

@@ -7,6 +7,10 @@ from typing import Any
 
 import pytest
 from mcp import Client, MCPError
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ratchet.bootstrap import release_store
 from ratchet.promotion import release_state
@@ -166,3 +170,28 @@ async def test_an_unservable_state_keeps_the_old_one(runtime: RunnerRuntime) -> 
     )
     runtime.manager.poll()
     assert runtime.served.version == "v0.1.0"
+
+
+@pytest.fixture(scope="module")
+def spans() -> InMemorySpanExporter:
+    """Spans of this process, kept in memory (the global provider can be set once)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
+
+
+async def test_each_call_is_a_span_with_mcp_and_conversation_attributes(
+    runtime: RunnerRuntime, spans: InMemorySpanExporter
+) -> None:
+    spans.clear()
+    async with Client(build_server(runtime)) as client:
+        answer = await route(client, text="can I get a virtual card?", conversation_id="span-1")
+    calls = [s for s in spans.get_finished_spans() if s.name == "tools/call route"]
+    assert calls, "no span: was the global tracer provider set elsewhere first?"
+    attributes = dict(calls[-1].attributes or {})
+    assert attributes["gen_ai.conversation.id"] == "span-1"
+    assert attributes["mcp.method.name"] == "tools/call"
+    assert attributes["ratchet.version"] == answer["version"]
+    assert attributes["ratchet.outcome"] == "ok"
