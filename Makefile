@@ -8,7 +8,7 @@ UV_VERSION = 0.13.8
 STAMP   = $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install up test test-fast lint typecheck format bench clean
+.PHONY: install up test test-fast lint typecheck format lock bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ typecheck: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## Benchmarks: the Runner against a bare MCP server, side by side.
+bench: install
+	$(BIN)/python -m bench.runner_bench
 
 ## Refresh the lock file after changing pyproject.toml.
 lock: install

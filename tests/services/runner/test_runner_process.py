@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -153,9 +157,6 @@ async def test_sessions_survive_a_restart(runner_settings: RunnerSettings) -> No
 
 
 async def test_stdio_transport(runner_settings: RunnerSettings) -> None:
-    import os
-    import sys
-
     parameters = StdioServerParameters(
         command=sys.executable,
         args=["-m", "services.runner", "--stdio"],
@@ -166,3 +167,43 @@ async def test_stdio_transport(runner_settings: RunnerSettings) -> None:
         result = await client.call_tool("route", {"text": MESSAGES[4]})
     assert not result.is_error and result.structured_content is not None
     assert result.structured_content["intent"] == "exchange_rate"
+
+
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+
+
+async def test_the_readme_inspector_command_works(
+    runner_settings: RunnerSettings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The README's Inspector CLI line, run for real (npm installs the Inspector)."""
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.skip("npx is not installed on this machine")
+    assert "npx @modelcontextprotocol/inspector --cli" in (PROJECT_ROOT / "README.md").read_text()
+    cache = tmp_path_factory.mktemp("npm-cache")
+    with running("services.runner", env(runner_settings)) as runner:
+        result = await anyio.to_thread.run_sync(
+            lambda: subprocess.run(
+                [
+                    npx,
+                    "--yes",
+                    INSPECTOR,
+                    "--cli",
+                    f"{runner.url}/mcp",
+                    "--method",
+                    "tools/call",
+                    "--tool-name",
+                    "route",
+                    "--tool-arg",
+                    "text=my card has not arrived yet",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=400,
+                env={**os.environ, "npm_config_cache": str(cache)},
+            )
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = json.loads(result.stdout)
+    assert answer["isError"] is False
+    assert answer["structuredContent"]["intent"] == "card_arrival"
