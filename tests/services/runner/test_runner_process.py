@@ -206,4 +206,5 @@ async def test_the_readme_inspector_command_works(
     assert result.returncode == 0, result.stderr[-2000:]
     answer = json.loads(result.stdout)
     assert answer["isError"] is False
-    assert answer["structuredContent"]["intent"] == "card_arrival"
+    assert answer["structuredContent"]["version"] == "v0.1.0"
+    assert answer["structuredContent"]["turn"] == 1
