@@ -7,11 +7,12 @@ every Runner process, read by anyone with :meth:`AuditLog.window`.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ratchet.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -68,10 +69,7 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 class AuditLog:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect(path)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 

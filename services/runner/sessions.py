@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ratchet.sqlite import connect
+
 CONVERSATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 _SCHEMA = """
@@ -64,22 +66,11 @@ def valid_conversation_id(value: str) -> bool:
     return CONVERSATION_ID.match(value) is not None
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection tuned for many small writes from several processes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file.
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("PRAGMA foreign_keys=ON")
-    connection.row_factory = sqlite3.Row
-    return connection
-
-
 class SessionStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = connect(path)
+        self._db.row_factory = sqlite3.Row
         self._db.executescript(_SCHEMA)
         self._db_lock = threading.Lock()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()

@@ -164,9 +164,10 @@ async def test_stdio_transport(runner_settings: RunnerSettings) -> None:
         env={**os.environ, "RATCHET_HOME": str(runner_settings.home_path)},
     )
     async with Client(parameters) as client:
-        result = await client.call_tool("route", {"text": MESSAGES[4]})
+        result = await client.call_tool("route", {"text": MESSAGES[0]})
     assert not result.is_error and result.structured_content is not None
-    assert result.structured_content["intent"] == "exchange_rate"
+    # This message routes the same under every arm (arms are sampled per conversation).
+    assert result.structured_content["intent"] == "card_arrival"
 
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
