@@ -10,7 +10,6 @@ raises into the code that produced the data.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -52,14 +51,15 @@ class JsonLinesWriter:
             f"{now:%H%M%S.%f}-{os.getpid()}-{next(self._seq):06d}.jsonl"
         )
 
-    def write(self, records: Iterable[dict[str, Any]]) -> bool:
-        lines = [json.dumps(r, separators=(",", ":"), default=str) for r in records]
-        if not lines:
+    def write(self, lines: Iterable[str]) -> bool:
+        """Store one batch of JSON lines as one object; False (logged) on failure."""
+        batch = list(lines)
+        if not batch:
             return True
         try:
-            self.store.put(self.key(), ("\n".join(lines) + "\n").encode())
+            self.store.put(self.key(), ("\n".join(batch) + "\n").encode())
         except Exception as exc:  # a telemetry failure never breaks a request
-            log.warning("telemetry export of %d %s failed: %s", len(lines), self.signal, exc)
+            log.warning("telemetry export of %d %s failed: %s", len(batch), self.signal, exc)
             return False
         return True
 
@@ -69,7 +69,7 @@ class JsonLinesSpanExporter(SpanExporter):
         self.writer = writer
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        ok = self.writer.write(json.loads(span.to_json()) for span in spans)
+        ok = self.writer.write(span.to_json(indent=None) for span in spans)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def shutdown(self) -> None:
@@ -81,7 +81,7 @@ class JsonLinesLogExporter(LogRecordExporter):
         self.writer = writer
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        ok = self.writer.write(json.loads(record.to_json()) for record in batch)
+        ok = self.writer.write(record.to_json(indent=None) for record in batch)
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -99,7 +99,7 @@ class JsonLinesMetricExporter(MetricExporter):
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        ok = self.writer.write([json.loads(metrics_data.to_json())])
+        ok = self.writer.write([metrics_data.to_json(indent=None)])
         return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
