@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import anyio
 from starlette.applications import Starlette
@@ -67,8 +68,8 @@ class ReleaseFollower:
                 f"{self.settings.home_path} has no active version; run `ratchet init` first"
             )
         if pointer.commit is None:  # activated without a commit: serve this checkout's code
-            local: AppModule = __import__(
-                f"{self.package.replace('/', '.')}.app", fromlist=["create_app"]
+            local = cast(
+                AppModule, importlib.import_module(f"{self.package.replace('/', '.')}.app")
             )
             return Loaded(
                 f"{pointer.version} (local)", None, None, None, local.create_app(self.settings)
@@ -76,12 +77,12 @@ class ReleaseFollower:
         return self._load(pointer.version, pointer.commit)
 
     def _load(self, version: str, commit: str) -> Loaded:
-        key = self.builds.code_key(commit, (self.package,))
+        key = self._code_key(commit)
         build = self.builds.ensure(commit)
         alias = f"ratchet_build_{commit[:12]}"
         package = load_package(build, self.package, alias)
         try:
-            module: AppModule = __import__(f"{package.__name__}.app", fromlist=["create_app"])
+            module = cast(AppModule, importlib.import_module(f"{package.__name__}.app"))
             app = module.create_app(self.settings, admits=lambda c: self._same_code(c, key))
         except BaseException:
             unload_package(alias)
