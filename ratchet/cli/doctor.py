@@ -111,7 +111,7 @@ def check_state(settings: CommonSettings) -> Check:
         if pointer is None:
             return Check("state", True, "no active version yet: `ratchet init` releases v0.1.0")
         active = manager.read_active()
-        staging = manager.read_staging()
+        staging = manager.peek_staging()  # doctor only reads
     except RatchetError as exc:
         return Check(
             "state",
@@ -122,11 +122,9 @@ def check_state(settings: CommonSettings) -> Check:
         )
     assert active is not None
     pinned = " (pinned)" if pointer.pinned else ""
+    staged = "no staging yet" if staging is None else f"staging revision {staging.revision}"
     return Check(
-        "state",
-        True,
-        f"active {pointer.version}{pinned} revision {active.revision}, "
-        f"staging revision {staging.revision}",
+        "state", True, f"active {pointer.version}{pinned} revision {active.revision}, {staged}"
     )
 
 

@@ -68,6 +68,11 @@ class StateManager:
 
     # -- staging ---------------------------------------------------------------
 
+    def peek_staging(self) -> StateDocument | None:
+        """The staging document as stored, or None; never creates or migrates it."""
+        snapshot = self._staging.read_or_none()
+        return None if snapshot is None else StateDocument.parse(STAGING_KEY, snapshot.document)
+
     def read_staging(self) -> StateDocument:
         """The staging document, created from the active state on first use and
         migrated (and written back) when its schema is older than the code's."""

@@ -137,3 +137,12 @@ def test_up_initialises_serves_and_stops_on_sigterm(env: dict[str, str]) -> None
     workspace = Path(env["RATCHET_HOME"]) / "workspace"
     assert git(workspace, "tag", "-l") == "v0.1.0"
     assert (Path(env["RATCHET_HOME"]) / "logs" / "runner.log").exists()
+
+
+def test_doctor_only_reads_bug_it_created_staging(env: dict[str, str]) -> None:
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    staging = Path(env["RATCHET_HOME"]) / "workspace" / "state" / "staging.state.json"
+    staging.unlink(missing_ok=True)
+    code, checks = doctor(env)
+    assert code == 0 and "no staging yet" in str(checks["state"]["detail"])
+    assert not staging.exists()
