@@ -1,4 +1,4 @@
-"""An S3-compatible server process on loopback (moto's server mode).
+"""An S3-compatible server process on loopback (moto's server, see moto_atomic).
 
 The S3 backends are tested against a real HTTP server speaking the S3
 protocol, not against in-process patching of boto3.
@@ -26,9 +26,9 @@ class S3Server:
     def __init__(self) -> None:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        moto = Path(sys.executable).with_name("moto_server")
         self.process = subprocess.Popen(
-            [str(moto), "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "tests.helpers.moto_atomic", "127.0.0.1", str(self.port)],
+            cwd=Path(__file__).resolve().parents[2],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
