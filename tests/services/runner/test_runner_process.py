@@ -209,3 +209,20 @@ async def test_the_readme_inspector_command_works(
     assert answer["isError"] is False
     assert answer["structuredContent"]["version"] == "v0.1.0"
     assert answer["structuredContent"]["turn"] == 1
+
+
+async def test_metrics_endpoint_summarises_the_audit_window(
+    runner_settings: RunnerSettings,
+) -> None:
+    with running("services.runner", env(runner_settings)) as runner:
+        async with Client(f"{runner.url}/mcp") as client:
+            for text in MESSAGES[:3]:
+                await client.call_tool("route", {"text": text})
+            await client.call_tool("route", {"text": " "})
+        window = httpx.get(f"{runner.url}/metrics", params={"window": "60"})
+        bad = [httpx.get(f"{runner.url}/metrics", params={"window": w}) for w in ("x", "-1", "1e9")]
+    body = window.json()
+    assert (body["calls"], body["errors"], body["rejected"]) == (4, 0, 1)
+    assert body["error_rate"] == 0 and body["p50_ms"] > 0 and body["version"] == "v0.1.0"
+    assert [r.status_code for r in bad] == [400, 400, 400]
+    assert all("window" in r.json()["detail"] for r in bad)
