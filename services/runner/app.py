@@ -25,12 +25,12 @@ import ratchet
 from ratchet.audit import CallRecord
 from ratchet.config import RunnerSettings
 from ratchet.objects import open_object_store
+from ratchet.sessions import CONVERSATION_ID as CONVERSATION_ID_PATTERN
+from ratchet.sessions import valid_conversation_id
 from ratchet.state import open_state_manager
 from ratchet.telemetry import CONVERSATION_ID
 
 from .runtime import RunnerRuntime, Served
-from .sessions import CONVERSATION_ID as CONVERSATION_ID_PATTERN
-from .sessions import valid_conversation_id
 
 meter = metrics.get_meter("ratchet.runner", ratchet.__version__)
 calls_counter = meter.create_counter("ratchet.runner.calls", description="route calls by outcome")

@@ -17,11 +17,11 @@ from ratchet.audit import AuditLog
 from ratchet.config import RunnerSettings
 from ratchet.errors import NotFoundError
 from ratchet.objects import ObjectStore
+from ratchet.sessions import SessionStore
 from ratchet.state import ActiveState, PointerWatcher, StateManager
 
 from .agent.build import RouterFactory
 from .agent.router import IntentRouter
-from .sessions import SessionStore
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """Conversations, their turns and the feedback on them, in SQLite (WAL).
 
-Shared by every Runner process on the machine (and read by the Tuner): turn
-numbers are allocated inside one ``BEGIN IMMEDIATE`` transaction, so two
-processes never hand out the same turn. In-process, one asyncio lock per
+The contract between the Runner (which records turns) and the Tuner (which
+joins feedback to them), hence in the static core. Shared by every process on
+the machine: turn numbers are allocated inside one ``BEGIN IMMEDIATE``
+transaction, so two processes never hand out the same turn. In-process, one asyncio lock per
 conversation keeps a conversation's turns in order; locks of idle
 conversations are dropped (weak references), so memory does not grow with the
 number of conversations ever seen.
