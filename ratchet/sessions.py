@@ -179,6 +179,22 @@ class SessionStore:
             ],
         }
 
+    def turn(self, conversation_id: str, turn: int | None = None) -> dict[str, Any] | None:
+        """One recorded turn (the latest when ``turn`` is None), or None if unknown."""
+        query = (
+            "SELECT turn, intent, arm, version, state_revision FROM turns "
+            "WHERE conversation_id = ? "
+        )
+        args: tuple[Any, ...] = (conversation_id,)
+        if turn is None:
+            query += "ORDER BY turn DESC LIMIT 1"
+        else:
+            query += "AND turn = ?"
+            args += (turn,)
+        with self._db_lock:
+            row = self._db.execute(query, args).fetchone()
+        return None if row is None else dict(row)
+
     def record_feedback(
         self,
         conversation_id: str,
@@ -188,11 +204,11 @@ class SessionStore:
         reward: float | None,
         idempotency_key: str | None,
         source: str,
-    ) -> bool:
-        """Attach feedback to a recorded turn; False if the idempotency key was seen."""
+    ) -> int | None:
+        """Attach feedback to a recorded turn; its id, or None if the key was seen."""
         try:
             with self._transaction() as db:
-                db.execute(
+                cursor = db.execute(
                     "INSERT INTO feedback (conversation_id, turn, correct_intent, reward, "
                     "idempotency_key, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -207,6 +223,26 @@ class SessionStore:
                 )
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" in str(exc):
-                return False
+                return None
             raise
-        return True
+        return int(cursor.lastrowid or 0)
+
+    def feedback_after(self, watermark: int, limit: int = 50_000) -> list[dict[str, Any]]:
+        """Feedback with id > ``watermark`` in id order, joined to the answered turn."""
+        with self._db_lock:
+            rows = self._db.execute(
+                "SELECT f.id, f.conversation_id, f.turn, f.correct_intent, f.reward, "
+                "t.intent, t.arm, t.version, t.state_revision FROM feedback f "
+                "JOIN turns t ON t.conversation_id = f.conversation_id AND t.turn = f.turn "
+                "WHERE f.id > ? ORDER BY f.id LIMIT ?",
+                (watermark, limit),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def feedback_total(self) -> tuple[int, int]:
+        """How many feedback records exist, and the highest id."""
+        with self._db_lock:
+            count, top = self._db.execute(
+                "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM feedback"
+            ).fetchone()
+        return int(count), int(top)

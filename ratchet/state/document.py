@@ -34,6 +34,10 @@ class StateDocument(BaseModel):
     updated_by: str = "init"
     write_id: str | None = None  # unique per stored revision (see RevisionedDocument.write)
     data: dict[str, Any] = Field(default_factory=dict)
+    # The Tuner's bookkeeping (feedback watermark, optimizer state): kept with the
+    # data it produced so both move in one compare-and-swap; not seen by the agent
+    # and not part of the content hash.
+    tuning: dict[str, Any] | None = None
 
     @classmethod
     def parse(cls, source: str, document: dict[str, Any]) -> StateDocument:

@@ -105,8 +105,9 @@ class StateManager:
         schema_version: int | None = None,
     ) -> StateDocument:
         """Compare-and-swap; StaleRevisionError when someone wrote first."""
+        base = self._staging.read_or_none()  # carries the Tuner's bookkeeping over
         return self._write_staging(
-            data, expected_revision, actor=actor, schema_version=schema_version
+            data, expected_revision, actor=actor, base=base, schema_version=schema_version
         )[0]
 
     def _write_staging(
@@ -117,12 +118,16 @@ class StateManager:
         actor: str,
         base: Snapshot | None = None,
         schema_version: int | None = None,
+        tuning: dict[str, Any] | None = None,
     ) -> tuple[StateDocument, Snapshot]:
+        if tuning is None and base is not None:
+            tuning = base.document.get("tuning")  # bookkeeping carries over unless replaced
         document = StateDocument(
             schema_version=schema_version or self.migrations.current_version,
             revision=expected_revision + 1,
             updated_by=actor,
             data=data,
+            tuning=tuning,
         )
         snapshot = self._staging.write(document.to_json(), expected_revision, base=base)
         return StateDocument.parse(STAGING_KEY, snapshot.document), snapshot
@@ -139,11 +144,31 @@ class StateManager:
         ``change`` must be a pure function of the data it is given: it runs
         again on every conflict, against the newer document.
         """
+        return self.update_staging_document(
+            lambda document: (change(dict(document.data)), document.tuning),
+            actor=actor,
+            attempts=attempts,
+        )
+
+    def update_staging_document(
+        self,
+        change: Callable[[StateDocument], tuple[dict[str, Any], dict[str, Any] | None] | None],
+        *,
+        actor: str,
+        attempts: int = 1000,
+    ) -> StateDocument:
+        """Like :meth:`update_staging`, for a change of both ``data`` and ``tuning``:
+        ``change`` gets the whole document and returns the new pair, or None when
+        there is nothing to write (then the current document is returned)."""
         for attempt in range(attempts):
             current, base = self._read_staging()
+            result = change(current)
+            if result is None:
+                return current
+            data, tuning = result
             try:
                 return self._write_staging(
-                    change(dict(current.data)), current.revision, actor=actor, base=base
+                    data, current.revision, actor=actor, base=base, tuning=tuning
                 )[0]
             except StaleRevisionError:
                 # Full jitter: writers that collided spread out instead of

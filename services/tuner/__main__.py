@@ -1,0 +1,34 @@
+"""``python -m services.tuner [--stdio]``: serve the Tuner."""
+
+from __future__ import annotations
+
+import sys
+
+from starlette.applications import Starlette
+
+from ratchet.config import TunerSettings, load
+from ratchet.objects import open_object_store
+from ratchet.serving import run_service
+from ratchet.sessions import SessionStore
+from ratchet.state import open_state_manager
+from ratchet.telemetry import setup_telemetry
+
+from .app import build_server, create_app
+
+
+def main() -> None:
+    if "--stdio" in sys.argv[1:]:
+        settings = load(TunerSettings)
+        sessions = SessionStore(settings.data_path / "sessions.sqlite3")
+        build_server(open_state_manager(settings), sessions).run("stdio")
+        return
+
+    def build(settings: TunerSettings) -> Starlette:
+        setup_telemetry("tuner", settings, store=open_object_store(settings))
+        return create_app(settings)
+
+    run_service(build, TunerSettings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The Tuner's MCP surface: ``feedback`` and ``status`` (more tools land here).
+
+Architect-editable: a later version may add tools. Rejected feedback is an
+``isError`` result saying what to fix, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+import ratchet
+from ratchet import datasets
+from ratchet.config import TunerSettings
+from ratchet.sessions import SessionStore
+from ratchet.state import StateManager, open_state_manager
+
+from .intake import APPLIED, FeedbackRejected, Intake
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class FeedbackResult(BaseModel):
+    feedback_id: int | None = Field(description="Id of the stored feedback; null if duplicate.")
+    duplicate: bool = Field(description="The idempotency key was seen before: counted once.")
+    conversation_id: str
+    turn: int
+    answered_version: str = Field(description="Version that made the answer.")
+    answered_state_revision: int
+    staging_revision: int = Field(description="Staging revision once this feedback is applied.")
+
+
+class ArmStatus(BaseModel):
+    alpha: float
+    beta: float
+    mean: float
+
+
+class StatusResult(BaseModel):
+    active_version: str | None
+    active_state_revision: int | None
+    pinned: bool
+    staging_revision: int
+    feedback_total: int
+    feedback_applied: int
+    feedback_pending: int
+    arms: dict[str, ArmStatus]
+
+
+def build_server(manager: StateManager, sessions: SessionStore) -> MCPServer:
+    server = MCPServer(
+        "ratchet-tuner",
+        version=ratchet.__version__,
+        instructions="Turns structured feedback on the Runner's answers into tuned state.",
+        log_level="WARNING",
+    )
+    intake = Intake(sessions, manager, datasets.labels(PROJECT_ROOT))
+
+    @server.tool(
+        description=(
+            "Feedback on one of the Runner's answers: the correct intent and/or a reward in "
+            "[0, 1]. turn defaults to the conversation's latest; an idempotency_key makes "
+            "retries count once."
+        )
+    )
+    async def feedback(
+        conversation_id: str,
+        turn: int | None = None,
+        correct_intent: str | None = None,
+        reward: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> FeedbackResult:
+        try:
+            accepted = intake.submit(conversation_id, turn, correct_intent, reward, idempotency_key)
+        except FeedbackRejected as exc:
+            raise ToolError(str(exc)) from None
+        # Staging writes fsync: off the event loop, so other calls keep flowing.
+        staging = await anyio.to_thread.run_sync(
+            lambda: intake.apply_pending(through=accepted.feedback_id)
+        )
+        return FeedbackResult(
+            feedback_id=accepted.feedback_id,
+            duplicate=accepted.feedback_id is None,
+            conversation_id=accepted.conversation_id,
+            turn=accepted.turn,
+            answered_version=accepted.version,
+            answered_state_revision=accepted.state_revision,
+            staging_revision=staging.revision,
+        )
+
+    @server.tool(description="Staging revision, feedback counts, active version, arm posteriors.")
+    async def status() -> StatusResult:
+        def read() -> StatusResult:
+            staging = manager.read_staging()
+            active = manager.read_active()
+            total, _ = sessions.feedback_total()
+            tuning = staging.tuning or {}
+            arms = staging.data.get("strategy", {}).get("arms", {})
+            return StatusResult(
+                active_version=active.version if active else None,
+                active_state_revision=active.revision if active else None,
+                pinned=bool(active and active.pointer.pinned),
+                staging_revision=staging.revision,
+                feedback_total=total,
+                feedback_applied=int(tuning.get(APPLIED, 0)),
+                feedback_pending=intake.pending(staging),
+                arms={
+                    name: ArmStatus(
+                        alpha=a["alpha"], beta=a["beta"], mean=a["alpha"] / (a["alpha"] + a["beta"])
+                    )
+                    for name, a in arms.items()
+                },
+            )
+
+        return await anyio.to_thread.run_sync(read)
+
+    @server.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return server
+
+
+def create_app(settings: TunerSettings) -> Starlette:
+    manager = open_state_manager(settings)
+    sessions = SessionStore(settings.data_path / "sessions.sqlite3")
+    server = build_server(manager, sessions)
+    return server.streamable_http_app(json_response=True, stateless_http=True, host=settings.host)

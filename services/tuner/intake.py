@@ -1,0 +1,142 @@
+"""Feedback intake: validate, join to the Runner's turn, store, apply to staging.
+
+The feedback table (:mod:`ratchet.sessions`) is the durable log; staging
+keeps a watermark, the id of the last feedback applied, in its ``tuning``
+bookkeeping. Applying means: in one compare-and-swap, fold every feedback
+past the watermark into the state and move the watermark. A conflict re-reads
+and re-applies from the newer watermark, a crash after storing leaves the
+feedback pending for the next apply, so each feedback is applied exactly once
+and none is lost.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ratchet.sessions import SessionStore, valid_conversation_id
+from ratchet.state import StateDocument, StateManager
+
+WATERMARK = "feedback_watermark"
+APPLIED = "feedback_applied"
+
+
+class FeedbackRejected(ValueError):
+    """The feedback cannot be accepted; nothing was stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    feedback_id: int | None  # None: a duplicate idempotency key
+    conversation_id: str
+    turn: int
+    version: str
+    state_revision: int
+
+
+def reward_of(row: dict[str, Any]) -> float:
+    """The explicit reward, else 1 when the correction confirms the answer, 0 when not."""
+    if row["reward"] is not None:
+        return float(row["reward"])
+    return 1.0 if row["correct_intent"] == row["intent"] else 0.0
+
+
+def apply_feedback(
+    document: StateDocument, rows: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pure: the state with ``rows`` folded in (Beta posteriors of each row's arm)."""
+    data = dict(document.data)
+    tuning = dict(document.tuning or {})
+    watermark = int(tuning.get(WATERMARK, 0))
+    strategy = dict(data.get("strategy", {}))
+    arms = {name: dict(arm) for name, arm in strategy.get("arms", {}).items()}
+    applied = 0
+    for row in rows:
+        if row["id"] <= watermark:
+            continue
+        watermark = row["id"]
+        applied += 1
+        arm = arms.get(row["arm"])
+        if arm is None:  # an arm this state no longer declares: counted, not applied
+            continue
+        reward = reward_of(row)
+        arm["alpha"] = float(arm.get("alpha", 1.0)) + reward
+        arm["beta"] = float(arm.get("beta", 1.0)) + (1.0 - reward)
+    if arms:
+        strategy["arms"] = arms
+        data["strategy"] = strategy
+    tuning[WATERMARK] = watermark
+    tuning[APPLIED] = int(tuning.get(APPLIED, 0)) + applied
+    return data, tuning
+
+
+class Intake:
+    def __init__(self, sessions: SessionStore, manager: StateManager, labels: tuple[str, ...]):
+        self.sessions = sessions
+        self.manager = manager
+        self.labels = frozenset(labels)
+
+    def submit(
+        self,
+        conversation_id: str,
+        turn: int | None,
+        correct_intent: str | None,
+        reward: float | None,
+        idempotency_key: str | None,
+    ) -> Accepted:
+        """Validate and store one feedback (nothing is stored if it is rejected)."""
+        if not valid_conversation_id(conversation_id):
+            raise FeedbackRejected(f"malformed conversation_id {conversation_id!r}")
+        if correct_intent is None and reward is None:
+            raise FeedbackRejected("give correct_intent, reward or both")
+        if correct_intent is not None and correct_intent not in self.labels:
+            raise FeedbackRejected(
+                f"unknown intent {correct_intent!r}: use one of the 77 BANKING77 intents"
+            )
+        if reward is not None and (not math.isfinite(reward) or not 0.0 <= reward <= 1.0):
+            raise FeedbackRejected(f"reward {reward} is out of range: use 0 to 1")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+            raise FeedbackRejected("idempotency_key must have 1-200 characters")
+        if turn is not None and turn < 1:
+            raise FeedbackRejected("turn counts from 1")
+        answered = self.sessions.turn(conversation_id, turn)
+        if answered is None:
+            what = "conversation" if turn is None else f"turn {turn} of conversation"
+            raise FeedbackRejected(f"no {what} {conversation_id!r} was answered by the Runner")
+        feedback_id = self.sessions.record_feedback(
+            conversation_id,
+            answered["turn"],
+            correct_intent=correct_intent,
+            reward=reward,
+            idempotency_key=idempotency_key,
+            source="tuner",
+        )
+        return Accepted(
+            feedback_id,
+            conversation_id,
+            answered["turn"],
+            answered["version"],
+            answered["state_revision"],
+        )
+
+    def apply_pending(self, through: int | None = None) -> StateDocument:
+        """Fold every stored feedback past the watermark into staging (CAS, retried).
+
+        With ``through``, stop as soon as the watermark has reached that id: a
+        concurrent call that already applied it leaves nothing to write.
+        """
+
+        def change(document: StateDocument) -> tuple[dict[str, Any], dict[str, Any]] | None:
+            watermark = int((document.tuning or {}).get(WATERMARK, 0))
+            if through is not None and watermark >= through:
+                return None
+            rows = self.sessions.feedback_after(watermark)
+            return apply_feedback(document, rows) if rows else None
+
+        return self.manager.update_staging_document(change, actor="tuner")
+
+    def pending(self, document: StateDocument) -> int:
+        _, top = self.sessions.feedback_total()
+        watermark = int((document.tuning or {}).get(WATERMARK, 0))
+        return len(self.sessions.feedback_after(watermark)) if top > watermark else 0
