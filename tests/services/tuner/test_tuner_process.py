@@ -1,4 +1,4 @@
-"""The Tuner as a real process: 8 clients × 250 feedbacks, none lost, none twice."""
+"""The Tuner as a real process: 8 clients x 250 feedbacks, none lost, none twice."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ CLIENTS, CALLS = 8, 250
 async def test_eight_clients_feedback_is_recorded_and_applied_exactly_once(
     tuner_settings: TunerSettings, sessions: SessionStore
 ) -> None:
-    for client in range(CLIENTS):
+    for index in range(CLIENTS):
         for _ in range(CALLS):
-            answered(sessions, f"conv-{client}", arm=("centroid", "blend")[client % 2])
+            answered(sessions, f"conv-{index}", arm=("centroid", "blend")[index % 2])
     errors: list[str] = []
 
     async def one(index: int, url: str) -> None:
@@ -60,7 +60,9 @@ async def test_eight_clients_feedback_is_recorded_and_applied_exactly_once(
             for index in range(CLIENTS):
                 group.start_soon(one, index, f"{tuner.url}/mcp")
         async with Client(f"{tuner.url}/mcp") as client:
-            status: dict[str, Any] = (await client.call_tool("status", {})).structured_content  # type: ignore[assignment]
+            result = await client.call_tool("status", {})
+    status: dict[str, Any] | None = result.structured_content
+    assert status is not None
 
     assert errors == []
     assert (status["feedback_total"], status["feedback_applied"], status["feedback_pending"]) == (
