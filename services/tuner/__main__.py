@@ -20,7 +20,7 @@ def main() -> None:
     if "--stdio" in sys.argv[1:]:
         settings = load(TunerSettings)
         sessions = SessionStore(settings.data_path / "sessions.sqlite3")
-        build_server(open_state_manager(settings), sessions).run("stdio")
+        build_server(settings, open_state_manager(settings), sessions).run("stdio")
         return
 
     def build(settings: TunerSettings) -> Starlette:

@@ -1,4 +1,4 @@
-"""The Tuner's MCP surface: ``feedback`` and ``status`` (more tools land here).
+"""The Tuner's MCP surface: ``feedback``, ``status``, ``promote`` (more tools land here).
 
 Architect-editable: a later version may add tools. Rejected feedback is an
 ``isError`` result saying what to fix, and nothing is stored.
@@ -18,11 +18,15 @@ from starlette.responses import JSONResponse
 
 import ratchet
 from ratchet import datasets
+from ratchet.bootstrap import release_store
+from ratchet.builds import BuildStore
 from ratchet.config import TunerSettings
+from ratchet.errors import RatchetError
 from ratchet.sessions import SessionStore
 from ratchet.state import StateManager, open_state_manager
 
 from .intake import APPLIED, FeedbackRejected, Intake
+from .promotion import Promoter, PromoteResult
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +58,9 @@ class StatusResult(BaseModel):
     arms: dict[str, ArmStatus]
 
 
-def build_server(manager: StateManager, sessions: SessionStore) -> MCPServer:
+def build_server(
+    settings: TunerSettings, manager: StateManager, sessions: SessionStore
+) -> MCPServer:
     server = MCPServer(
         "ratchet-tuner",
         version=ratchet.__version__,
@@ -62,6 +68,13 @@ def build_server(manager: StateManager, sessions: SessionStore) -> MCPServer:
         log_level="WARNING",
     )
     intake = Intake(sessions, manager, datasets.labels(PROJECT_ROOT))
+    promoter = Promoter(
+        manager,
+        intake,
+        release_store(settings),
+        BuildStore(settings.workspace_path, settings.home_path / "builds"),
+        PROJECT_ROOT,
+    )
 
     @server.tool(
         description=(
@@ -121,6 +134,18 @@ def build_server(manager: StateManager, sessions: SessionStore) -> MCPServer:
 
         return await anyio.to_thread.run_sync(read)
 
+    @server.tool(
+        description=(
+            "Release staging as the next patch version if the micro tier passes on it; "
+            "otherwise nothing is tagged and the reason is returned."
+        )
+    )
+    async def promote() -> PromoteResult:
+        try:
+            return await anyio.to_thread.run_sync(promoter.promote)
+        except RatchetError as exc:
+            raise ToolError(f"promote failed: {exc}") from None
+
     @server.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -131,5 +156,5 @@ def build_server(manager: StateManager, sessions: SessionStore) -> MCPServer:
 def create_app(settings: TunerSettings) -> Starlette:
     manager = open_state_manager(settings)
     sessions = SessionStore(settings.data_path / "sessions.sqlite3")
-    server = build_server(manager, sessions)
+    server = build_server(settings, manager, sessions)
     return server.streamable_http_app(json_response=True, stateless_http=True, host=settings.host)

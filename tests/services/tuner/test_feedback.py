@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 
 
 def server(settings: TunerSettings, sessions: SessionStore) -> Any:
-    return build_server(open_state_manager(settings), sessions)
+    return build_server(settings, open_state_manager(settings), sessions)
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
