@@ -18,7 +18,8 @@ from filelock import FileLock
 from git import GitCommandError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ratchet.errors import ConflictError, NotFoundError
+from ratchet.errors import ConflictError, NotFoundError, PolicyError
+from ratchet.policy import check_paths
 from ratchet.state.document import utcnow
 from ratchet.vcs.repo import open_repo
 from ratchet.vcs.semver import ReleaseKind, Version, next_version
@@ -165,7 +166,13 @@ class ReleaseStore:
                     raise ConflictError(f"tag {tag} already exists; a release is never overwritten")
                 if paths:
                     repo.git.add("--", *paths)
-                if repo.is_dirty(index=True, working_tree=False) or allow_empty:
+                staged = [p for p in repo.git.diff("--cached", "--name-only").splitlines() if p]
+                try:
+                    check_paths(metadata.author, staged)
+                except PolicyError:
+                    repo.git.reset("--quiet", "HEAD", "--", *staged)  # release nothing
+                    raise
+                if staged or allow_empty:
                     repo.git.commit("--allow-empty", "-m", f"{tag}: {message}")
                 commit = repo.head.commit.hexsha
                 body = json.dumps(
