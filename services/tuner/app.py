@@ -23,9 +23,9 @@ from ratchet.builds import BuildStore
 from ratchet.config import TunerSettings
 from ratchet.errors import RatchetError
 from ratchet.sessions import SessionStore
-from ratchet.state import StateManager, open_state_manager
+from ratchet.state import StateDocument, StateManager, open_state_manager
 
-from .intake import APPLIED, FeedbackRejected, Intake
+from .intake import APPLIED, WATERMARK, FeedbackRejected, Intake
 from .promotion import Promoter, PromoteResult
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +58,32 @@ class StatusResult(BaseModel):
     arms: dict[str, ArmStatus]
 
 
+class Applier:
+    """Coalesces staging writes: one apply at a time per process folds in every
+    pending feedback, so callers queued meanwhile find theirs applied and write
+    nothing (one fsynced compare-and-swap serves many calls)."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self._lock = anyio.Lock()
+        self._last: StateDocument | None = None
+
+    async def through(self, feedback_id: int | None) -> StateDocument:
+        async with self._lock:
+            last = self._last
+            if (
+                last is not None
+                and feedback_id is not None
+                and int((last.tuning or {}).get(WATERMARK, 0)) >= feedback_id
+            ):
+                return last
+            # Staging writes fsync: off the event loop, so other calls keep flowing.
+            self._last = await anyio.to_thread.run_sync(
+                lambda: self.intake.apply_pending(through=feedback_id)
+            )
+            return self._last
+
+
 def build_server(
     settings: TunerSettings, manager: StateManager, sessions: SessionStore
 ) -> MCPServer:
@@ -68,6 +94,7 @@ def build_server(
         log_level="WARNING",
     )
     intake = Intake(sessions, manager, datasets.labels(PROJECT_ROOT))
+    applier = Applier(intake)
     promoter = Promoter(
         manager,
         intake,
@@ -94,10 +121,7 @@ def build_server(
             accepted = intake.submit(conversation_id, turn, correct_intent, reward, idempotency_key)
         except FeedbackRejected as exc:
             raise ToolError(str(exc)) from None
-        # Staging writes fsync: off the event loop, so other calls keep flowing.
-        staging = await anyio.to_thread.run_sync(
-            lambda: intake.apply_pending(through=accepted.feedback_id)
-        )
+        staging = await applier.through(accepted.feedback_id)
         return FeedbackResult(
             feedback_id=accepted.feedback_id,
             duplicate=accepted.feedback_id is None,
