@@ -10,20 +10,41 @@ import pytest
 from ratchet.bootstrap import initialize
 from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
+from tests.conftest import PROJECT_ROOT
 
 
-@pytest.fixture
-def tuner_settings(tmp_path: Path, source_repo: Path) -> TunerSettings:
-    settings = TunerSettings(home=tmp_path / "home", project_root=source_repo, port=0)
+def initialised_home(home: Path, project_root: Path) -> TunerSettings:
+    settings = TunerSettings(home=home, project_root=project_root, port=0)
     initialize(settings)
     return settings
 
 
 @pytest.fixture
-def sessions(tuner_settings: TunerSettings) -> Iterator[SessionStore]:
-    store = SessionStore(tuner_settings.data_path / "sessions.sqlite3")
+def tuner_settings(tmp_path: Path, source_repo: Path) -> TunerSettings:
+    """A home cloned from a tiny project: enough for intake (no agent code)."""
+    return initialised_home(tmp_path / "home", source_repo)
+
+
+@pytest.fixture
+def project_home(tmp_path: Path) -> TunerSettings:
+    """A home cloned from this project: the micro tier runs the agent's real code."""
+    return initialised_home(tmp_path / "home", PROJECT_ROOT)
+
+
+def open_sessions(settings: TunerSettings) -> Iterator[SessionStore]:
+    store = SessionStore(settings.data_path / "sessions.sqlite3")
     yield store
     store.close()
+
+
+@pytest.fixture
+def sessions(tuner_settings: TunerSettings) -> Iterator[SessionStore]:
+    yield from open_sessions(tuner_settings)
+
+
+@pytest.fixture
+def store(project_home: TunerSettings) -> Iterator[SessionStore]:
+    yield from open_sessions(project_home)
 
 
 def answered(

@@ -13,6 +13,7 @@ from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
 from services.tuner.app import build_server
 from services.tuner.intake import WATERMARK, Intake
+from tests.helpers.mcp import call
 from tests.services.tuner.conftest import answered
 
 pytestmark = pytest.mark.anyio
@@ -20,14 +21,6 @@ pytestmark = pytest.mark.anyio
 
 def server(settings: TunerSettings, sessions: SessionStore) -> Any:
     return build_server(settings, open_state_manager(settings), sessions)
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
 
 
 async def test_reward_updates_the_conversations_arm(

@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 from mcp import Client
 
-from ratchet.bootstrap import initialize, release_store
+from ratchet.bootstrap import release_store
 from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
 from services.tuner.app import build_server
-from tests.conftest import PROJECT_ROOT, git
+from tests.conftest import git
+from tests.helpers.mcp import call
 from tests.helpers.processes import home_env, running
 from tests.services.tuner.conftest import answered
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def project_home(tmp_path: Path) -> TunerSettings:
-    """A home cloned from this project: the micro tier runs the agent's real code."""
-    settings = TunerSettings(home=tmp_path / "home", project_root=PROJECT_ROOT, port=0)
-    initialize(settings)
-    return settings
-
-
-@pytest.fixture
-def store(project_home: TunerSettings) -> Iterator[SessionStore]:
-    sessions = SessionStore(project_home.data_path / "sessions.sqlite3")
-    yield sessions
-    sessions.close()
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
 
 
 async def test_feedback_then_promote_releases_a_patch(

@@ -8,6 +8,7 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
+from mcp.types import CallToolResult
 
 from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
@@ -29,8 +30,9 @@ async def test_eight_clients_feedback_is_recorded_and_applied_exactly_once(
 
     async def one(index: int, url: str) -> None:
         async with Client(url) as client:
-            for turn in range(1, CALLS + 1):
-                result = await client.call_tool(
+
+            async def send(turn: int) -> CallToolResult:
+                return await client.call_tool(
                     "feedback",
                     {
                         "conversation_id": f"conv-{index}",
@@ -39,18 +41,13 @@ async def test_eight_clients_feedback_is_recorded_and_applied_exactly_once(
                         "idempotency_key": f"{index}-{turn}",
                     },
                 )
+
+            for turn in range(1, CALLS + 1):
+                result = await send(turn)
                 if result.is_error:
                     errors.append(str(result.content))
             for turn in range(1, 6):  # retries of calls already made: counted once
-                again = await client.call_tool(
-                    "feedback",
-                    {
-                        "conversation_id": f"conv-{index}",
-                        "turn": turn,
-                        "reward": float(turn % 2),
-                        "idempotency_key": f"{index}-{turn}",
-                    },
-                )
+                again = await send(turn)
                 assert again.structured_content and again.structured_content["duplicate"]
 
     env = home_env(tuner_settings.home_path, RATCHET_TUNER_PORT="0")
