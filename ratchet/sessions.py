@@ -239,6 +239,14 @@ class SessionStore:
             ).fetchall()
         return [dict(row) for row in rows]
 
+    def feedback_count_after(self, watermark: int) -> int:
+        """How many feedback records have an id past ``watermark`` (not yet applied)."""
+        with self._db_lock:
+            (count,) = self._db.execute(
+                "SELECT COUNT(*) FROM feedback WHERE id > ?", (watermark,)
+            ).fetchone()
+        return int(count)
+
     def feedback_total(self) -> tuple[int, int]:
         """How many feedback records exist, and the highest id."""
         with self._db_lock:

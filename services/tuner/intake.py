@@ -137,6 +137,5 @@ class Intake:
         return self.manager.update_staging_document(change, actor="tuner")
 
     def pending(self, document: StateDocument) -> int:
-        _, top = self.sessions.feedback_total()
-        watermark = int((document.tuning or {}).get(WATERMARK, 0))
-        return len(self.sessions.feedback_after(watermark)) if top > watermark else 0
+        """Stored feedback not yet folded into ``document``."""
+        return self.sessions.feedback_count_after(int((document.tuning or {}).get(WATERMARK, 0)))

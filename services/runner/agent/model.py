@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,30 +49,33 @@ class TrainedModel:
     centroids: NDArray[np.float32]  # (labels, vocabulary), rows L2-normalised
     examples: sp.csr_matrix  # (train examples, vocabulary), rows L2-normalised
     example_labels: NDArray[np.int32]
+    # Serving-time forms, computed once: sklearn's per-call input checks and a
+    # transpose per product would cost more than the scoring itself.
+    analyze: Callable[[str], list[str]] = field(init=False, repr=False)
+    vocabulary: dict[str, int] = field(init=False, repr=False)
+    idf: NDArray[np.float64] = field(init=False, repr=False)
     centroids_t: NDArray[np.float32] = field(init=False, repr=False)
     examples_t: sp.csr_matrix = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # Serving-time forms, computed once: sklearn's per-call input checks and a
-        # transpose per product would cost more than the scoring itself.
-        object.__setattr__(self, "_analyze", self.vectorizer.build_analyzer())
-        object.__setattr__(self, "_vocabulary", self.vectorizer.vocabulary_)
-        object.__setattr__(self, "_idf", np.asarray(self.vectorizer.idf_, dtype=np.float64))
+        object.__setattr__(self, "analyze", self.vectorizer.build_analyzer())
+        object.__setattr__(self, "vocabulary", self.vectorizer.vocabulary_)
+        object.__setattr__(self, "idf", np.asarray(self.vectorizer.idf_, dtype=np.float64))
         object.__setattr__(self, "centroids_t", np.ascontiguousarray(self.centroids.T))
         object.__setattr__(self, "examples_t", sp.csr_matrix(self.examples.T))
 
     def vectorize(self, text: str) -> SparseRow:
         """The TF-IDF row of ``text``: what ``vectorizer.transform`` gives, faster."""
         counts: dict[int, int] = {}
-        for token in self._analyze(text):  # type: ignore[attr-defined]
-            column = self._vocabulary.get(token)  # type: ignore[attr-defined]
+        for token in self.analyze(text):
+            column = self.vocabulary.get(token)
             if column is not None:
                 counts[column] = counts.get(column, 0) + 1
         columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
         values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         if self.vectorizer.sublinear_tf:
             values = np.log(values) + 1
-        values *= self._idf[columns]  # type: ignore[attr-defined]
+        values *= self.idf[columns]
         norm = np.sqrt(values @ values)
         if norm > 0:
             values /= norm
