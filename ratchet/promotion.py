@@ -29,7 +29,7 @@ def release_state(
 ) -> Release:
     """Commit ``document`` as ``state/active.state.json``, tag, activate; return the release."""
     relative = f"state/{ACTIVE_KEY}"
-    with releases.lock():
+    with releases.begin():
         manager.refuse_if_pinned()
         atomic_write_bytes(releases.workspace / relative, dumps(document.to_json()))
         try:

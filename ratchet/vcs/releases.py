@@ -8,6 +8,7 @@ same next version; an existing tag is a conflict, never an overwrite.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,8 +22,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ratchet.errors import ConflictError, NotFoundError, PolicyError
 from ratchet.policy import check_paths
 from ratchet.state.document import utcnow
-from ratchet.vcs.repo import open_repo
+from ratchet.vcs.repo import open_repo, restore_to_head
 from ratchet.vcs.semver import ReleaseKind, Version, next_version
+
+log = logging.getLogger(__name__)
 
 _FIELD = "%00"
 _RECORD = "%1e"  # ASCII record separator: tag messages may hold newlines
@@ -80,6 +83,18 @@ class ReleaseStore:
     def lock(self) -> Iterator[None]:
         """The release lock: one release at a time per workspace, across processes."""
         with self._lock:
+            yield
+
+    @contextmanager
+    def begin(self) -> Iterator[None]:
+        """The release lock, with the workspace back at HEAD: write the release's files inside.
+
+        A releaser killed mid-release leaves git lock files or staged changes
+        behind, which would otherwise wedge the next release or leak into it.
+        """
+        with self.lock():
+            for fix in restore_to_head(self.workspace):
+                log.warning("workspace repaired: %s", fix)
             yield
 
     def scan(self) -> TagScan:

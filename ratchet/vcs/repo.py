@@ -31,6 +31,32 @@ def open_repo(path: Path) -> Iterator[Repo]:
         repo.close()
 
 
+def restore_to_head(path: Path) -> list[str]:
+    """Undo what a releaser killed mid-release left in the workspace; return what was fixed.
+
+    Only call it holding the release lock: every writer of the main worktree
+    takes that lock, so git lock files found then are stale, and uncommitted
+    changes are a half-made release (a release is never partly committed:
+    the commit and tag happen after the files are written and staged).
+    """
+    fixed: list[str] = []
+    git_dir = path / ".git"
+    with open_repo(path) as repo:
+        branch = None if repo.head.is_detached else repo.active_branch.name
+        stale = [git_dir / "index.lock", git_dir / "HEAD.lock", *git_dir.glob("refs/tags/*.lock")]
+        if branch is not None:
+            stale.append(git_dir / "refs" / "heads" / f"{branch}.lock")
+        for lock in stale:
+            if lock.exists():
+                lock.unlink()
+                fixed.append(f"removed stale {lock.relative_to(path)}")
+        if repo.git.status("--porcelain"):
+            repo.git.reset("--hard", "--quiet", "HEAD")
+            repo.git.clean("-fdq")
+            fixed.append("discarded uncommitted changes of an interrupted release")
+    return fixed
+
+
 def is_repository(path: Path) -> bool:
     try:
         with open_repo(path):

@@ -179,6 +179,7 @@ def build_server(
 
 def create_app(settings: TunerSettings) -> Starlette:
     manager = open_state_manager(settings)
+    manager.repair()  # a Tuner killed mid-write left derived files behind: fix them first
     sessions = SessionStore(settings.data_path / "sessions.sqlite3")
     server = build_server(settings, manager, sessions)
     return server.streamable_http_app(json_response=True, stateless_http=True, host=settings.host)

@@ -117,6 +117,27 @@ def test_a_tag_collision_is_reported_not_overwritten(
     assert git(workspace, "tag", "-l", "--format=%(contents)", "v0.1.0") == message_before
 
 
+def test_a_release_killed_mid_way_does_not_wedge_or_leak_into_the_next(
+    releases: ReleaseStore, workspace: Path
+) -> None:
+    releases.release(meta(ReleaseKind.MINOR, author="human"), message="first")
+    # What SIGKILL during `git add`/`git commit` of an architect release leaves:
+    (workspace / "services").mkdir(exist_ok=True)
+    (workspace / "services" / "half.py").write_text("x = 1\n")
+    git(workspace, "add", "services/half.py")
+    (workspace / ".git" / "index.lock").write_text("")
+    (workspace / "state" / "active.state.json").write_text('{"revision": 9, "data": {}}\n')
+    (workspace / "state" / "active.state.json").write_text('{"revision": 2, "data": {}}\n')
+    with releases.begin():
+        assert not (workspace / ".git" / "index.lock").exists()
+        assert git(workspace, "status", "--porcelain") == ""
+        (workspace / "state" / "active.state.json").write_text('{"revision": 2, "data": {}}\n')
+        patch = releases.release(meta(), message="tuned", paths=["state/active.state.json"])
+    # The tuner's release carries its own file only: the half-made one was discarded.
+    files = git(workspace, "show", "--name-only", "--format=", patch.commit).split()
+    assert files == ["state/active.state.json"]
+
+
 def test_lightweight_and_unparsable_tags_are_flagged(
     releases: ReleaseStore, workspace: Path
 ) -> None:
