@@ -129,6 +129,11 @@ class TunerSettings(ServiceSettings):
     service_name: ClassVar[str] = "tuner"
     host: str = Field(default="127.0.0.1", alias="RATCHET_TUNER_HOST")
     port: int = Field(default=8002, ge=0, le=65535, alias="RATCHET_TUNER_PORT")
+    auto_promote_every: int = Field(
+        default=0,
+        ge=0,
+        description="Promote staging after this many new feedbacks (0: only on `promote`).",
+    )
 
 
 class ArchitectSettings(ServiceSettings):

@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS feedback (
     FOREIGN KEY (conversation_id, turn) REFERENCES turns(conversation_id, turn)
 );
 CREATE INDEX IF NOT EXISTS feedback_turn ON feedback(conversation_id, turn);
+CREATE TABLE IF NOT EXISTS preferences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    intent TEXT NOT NULL,
+    winner TEXT NOT NULL,
+    loser TEXT NOT NULL,
+    idempotency_key TEXT UNIQUE,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS preferences_intent ON preferences(intent);
 """
 
 
@@ -238,6 +247,41 @@ class SessionStore:
                 (watermark, limit),
             ).fetchall()
         return [dict(row) for row in rows]
+
+    def corrected_mistakes(self, limit: int = 50_000) -> list[tuple[str, str, str]]:
+        """(text, answered intent, correct intent) of every turn corrected to another intent."""
+        with self._db_lock:
+            rows = self._db.execute(
+                "SELECT t.text, t.intent, f.correct_intent FROM feedback f "
+                "JOIN turns t ON t.conversation_id = f.conversation_id AND t.turn = f.turn "
+                "WHERE f.correct_intent IS NOT NULL AND f.correct_intent != t.intent "
+                "ORDER BY f.id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def record_preference(
+        self, intent: str, winner: str, loser: str, idempotency_key: str | None
+    ) -> int | None:
+        """Store one pairwise comparison; None when the idempotency key was seen."""
+        try:
+            with self._transaction() as db:
+                cursor = db.execute(
+                    "INSERT INTO preferences (intent, winner, loser, idempotency_key, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (intent, winner, loser, idempotency_key, time.time()),
+                )
+        except sqlite3.IntegrityError:
+            return None
+        return int(cursor.lastrowid or 0)
+
+    def preferences(self, intent: str) -> list[tuple[str, str]]:
+        """Every (winner, loser) comparison recorded for ``intent``."""
+        with self._db_lock:
+            rows = self._db.execute(
+                "SELECT winner, loser FROM preferences WHERE intent = ? ORDER BY id", (intent,)
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     def feedback_count_after(self, watermark: int) -> int:
         """How many feedback records have an id past ``watermark`` (not yet applied)."""

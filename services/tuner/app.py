@@ -22,11 +22,17 @@ from ratchet.bootstrap import release_store
 from ratchet.builds import BuildStore
 from ratchet.config import TunerSettings
 from ratchet.errors import RatchetError
+from ratchet.objects import open_object_store
 from ratchet.sessions import SessionStore
 from ratchet.state import StateDocument, StateManager, open_state_manager
 
+from .autopromote import AutoPromoter
+from .context import TunerContext
 from .intake import APPLIED, WATERMARK, FeedbackRejected, Intake
 from .promotion import Promoter, PromoteResult
+from .scoring import DevScorer
+from .tools import preferences as preference_tools
+from .tools import rules as rule_tools
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,6 +62,8 @@ class StatusResult(BaseModel):
     feedback_applied: int
     feedback_pending: int
     arms: dict[str, ArmStatus]
+    auto_promote_every: int = Field(description="0: promotion only on `promote`.")
+    last_auto_promotion: PromoteResult | None
 
 
 class Applier:
@@ -93,14 +101,21 @@ def build_server(
         instructions="Turns structured feedback on the Runner's answers into tuned state.",
         log_level="WARNING",
     )
-    intake = Intake(sessions, manager, datasets.labels(PROJECT_ROOT))
+    labels = datasets.labels(PROJECT_ROOT)
+    intake = Intake(sessions, manager, labels)
     applier = Applier(intake)
-    promoter = Promoter(
-        manager,
-        intake,
-        release_store(settings),
-        BuildStore(settings.workspace_path, settings.home_path / "builds"),
-        PROJECT_ROOT,
+    builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
+    objects = open_object_store(settings)
+    promoter = Promoter(manager, intake, release_store(settings), builds, PROJECT_ROOT, objects)
+    auto = AutoPromoter(promoter, settings.auto_promote_every)
+    context = TunerContext(
+        settings=settings,
+        manager=manager,
+        sessions=sessions,
+        objects=objects,
+        intake=intake,
+        scorer=DevScorer(manager, builds, PROJECT_ROOT),
+        labels=frozenset(labels),
     )
 
     @server.tool(
@@ -122,6 +137,7 @@ def build_server(
         except FeedbackRejected as exc:
             raise ToolError(str(exc)) from None
         staging = await applier.through(accepted.feedback_id)
+        auto.notice(staging)
         return FeedbackResult(
             feedback_id=accepted.feedback_id,
             duplicate=accepted.feedback_id is None,
@@ -154,6 +170,8 @@ def build_server(
                     )
                     for name, a in arms.items()
                 },
+                auto_promote_every=auto.every,
+                last_auto_promotion=auto.last,
             )
 
         return await anyio.to_thread.run_sync(read)
@@ -169,6 +187,9 @@ def build_server(
             return await anyio.to_thread.run_sync(promoter.promote)
         except RatchetError as exc:
             raise ToolError(f"promote failed: {exc}") from None
+
+    for register in (rule_tools.register, preference_tools.register):
+        register(server, context)
 
     @server.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]
     async def healthz(request: Request) -> JSONResponse:

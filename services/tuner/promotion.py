@@ -6,18 +6,34 @@ released; a pinned pointer or an unchanged state is answered with the reason.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from ratchet import events
 from ratchet.builds import BuildStore
 from ratchet.ci.micro import run_micro
 from ratchet.errors import PinnedError
+from ratchet.objects import ObjectStore
 from ratchet.promotion import release_state
 from ratchet.state import StateManager
 from ratchet.vcs import ReleaseKind, ReleaseStore
 
-from .intake import APPLIED, Intake
+from .intake import APPLIED, WATERMARK, Intake, reward_of
+from .scoring import active_code_root
+
+
+class Kpis(BaseModel):
+    """What the feedback released in one patch said about the versions that answered."""
+
+    feedback: int
+    mean_reward: float | None
+    corrections: int
+    correction_accuracy: float | None = Field(
+        description="Share of corrected turns whose answer the correction confirmed."
+    )
 
 
 class PromoteResult(BaseModel):
@@ -25,6 +41,19 @@ class PromoteResult(BaseModel):
     version: str | None  # the new version, or the one still active
     reason: str
     feedback_applied: int
+    kpis: Kpis | None = None
+    event: str | None = Field(default=None, description="Key of the summary event published.")
+
+
+def kpis_of(rows: list[dict[str, Any]]) -> Kpis:
+    corrections = [row for row in rows if row["correct_intent"] is not None]
+    right = sum(row["correct_intent"] == row["intent"] for row in corrections)
+    return Kpis(
+        feedback=len(rows),
+        mean_reward=round(sum(map(reward_of, rows)) / len(rows), 4) if rows else None,
+        corrections=len(corrections),
+        correction_accuracy=round(right / len(corrections), 4) if corrections else None,
+    )
 
 
 class Promoter:
@@ -35,7 +64,10 @@ class Promoter:
         releases: ReleaseStore,
         builds: BuildStore,
         local_root: Path,
+        objects: ObjectStore,
     ) -> None:
+        self.objects = objects
+        self._promoting = threading.Lock()
         self.manager = manager
         self.intake = intake
         self.releases = releases
@@ -43,6 +75,10 @@ class Promoter:
         self.local_root = local_root
 
     def promote(self) -> PromoteResult:
+        with self._promoting:  # one at a time here; the release lock orders processes
+            return self._promote()
+
+    def _promote(self) -> PromoteResult:
         active = self.manager.read_active()
         if active is None:
             return PromoteResult(
@@ -66,11 +102,13 @@ class Promoter:
             )
         if staging.content_hash() == active.document.content_hash():
             return refused(f"nothing to release: staging equals the state of {active.version}")
-        commit = active.pointer.commit
-        code_root = self.builds.ensure(commit) if commit else self.local_root
-        report = run_micro(staging, code_root)
+        report = run_micro(staging, active_code_root(self.manager, self.builds, self.local_root))
         if not report.passed:
             return refused(report.reason)
+        since = int((active.document.tuning or {}).get(WATERMARK, 0))
+        through = int((staging.tuning or {}).get(WATERMARK, 0))
+        rows = [r for r in self.intake.sessions.feedback_after(since) if r["id"] <= through]
+        kpis = kpis_of(rows)
         try:
             release = release_state(
                 self.manager,
@@ -83,13 +121,28 @@ class Promoter:
                     "feedback_applied": applied,
                     "staging_revision": staging.revision,
                     "micro": report.reason,
+                    "kpis": kpis.model_dump(),
                 },
             )
         except PinnedError as exc:  # pinned between the check and the release
             return refused(f"pinned: {exc}")
+        event = events.publish(  # toward the Triggerer: what this release was learned from
+            self.objects,
+            "tuner",
+            "promotion",
+            {
+                "version": release.version,
+                "parent": active.version,
+                "commit": release.commit,
+                "feedback_applied": applied,
+                "kpis": kpis.model_dump(),
+            },
+        )
         return PromoteResult(
             promoted=True,
             version=release.version,
             feedback_applied=applied,
             reason=f"released {release.version}; {report.reason}",
+            kpis=kpis,
+            event=event,
         )

@@ -22,6 +22,11 @@ _WORD = re.compile(r"[a-z0-9']+")
 TOP_K = 3
 
 
+def words(text: str) -> set[str]:
+    """The lower-cased words of ``text``: what a rule's ``all_of`` is matched against."""
+    return set(_WORD.findall(text.lower()))
+
+
 @dataclass(frozen=True, slots=True)
 class Scored:
     intent: str
@@ -93,9 +98,9 @@ class IntentRouter:
     def _rule_for(self, text: str) -> Rule | None:
         if not self.state.rules:
             return None
-        words = set(_WORD.findall(text.lower()))
+        present = words(text)
         for rule in self.state.rules:
-            if rule.intent in self._index and all(w in words for w in rule.all_of):
+            if rule.intent in self._index and all(w in present for w in rule.all_of):
                 return rule
         return None
 

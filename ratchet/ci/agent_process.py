@@ -1,0 +1,122 @@
+"""The agent under test in its own process: the harness sends states, gets intents back.
+
+The child runs from a release's code root (its commit-scoped build) with the
+tier's memory limit; each answer has the tier's time limit. One process
+serves many states, so scoring a batch of candidates (CMA-ES, rule gating)
+pays the start-up and model training once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ratchet.errors import RatchetError
+from ratchet.state import StateDocument
+
+BUDGETS = Path("ci") / "budgets.json"
+
+
+class AgentRefused(RatchetError):
+    """The agent code rejected the state, crashed, or ran out of time or memory."""
+
+
+def tier_limits(code_root: Path, tier: str) -> tuple[float, int]:
+    """(seconds, megabytes) for ``tier`` from the code root's ``ci/budgets.json``."""
+    budgets: dict[str, Any] = json.loads((code_root / BUDGETS).read_text())
+    limits = budgets["tiers"][tier]
+    return float(limits["time_limit_s"]), int(limits["memory_limit_mb"])
+
+
+class AgentProcess:
+    def __init__(self, process: subprocess.Popen[str], seconds: float, stderr: Path) -> None:
+        self._process = process
+        self._seconds = seconds
+        self._stderr = stderr
+        self._lock = threading.Lock()
+
+    def route(self, state: StateDocument | dict[str, Any]) -> list[str]:
+        """The intent the agent gives each text under ``state`` (raises AgentRefused)."""
+        document = state.to_json() if isinstance(state, StateDocument) else state
+        with self._lock:
+            stdin, stdout = self._process.stdin, self._process.stdout
+            assert stdin is not None and stdout is not None
+            try:
+                stdin.write(json.dumps({"state": document}) + "\n")
+                stdin.flush()
+            except BrokenPipeError:
+                raise AgentRefused(self._death()) from None
+            # A timer, not select(): the answer may be larger than a pipe buffer.
+            timer = threading.Timer(self._seconds, self._process.kill)
+            timer.start()
+            try:
+                line = stdout.readline()
+            finally:
+                timer.cancel()
+        if not line:
+            raise AgentRefused(self._death())
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise AgentRefused(f"the agent refused the state: {answer['error']}")
+        intents: list[str] = answer["intents"]
+        return intents
+
+    def _death(self) -> str:
+        code = self._process.wait()
+        if code == -9:
+            return f"killed: no answer within {self._seconds:.0f} s or over the memory limit"
+        lines = self._stderr.read_text(errors="replace").strip().splitlines()
+        last = (lines or ["no output"])[-1]
+        return f"the agent process exited ({code}): {last}"
+
+
+@contextmanager
+def agent_process(code_root: Path, texts: Sequence[str], tier: str) -> Iterator[AgentProcess]:
+    """Start the agent of ``code_root`` on ``texts`` with ``tier``'s limits."""
+    seconds, memory_mb = tier_limits(code_root, tier)
+
+    def limit_memory() -> None:  # runs in the child before exec
+        cap = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    with tempfile.TemporaryDirectory(prefix=f"ratchet-{tier}-") as scratch:
+        texts_path = Path(scratch) / "texts.json"
+        texts_path.write_text(json.dumps(list(texts)))
+        stderr_path = Path(scratch) / "stderr.log"
+        with stderr_path.open("w") as stderr:  # a file: an unread pipe could fill and block
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    # By path: the harness's own worker, whatever the code root holds.
+                    str(Path(__file__).with_name("agent_worker.py")),
+                    str(texts_path),
+                    str(Path(scratch) / "artifacts"),
+                    str(code_root),
+                ],
+                cwd=code_root,
+                env={**os.environ, "PYTHONPATH": str(code_root)},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                preexec_fn=limit_memory,
+            )
+        try:
+            yield AgentProcess(process, seconds, stderr_path)
+        finally:
+            if process.stdin:
+                process.stdin.close()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

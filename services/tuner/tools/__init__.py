@@ -1,0 +1,1 @@
+"""The Tuner's algorithm tools, one module per algorithm; each registers its tools."""

@@ -1,0 +1,74 @@
+"""``preference``: pairwise comparisons of reply variants, fitted into Bradley-Terry strengths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from ratchet.state import StateDocument
+
+from ..algorithms.preferences import Comparison, apply_strengths, fit_strengths
+from ..context import TunerContext
+
+
+class PreferenceResult(BaseModel):
+    duplicate: bool = Field(description="The idempotency key was seen before: counted once.")
+    intent: str
+    comparisons: int = Field(description="Comparisons recorded for this intent.")
+    strengths: dict[str, float] = Field(description="Bradley-Terry log-strength per reply id.")
+    suggested: str = Field(description="The reply the Runner now suggests for this intent.")
+    staging_revision: int
+
+
+def register(server: MCPServer, ctx: TunerContext) -> None:
+    @server.tool(
+        description=(
+            "Record that reply `winner` was preferred to reply `loser` for `intent`; the "
+            "intent's reply strengths are refitted (Bradley-Terry) from all its comparisons."
+        )
+    )
+    async def preference(
+        intent: str, winner: str, loser: str, idempotency_key: str | None = None
+    ) -> PreferenceResult:
+        staging = await anyio.to_thread.run_sync(ctx.manager.read_staging)
+        variants = staging.data.get("replies", {}).get(intent)
+        if intent not in ctx.labels or not variants:
+            raise ToolError(f"unknown intent {intent!r}: use an intent that has reply variants")
+        ids = [reply["id"] for reply in variants]
+        for name, reply_id in (("winner", winner), ("loser", loser)):
+            if reply_id not in ids:
+                raise ToolError(f"{name} {reply_id!r} is not a reply of {intent}: one of {ids}")
+        if winner == loser:
+            raise ToolError("winner and loser must be different replies")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+            raise ToolError("idempotency_key must have 1-200 characters")
+
+        def record_and_fit() -> PreferenceResult:
+            stored = ctx.sessions.record_preference(intent, winner, loser, idempotency_key)
+            pairs = ctx.sessions.preferences(intent)
+
+            def refit(document: StateDocument) -> tuple[dict[str, Any], dict[str, Any] | None]:
+                replies = document.data["replies"]
+                known = [reply["id"] for reply in replies[intent]]
+                comparisons = [Comparison(w, lo) for w, lo in pairs if w in known and lo in known]
+                fitted = fit_strengths(comparisons, known).strengths
+                updated = apply_strengths(replies, intent, fitted)
+                new = {name: [r.model_dump() for r in rs] for name, rs in updated.items()}
+                return {**document.data, "replies": new}, document.tuning
+
+            written = ctx.manager.update_staging_document(refit, actor="tuner")
+            final = {r["id"]: float(r["strength"]) for r in written.data["replies"][intent]}
+            return PreferenceResult(
+                duplicate=stored is None,
+                intent=intent,
+                comparisons=len(pairs),
+                strengths=final,
+                suggested=max(final, key=lambda reply_id: final[reply_id]),
+                staging_revision=written.revision,
+            )
+
+        return await anyio.to_thread.run_sync(record_and_fit)
