@@ -11,8 +11,11 @@ Manager, eval summaries, telemetry) is written once:
 from __future__ import annotations
 
 import hashlib
+import random
 import re
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ratchet.errors import ConflictError, NotFoundError
@@ -88,3 +91,24 @@ class ObjectStore(ABC):
             raise ConflictError(
                 f"{key} is write-once and already holds different content"
             ) from None
+
+    def update(
+        self, key: str, change: Callable[[bytes | None], bytes], *, attempts: int = 1000
+    ) -> bytes:
+        """Compare-and-swap ``key`` to ``change(current bytes or None)``; return what was written.
+
+        ``change`` runs again on every conflict against the newer bytes, so it
+        must be a pure function of what it is given.
+        """
+        for attempt in range(attempts):
+            current = self.get_or_none(key)
+            data = change(None if current is None else current.data)
+            try:
+                if current is None:
+                    self.put(key, data, if_none_match=True)
+                else:
+                    self.put(key, data, if_match=current.etag)
+                return data
+            except ConflictError:
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6))))
+        raise ConflictError(f"{key} kept moving: gave up after {attempts} attempts")
