@@ -31,7 +31,7 @@ def release_state(
     relative = f"state/{ACTIVE_KEY}"
     with releases.begin():
         manager.refuse_if_pinned()
-        atomic_write_bytes(releases.workspace / relative, dumps(document.to_json()))
+        atomic_write_bytes(releases.workspace / relative, dumps(document.to_json(), pretty=True))
         try:
             release = releases.release(
                 ReleaseMetadata.model_validate(

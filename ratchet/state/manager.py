@@ -230,7 +230,7 @@ class StateManager:
     ) -> Pointer:
         """Record ``version``'s state and move the pointer to it (refused when pinned)."""
         self._refuse_if_pinned(self.pointer())
-        raw = dumps(document.to_json())
+        raw = dumps(document.to_json(), pretty=True)  # also the file git tracks
         key = snapshot_key(raw)
         self.store.put_once(key, raw)
         return self._move(
