@@ -8,7 +8,7 @@ UV_VERSION = 0.13.8
 STAMP   = $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install up test test-fast lint typecheck format lock bench clean
+.PHONY: install up test test-fast lint typecheck format lock bench browser clean
 
 install: $(STAMP)
 
@@ -24,7 +24,7 @@ up: install
 	$(BIN)/ratchet up
 
 ## Lint, type-check and run the whole test suite.
-test: install lint typecheck
+test: install lint typecheck browser
 	$(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 ## The suite without the slow real-process and many-iteration tests.
@@ -42,9 +42,16 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Benchmarks: the Runner against a bare MCP server, side by side.
+## Benchmarks: the Runner against a bare MCP server, side by side;
+## GET /versions over 1,000 releases against `git tag -l`.
 bench: install
 	$(BIN)/python -m bench.runner_bench
+	$(BIN)/python -m bench.versions_bench
+
+## Debian's chromium for the Versions page test (installed only when missing).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 ## Refresh the lock file after changing pyproject.toml.
 lock: install

@@ -134,6 +134,12 @@ class TunerSettings(ServiceSettings):
         ge=0,
         description="Promote staging after this many new feedbacks (0: only on `promote`).",
     )
+    state_key: SecretStr | None = Field(
+        default=None,
+        alias="RATCHET_TUNER_STATE_KEY",
+        description="Signs optimizer state in the object store; generated under home if unset "
+        "(set it when Tuner replicas on several machines share one store).",
+    )
 
 
 class ArchitectSettings(ServiceSettings):
@@ -146,6 +152,13 @@ class VersionsSettings(ServiceSettings):
     service_name: ClassVar[str] = "versions"
     host: str = Field(default="127.0.0.1", alias="RATCHET_VERSIONS_HOST")
     port: int = Field(default=8004, ge=0, le=65535, alias="RATCHET_VERSIONS_PORT")
+    evals_refresh_interval: float = Field(
+        default=5.0,
+        gt=0,
+        alias="RATCHET_VERSIONS_EVALS_REFRESH_INTERVAL",
+        description="Seconds before the KPI chart looks again for eval summaries written "
+        "after their release (new tags are seen at once).",
+    )
 
 
 S = TypeVar("S", bound=CommonSettings)

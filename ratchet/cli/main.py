@@ -22,6 +22,7 @@ from ratchet.config import CommonSettings, load
 from ratchet.errors import RatchetError
 from ratchet.fleet import Supervisor, built_services, missing_services
 from ratchet.state import Pointer, StateManager
+from services.versions.cli import versions_app
 
 app = typer.Typer(
     name="ratchet",
@@ -31,6 +32,8 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
+# `ratchet versions [show V]`: the Versions API's registry, read in-process.
+app.add_typer(versions_app, name="versions")
 
 
 @contextlib.contextmanager

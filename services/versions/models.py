@@ -1,0 +1,192 @@
+"""Response models of the Versions API: what ``/openapi.json`` promises clients.
+
+Every route answers with one of these, dumped to JSON once and tagged with an
+ETag (see :mod:`.etags`); the models are the contract, so the registry builds
+its payloads through them rather than by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ratchet.vcs import ReleaseKind
+
+VERSION_PATTERN = r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
+
+
+class Problem(BaseModel):
+    """Every 4xx/5xx answer: what went wrong and, where it helps, what to do."""
+
+    detail: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    service: Literal["versions"] = "versions"
+
+
+class VersionSummary(BaseModel):
+    """One release as listed: the tag's metadata in brief."""
+
+    version: str = Field(description="vMAJOR.MINOR.PATCH")
+    commit: str = Field(description="The commit the tag points at.")
+    kind: ReleaseKind
+    author: str = Field(description="tuner | architect | human")
+    parent: str | None = Field(description="The version this release was made from.")
+    reason: str
+    created_at: str = Field(description="When the releaser made it (from the metadata).")
+    tagged_at: str = Field(description="The tag's own date.")
+    state_hash: str | None
+    eval_key: str = Field(description="Object-store key of the release's eval summary.")
+
+
+class FlaggedTag(BaseModel):
+    """A tag that looks like a release but is not one: shown, never listed."""
+
+    name: str
+    reason: str
+
+
+class VersionPage(BaseModel):
+    versions: list[VersionSummary] = Field(description="Newest first.")
+    next: str | None = Field(
+        description="Cursor for the next (older) page: pass it as `cursor`; null on the last."
+    )
+    total: int = Field(description="Releases matching the filters, on every page.")
+    active: str | None = Field(description="The version the fleet serves.")
+    flagged: list[FlaggedTag] = Field(description="Tags that are not valid releases.")
+
+
+class ChangelogEntry(BaseModel):
+    commit: str
+    author: str
+    date: str
+    subject: str
+
+
+class Links(BaseModel):
+    """What a release came from: an Architect job, feedback, or the Tuner's tally."""
+
+    job_id: str | None = None
+    feedback_ids: list[str] = Field(default_factory=list)
+    feedback_applied: int | None = None
+    trace_id: str | None = None
+
+
+class VersionDetail(VersionSummary):
+    tool_schema_hash: str | None
+    active: bool = Field(description="The fleet serves this version now.")
+    children: list[str] = Field(description="Releases made from this one.")
+    links: Links
+    changelog: list[ChangelogEntry] = Field(
+        description="Commits since the parent release, newest first (at most 50)."
+    )
+    metadata: dict[str, Any] = Field(
+        description="Every other field of the tag's metadata (e.g. the Tuner's kpis, micro)."
+    )
+
+
+class ActiveVersion(BaseModel):
+    version: str
+    commit: str | None
+    state_revision: int
+    state_hash: str
+    pinned: bool
+    pointer_revision: int
+    actor: str = Field(description="Who moved the pointer here.")
+    reason: str
+    at: str
+    release: VersionSummary | None = Field(description="The release, if its tag is valid.")
+
+
+class Kpis(BaseModel):
+    """The key metrics of an eval summary, where it reports them."""
+
+    heldout_accuracy: float | None = None
+    dev_accuracy: float | None = None
+    p95_latency_ms: float | None = None
+    error_rate: float | None = None
+
+
+class EvalReport(BaseModel):
+    version: str
+    commit: str
+    key: str
+    kpis: Kpis = Field(description="Key metrics found in the summary (null where absent).")
+    summary: dict[str, Any] = Field(description="The summary exactly as stored.")
+
+
+class Budgets(BaseModel):
+    min_heldout_accuracy: float | None = None
+    min_dev_accuracy: float | None = None
+    max_p95_latency_ms: float | None = None
+    max_error_rate: float | None = None
+
+
+class KpiPoint(Kpis):
+    version: str
+    kind: ReleaseKind
+    author: str
+    reason: str
+
+
+class KpiSeries(BaseModel):
+    points: list[KpiPoint] = Field(description="Releases with an eval summary, oldest first.")
+    budgets: Budgets
+    budgets_source: str = Field(description="Which ci/budgets.json the lines come from.")
+    releases: int = Field(description="Releases in all, with a summary or not.")
+
+
+FileStatus = Literal["added", "modified", "deleted", "renamed", "copied", "type-changed"]
+
+
+class FileChange(BaseModel):
+    status: FileStatus
+    path: str
+    old_path: str | None = None
+    additions: int | None = Field(default=None, description="Null for binary files.")
+    deletions: int | None = None
+
+
+class StateChange(BaseModel):
+    path: str = Field(description="JSON Pointer into the state document.")
+    op: Literal["added", "removed", "changed"]
+    before: Any = None
+    after: Any = None
+
+
+class StateDiff(BaseModel):
+    path: str = "state/active.state.json"
+    changes: list[StateChange]
+    truncated: bool = Field(description="More changes exist than are listed.")
+
+
+class VersionDiff(BaseModel):
+    version: str
+    against: str
+    commit: str
+    against_commit: str
+    files: list[FileChange] = Field(description="Files changed from `against` to `version`.")
+    files_truncated: bool
+    state: StateDiff
+
+
+class PointerMove(BaseModel):
+    revision: int
+    version: str
+    commit: str | None
+    action: str = Field(description="activate | rollback | pin | unpin")
+    actor: str
+    reason: str
+    at: str
+    pinned: bool
+    state_revision: int
+    state_hash: str
+
+
+class PointerHistory(BaseModel):
+    moves: list[PointerMove] = Field(description="Every move of the active pointer, newest first.")
+    active: str | None
+    pinned: bool
