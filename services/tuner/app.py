@@ -32,6 +32,7 @@ from .intake import APPLIED, WATERMARK, FeedbackRejected, Intake
 from .promotion import Promoter, PromoteResult
 from .scoring import DevScorer
 from .tools import bandits as bandit_tools
+from .tools import cmaes as cma_tools
 from .tools import preferences as preference_tools
 from .tools import rules as rule_tools
 
@@ -189,7 +190,12 @@ def build_server(
         except RatchetError as exc:
             raise ToolError(f"promote failed: {exc}") from None
 
-    for register in (bandit_tools.register, rule_tools.register, preference_tools.register):
+    for register in (
+        bandit_tools.register,
+        cma_tools.register,
+        preference_tools.register,
+        rule_tools.register,
+    ):
         register(server, context)
 
     @server.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]
