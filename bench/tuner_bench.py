@@ -83,12 +83,15 @@ async def feedback_throughput(home: Path, tuner: str, clients: int, calls: int) 
         for index in range(clients):
             group.start_soon(one, index)
     elapsed = time.perf_counter() - started
-    async with Client(tuner) as client:
-        status = await _call(client, "status")
+    async with Client(tuner) as client:  # stored when answered; applied in the background
+        while (status := await _call(client, "status"))["feedback_pending"]:
+            await anyio.sleep(0.01)
+    settled = time.perf_counter() - started
     return {
         "clients": clients,
         "calls": clients * calls,
         "per_s": clients * calls / elapsed,
+        "applied_per_s": clients * calls / settled,
         "errors": errors,
         "recorded": status["feedback_total"],
         "applied": status["feedback_applied"],

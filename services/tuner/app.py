@@ -24,11 +24,12 @@ from ratchet.config import TunerSettings
 from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
 from ratchet.sessions import SessionStore
-from ratchet.state import StateDocument, StateManager, open_state_manager
+from ratchet.state import StateManager, open_state_manager
 
+from .applier import Applier
 from .autopromote import AutoPromoter
 from .context import TunerContext
-from .intake import APPLIED, WATERMARK, FeedbackRejected, Intake
+from .intake import APPLIED, FeedbackRejected, Intake
 from .promotion import Promoter, PromoteResult
 from .scoring import DevScorer
 from .tools import bandits as bandit_tools
@@ -46,7 +47,13 @@ class FeedbackResult(BaseModel):
     turn: int
     answered_version: str = Field(description="Version that made the answer.")
     answered_state_revision: int
-    staging_revision: int = Field(description="Staging revision once this feedback is applied.")
+    applied: bool = Field(
+        description="Already folded into staging; otherwise it is stored and pending, "
+        "applied in the background within moments (see status)."
+    )
+    staging_revision: int | None = Field(
+        description="Staging revision holding this feedback, when it is applied."
+    )
 
 
 class ArmStatus(BaseModel):
@@ -68,32 +75,6 @@ class StatusResult(BaseModel):
     last_auto_promotion: PromoteResult | None
 
 
-class Applier:
-    """Coalesces staging writes: one apply at a time per process folds in every
-    pending feedback, so callers queued meanwhile find theirs applied and write
-    nothing (one fsynced compare-and-swap serves many calls)."""
-
-    def __init__(self, intake: Intake) -> None:
-        self.intake = intake
-        self._lock = anyio.Lock()
-        self._last: StateDocument | None = None
-
-    async def through(self, feedback_id: int | None) -> StateDocument:
-        async with self._lock:
-            last = self._last
-            if (
-                last is not None
-                and feedback_id is not None
-                and int((last.tuning or {}).get(WATERMARK, 0)) >= feedback_id
-            ):
-                return last
-            # Staging writes fsync: off the event loop, so other calls keep flowing.
-            self._last = await anyio.to_thread.run_sync(
-                lambda: self.intake.apply_pending(through=feedback_id)
-            )
-            return self._last
-
-
 def build_server(
     settings: TunerSettings, manager: StateManager, sessions: SessionStore
 ) -> MCPServer:
@@ -105,11 +86,11 @@ def build_server(
     )
     labels = datasets.labels(PROJECT_ROOT)
     intake = Intake(sessions, manager, labels)
-    applier = Applier(intake)
     builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
     objects = open_object_store(settings)
     promoter = Promoter(manager, intake, release_store(settings), builds, PROJECT_ROOT, objects)
     auto = AutoPromoter(promoter, settings.auto_promote_every)
+    applier = Applier(intake, on_applied=auto.notice)
     context = TunerContext(
         settings=settings,
         manager=manager,
@@ -124,7 +105,8 @@ def build_server(
         description=(
             "Feedback on one of the Runner's answers: the correct intent and/or a reward in "
             "[0, 1]. turn defaults to the conversation's latest; an idempotency_key makes "
-            "retries count once."
+            "retries count once. Stored durably before the answer and applied to staging in "
+            "the background; wait=true answers only once it is applied."
         )
     )
     async def feedback(
@@ -133,13 +115,18 @@ def build_server(
         correct_intent: str | None = None,
         reward: float | None = None,
         idempotency_key: str | None = None,
+        wait: bool = False,
     ) -> FeedbackResult:
         try:
             accepted = intake.submit(conversation_id, turn, correct_intent, reward, idempotency_key)
         except FeedbackRejected as exc:
             raise ToolError(str(exc)) from None
-        staging = await applier.through(accepted.feedback_id)
-        auto.notice(staging)
+        staging = None
+        if accepted.feedback_id is not None:
+            if wait:
+                staging = await anyio.to_thread.run_sync(applier.wait_for, accepted.feedback_id)
+            else:
+                applier.kick()
         return FeedbackResult(
             feedback_id=accepted.feedback_id,
             duplicate=accepted.feedback_id is None,
@@ -147,7 +134,8 @@ def build_server(
             turn=accepted.turn,
             answered_version=accepted.version,
             answered_state_revision=accepted.state_revision,
-            staging_revision=staging.revision,
+            applied=staging is not None,
+            staging_revision=staging.revision if staging else None,
         )
 
     @server.tool(description="Staging revision, feedback counts, active version, arm posteriors.")

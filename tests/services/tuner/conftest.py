@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
+from mcp import Client
 
 from ratchet.bootstrap import initialize
 from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
 from tests.conftest import PROJECT_ROOT
+from tests.helpers.mcp import call
 
 
 def initialised_home(home: Path, project_root: Path) -> TunerSettings:
@@ -45,6 +50,15 @@ def sessions(tuner_settings: TunerSettings) -> Iterator[SessionStore]:
 @pytest.fixture
 def store(project_home: TunerSettings) -> Iterator[SessionStore]:
     yield from open_sessions(project_home)
+
+
+async def settled(client: Client, timeout: float = 60) -> dict[str, Any]:
+    """``status`` once every stored feedback is applied (the Tuner applies in the background)."""
+    deadline = time.monotonic() + timeout
+    while (status := await call(client, "status"))["feedback_pending"]:
+        assert time.monotonic() < deadline, f"feedback still pending after {timeout} s: {status}"
+        await anyio.sleep(0.02)
+    return status
 
 
 def answered(

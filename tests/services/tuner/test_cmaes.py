@@ -192,6 +192,7 @@ def test_signed_round_trip_resumes_exactly() -> None:
 
 _CHILD = """
 import json, sys
+from dataclasses import asdict
 import numpy as np
 from services.tuner.algorithms.cmaes import Candidate, Study
 from tests.services.tuner.test_cmaes import KEY, run
@@ -199,7 +200,7 @@ study = Study.from_bytes(open(sys.argv[1], "rb").read(), KEY)
 inflight = [Candidate(**c) for c in json.loads(sys.argv[2])]
 asked = run(study, 150, inflight, np.random.default_rng(9))
 print(json.dumps([asdict(c) for c in asked]))
-""".replace("import json, sys", "import json, sys\nfrom dataclasses import asdict")
+"""
 
 
 def test_restored_in_another_process_continues_exactly(tmp_path: Path) -> None:

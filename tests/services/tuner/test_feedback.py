@@ -14,7 +14,7 @@ from ratchet.state import open_state_manager
 from services.tuner.app import build_server
 from services.tuner.intake import WATERMARK, Intake
 from tests.helpers.mcp import call
-from tests.services.tuner.conftest import answered
+from tests.services.tuner.conftest import answered, settled
 
 pytestmark = pytest.mark.anyio
 
@@ -29,12 +29,13 @@ async def test_reward_updates_the_conversations_arm(
     answered(sessions, "c1", arm="blend")
     async with Client(server(tuner_settings, sessions)) as client:
         before = await call(client, "status")
-        result = await call(client, "feedback", conversation_id="c1", reward=1.0)
+        result = await call(client, "feedback", conversation_id="c1", reward=1.0, wait=True)
         after = await call(client, "status")
     assert result["turn"] == 1 and result["answered_version"] == "v0.1.0"
     assert result["duplicate"] is False
     assert after["arms"]["blend"]["alpha"] == before["arms"]["blend"]["alpha"] + 1
     assert after["arms"]["centroid"] == before["arms"]["centroid"]
+    assert result["applied"] is True
     assert after["staging_revision"] == before["staging_revision"] + 1 == result["staging_revision"]
     assert (after["feedback_total"], after["feedback_applied"], after["feedback_pending"]) == (
         1,
@@ -53,7 +54,7 @@ async def test_a_correction_is_a_reward_of_one_or_zero(
         await call(
             client, "feedback", conversation_id="wrong", correct_intent="lost_or_stolen_card"
         )
-        arms = (await call(client, "status"))["arms"]
+        arms = (await settled(client))["arms"]
     assert (arms["centroid"]["alpha"], arms["centroid"]["beta"]) == (2.0, 2.0)
 
 
@@ -68,7 +69,7 @@ async def test_a_repeated_idempotency_key_counts_once(
         again = await call(
             client, "feedback", conversation_id="c1", reward=1.0, idempotency_key="k-1"
         )
-        status = await call(client, "status")
+        status = await settled(client)
     assert first["duplicate"] is False and again["duplicate"] is True
     assert again["feedback_id"] is None
     assert (status["feedback_total"], status["feedback_applied"]) == (1, 1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import httpx
 import pytest
@@ -13,7 +11,7 @@ from mcp.types import CallToolResult
 from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
 from tests.helpers.processes import home_env, running
-from tests.services.tuner.conftest import answered
+from tests.services.tuner.conftest import answered, settled
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -57,9 +55,7 @@ async def test_eight_clients_feedback_is_recorded_and_applied_exactly_once(
             for index in range(CLIENTS):
                 group.start_soon(one, index, f"{tuner.url}/mcp")
         async with Client(f"{tuner.url}/mcp") as client:
-            result = await client.call_tool("status", {})
-    status: dict[str, Any] | None = result.structured_content
-    assert status is not None
+            status = await settled(client)
 
     assert errors == []
     assert (status["feedback_total"], status["feedback_applied"], status["feedback_pending"]) == (
