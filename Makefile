@@ -47,6 +47,7 @@ format: install
 bench: install
 	$(BIN)/python -m bench.runner_bench
 	$(BIN)/python -m bench.versions_bench
+	$(BIN)/python -m bench.tuner_bench
 
 ## Debian's chromium for the Versions page test (installed only when missing).
 browser:

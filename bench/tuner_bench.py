@@ -34,6 +34,7 @@ from services.tuner.algorithms import thompson
 from tests.helpers.processes import running
 
 from .cma_bench import cma_section
+from .runner_bench import drive
 
 ROOT = Path(__file__).resolve().parents[1]
 MEANS = [0.05 + 0.05 * i for i in range(10)]
@@ -165,22 +166,42 @@ async def thompson_regret(tuner: str, runs: int, horizon: int) -> dict[str, Any]
     }
 
 
-async def main(quick: bool, skip_cma: bool) -> dict[str, Any]:
+SECTIONS = ("feedback", "promote", "thompson", "cma")
+
+
+async def main(quick: bool, sections: tuple[str, ...]) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="ratchet-tuner-bench-")) / "home"
     initialize(CommonSettings(home=home, project_root=ROOT))
-    env = {"RATCHET_HOME": str(home), "RATCHET_RUNNER_PORT": "0", "RATCHET_TUNER_PORT": "0"}
+    env = {
+        "RATCHET_HOME": str(home),
+        "RATCHET_RUNNER_PORT": "0",
+        "RATCHET_TUNER_PORT": "0",
+        "RATCHET_BARE_PORT": "0",
+    }
     results: dict[str, Any] = {}
-    with running("services.runner", env) as runner, running("services.tuner", env) as tuner:
+    with (
+        running("services.runner", env) as runner,
+        running("services.tuner", env) as tuner,
+        running("bench.bare_server", env) as bare,
+    ):
         runner_url, tuner_url = f"{runner.url}/mcp", f"{tuner.url}/mcp"
-        results["feedback"] = await feedback_throughput(home, tuner_url, 8, 100 if quick else 500)
-        print(json.dumps(results["feedback"]), flush=True)
-        results["promote"] = await promote_latency(home, runner_url, tuner_url, 5 if quick else 20)
-        print(json.dumps(results["promote"]), flush=True)
-        results["thompson"] = await thompson_regret(
-            tuner_url, 2 if quick else 8, 1000 if quick else 10_000
-        )
-        print(json.dumps(results["thompson"]), flush=True)
-        if not skip_cma:
+        if "feedback" in sections:
+            calls = 100 if quick else 500
+            results["feedback"] = await feedback_throughput(home, tuner_url, 8, calls)
+            # The same 8 clients against a bare MCP server in the same run: the
+            # transport's own ceiling on this machine, for scale.
+            bare_run = await drive(f"{bare.url}/mcp", 8, calls)
+            results["feedback"]["bare_mcp_per_s"] = bare_run["calls_per_s"]
+            print(json.dumps(results["feedback"]), flush=True)
+        if "promote" in sections:
+            times = 5 if quick else 20
+            results["promote"] = await promote_latency(home, runner_url, tuner_url, times)
+            print(json.dumps(results["promote"]), flush=True)
+        if "thompson" in sections:
+            runs, horizon = (2, 1000) if quick else (8, 10_000)
+            results["thompson"] = await thompson_regret(tuner_url, runs, horizon)
+            print(json.dumps(results["thompson"]), flush=True)
+        if "cma" in sections:
             results["cma"] = await cma_section(tuner_url, quick)
     return results
 
@@ -188,10 +209,10 @@ async def main(quick: bool, skip_cma: bool) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--skip-cma", action="store_true")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tuner.json")
     args = parser.parse_args()
-    outcome = anyio.run(main, args.quick, args.skip_cma)
+    outcome = anyio.run(main, args.quick, tuple(args.only))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(outcome, indent=2))
     print(json.dumps(outcome, indent=2))
