@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -146,6 +146,42 @@ class ArchitectSettings(ServiceSettings):
     service_name: ClassVar[str] = "architect"
     host: str = Field(default="127.0.0.1", alias="RATCHET_ARCHITECT_HOST")
     port: int = Field(default=8003, ge=0, le=65535, alias="RATCHET_ARCHITECT_PORT")
+    coder: Literal["patch"] = Field(
+        default="patch",
+        alias="RATCHET_ARCHITECT_CODER",
+        description="Coder for feedback without a diff (a diff always goes to `patch`).",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        alias="RATCHET_ARCHITECT_MAX_BODY_BYTES",
+        description="Largest request body accepted (413 above it).",
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        alias="RATCHET_ARCHITECT_MAX_ATTEMPTS",
+        description="Runs of one job before an interrupted job is failed for good.",
+    )
+    fast_tests: list[str] = Field(
+        default=["tests/services/runner"],
+        alias="RATCHET_ARCHITECT_FAST_TESTS",
+        description="The candidate's pytest paths the fast tier runs (JSON list; [] for none).",
+    )
+    full_shards: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        alias="RATCHET_ARCHITECT_FULL_SHARDS",
+        description="Concurrent MCP clients the full tier shards the held-out split over "
+        "(their latency is the p95 judged: more clients than cores measures queueing).",
+    )
+    heldout_sample: int = Field(
+        default=0,
+        ge=0,
+        alias="RATCHET_ARCHITECT_HELDOUT_SAMPLE",
+        description="Held-out examples the full tier routes (0: all; a spread subset otherwise).",
+    )
 
 
 class VersionsSettings(ServiceSettings):

@@ -18,10 +18,12 @@ from rich.table import Table
 import ratchet
 from ratchet.bootstrap import initialize, open_manager
 from ratchet.cli.doctor import run_checks
+from ratchet.cli.evaluate import evaluate
 from ratchet.config import CommonSettings, load
 from ratchet.errors import RatchetError
 from ratchet.fleet import Supervisor, built_services, missing_services
 from ratchet.state import Pointer, StateManager
+from services.architect.cli import feedback, jobs
 from services.versions.cli import versions_app
 
 app = typer.Typer(
@@ -34,6 +36,10 @@ console = Console()
 err = Console(stderr=True)
 # `ratchet versions [show V]`: the Versions API's registry, read in-process.
 app.add_typer(versions_app, name="versions")
+# `ratchet eval --tier T`: the CI tiers; `ratchet feedback`, `ratchet jobs`: the Architect.
+app.command("eval")(evaluate)
+app.command()(feedback)
+app.command()(jobs)
 
 
 @contextlib.contextmanager

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
-from git import GitCommandError
+from git import GitCommandError, Repo
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ratchet.errors import ConflictError, NotFoundError, PolicyError
-from ratchet.policy import check_paths
+from ratchet.policy import FileChange, check_change
 from ratchet.state.document import utcnow
-from ratchet.vcs.repo import open_repo, restore_to_head
+from ratchet.vcs.repo import discard_untagged_releases, open_repo, restore_to_head
 from ratchet.vcs.semver import ReleaseKind, Version, next_version
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,15 @@ class ReleaseStore:
         """The release lock, with the workspace back at HEAD: write the release's files inside.
 
         A releaser killed mid-release leaves git lock files or staged changes
-        behind, which would otherwise wedge the next release or leak into it.
+        behind, which would otherwise wedge the next release or leak into it,
+        or a release commit it never tagged, which would otherwise ship
+        inside the next release without having been released itself.
         """
         with self.lock():
-            for fix in restore_to_head(self.workspace):
+            for fix in [
+                *restore_to_head(self.workspace),
+                *discard_untagged_releases(self.workspace),
+            ]:
                 log.warning("workspace repaired: %s", fix)
             yield
 
@@ -156,11 +161,17 @@ class ReleaseStore:
         paths: Sequence[str] = (),
         version: str | None = None,
         allow_empty: bool = False,
+        before_tag: Callable[[str], dict[str, Any] | None] | None = None,
     ) -> Release:
         """Commit ``paths`` (relative to the workspace) and tag the next version.
 
         Takes the release lock itself; callers that must read-then-release
         atomically hold :meth:`lock` around both (the lock is re-entrant).
+        The path policy and its content rails are checked on what is staged
+        (``metadata.authorised`` lists what the feedback authorised).
+        ``before_tag(commit)`` runs between commit and tag: what must exist
+        before a tag names the commit (an eval summary) is written there; it
+        may return metadata fields that need the commit (e.g. ``eval_key``).
         """
         with self.lock():
             latest = self.latest()
@@ -183,13 +194,20 @@ class ReleaseStore:
                     repo.git.add("--", *paths)
                 staged = [p for p in repo.git.diff("--cached", "--name-only").splitlines() if p]
                 try:
-                    check_paths(metadata.author, staged)
+                    authorised = (metadata.model_extra or {}).get("authorised") or ()
+                    check_change(
+                        metadata.author, staged_changes(repo, staged), authorised=authorised
+                    )
                 except PolicyError:
                     repo.git.reset("--quiet", "HEAD", "--", *staged)  # release nothing
                     raise
                 if staged or allow_empty:
                     repo.git.commit("--allow-empty", "-m", f"{tag}: {message}")
                 commit = repo.head.commit.hexsha
+                if before_tag is not None:
+                    extra = before_tag(commit)
+                    if extra:
+                        metadata = metadata.model_copy(update=extra)
                 body = json.dumps(
                     metadata.model_dump(mode="json", exclude_none=False), sort_keys=True
                 )
@@ -200,6 +218,19 @@ class ReleaseStore:
                         raise ConflictError(f"tag {tag} already exists") from None
                     raise
             return Release(tag, commit, metadata, utcnow())
+
+
+def staged_changes(repo: Repo, paths: Sequence[str]) -> list[FileChange]:
+    """Each staged path with its contents at HEAD and in the index (None: absent)."""
+    return [FileChange(p, _blob(repo, f"HEAD:{p}"), _blob(repo, f":{p}")) for p in paths]
+
+
+def _blob(repo: Repo, spec: str) -> bytes | None:
+    try:
+        data: bytes = repo.git.show(spec, stdout_as_string=False)
+    except GitCommandError:
+        return None
+    return data
 
 
 def _check_tag(name: str, objtype: str) -> str | None:

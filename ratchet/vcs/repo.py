@@ -8,6 +8,7 @@ Every use goes through :func:`open_repo`, which closes them on exit.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,41 @@ def restore_to_head(path: Path) -> list[str]:
             repo.git.clean("-fdq")
             fixed.append("discarded uncommitted changes of an interrupted release")
     return fixed
+
+
+_RELEASE_MESSAGE = re.compile(r"^v\d+\.\d+\.\d+: ")
+
+
+def discard_untagged_releases(path: Path) -> list[str]:
+    """Reset the branch past release commits a killed releaser never tagged.
+
+    A release commits, then tags (:meth:`ReleaseStore.release`); a kill in
+    between leaves a bot commit with a release message and no tag on top of
+    the branch. It was never released, so it must not ride along in the next
+    release: the branch goes back to the newest tagged commit below it. Call
+    it holding the release lock; anything else on top is left alone.
+    """
+    with open_repo(path) as repo:
+        if repo.head.is_detached or not repo.head.is_valid():
+            return []
+        tagged = {tag.commit.hexsha for tag in repo.tags}
+        dropped = []
+        commit = repo.head.commit
+        while (
+            commit.hexsha not in tagged
+            and commit.author.email == BOT_EMAIL
+            and _RELEASE_MESSAGE.match(str(commit.message))
+            and commit.parents
+        ):
+            dropped.append(commit)
+            commit = commit.parents[0]
+        if not dropped or commit.hexsha not in tagged:
+            return []
+        repo.git.reset("--hard", "--quiet", commit.hexsha)
+    return [
+        f"discarded the untagged release commit {c.hexsha[:12]} ({str(c.message).splitlines()[0]})"
+        for c in dropped
+    ]
 
 
 def is_repository(path: Path) -> bool:

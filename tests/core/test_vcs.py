@@ -222,3 +222,23 @@ def test_no_git_processes_outlive_an_operation(releases: ReleaseStore, workspace
         with job_worktree(workspace, "HEAD"):
             pass
     assert _git_children() == []
+
+
+def test_an_untagged_release_commit_is_discarded_by_the_next_releaser(
+    tmp_path: Path, source_repo: Path
+) -> None:
+    # What SIGKILL between a release's commit and its tag leaves on the branch.
+    workspace = tmp_path / "ws"
+    ensure_workspace(workspace, source_repo)
+    releases = ReleaseStore(workspace, tmp_path / "release.lock")
+    first = releases.release(meta(author="human"), message="first")
+    (workspace / "README.md").write_text("never released\n")
+    git(workspace, "commit", "-qam", "v0.2.0: a release killed before its tag")
+    with releases.begin():
+        assert git(workspace, "rev-parse", "HEAD") == first.commit
+    assert (workspace / "README.md").read_text() == "test project\n"
+    # A commit that is not a release commit is left alone.
+    (workspace / "README.md").write_text("a human's commit\n")
+    git(workspace, "-c", "user.email=h@h", "commit", "-qam", "docs")
+    with releases.begin():
+        assert git(workspace, "rev-parse", "HEAD") != first.commit

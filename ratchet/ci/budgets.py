@@ -1,0 +1,83 @@
+"""``ci/budgets.json``: the gates of each tier, read and judged in one place.
+
+The document's schema is described in ``ci/README.md``. The harness reads the
+budgets of the code root under test (the path policy guarantees a candidate
+can only tighten them), and turns a tier's metrics into pass/fail with one
+reason per broken budget, so every verdict names the number that failed it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ratchet.errors import CorruptDocumentError
+
+BUDGETS_PATH = Path("ci") / "budgets.json"
+TIERS = ("micro", "fast", "full")
+
+
+class TierLimits(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    time_limit_s: float = Field(gt=0)
+    memory_limit_mb: int = Field(gt=0)
+
+
+class Gates(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    min_heldout_accuracy: float = Field(ge=0, le=1)
+    min_dev_accuracy: float = Field(ge=0, le=1)
+    max_p95_latency_ms: float = Field(gt=0)
+    max_error_rate: float = Field(ge=0, le=1)
+
+
+class Budgets(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = 1
+    tiers: dict[str, TierLimits]
+    budgets: Gates
+    noise_margin: float = Field(ge=0, le=1)
+
+    def limits(self, tier: str) -> TierLimits:
+        return self.tiers[tier]
+
+
+def parse_budgets(raw: bytes | str, source: str = str(BUDGETS_PATH)) -> Budgets:
+    """Budgets from the file's bytes; CorruptDocumentError saying what is wrong."""
+    try:
+        document: Any = json.loads(raw)
+        budgets = Budgets.model_validate(document)
+    except (ValueError, ValidationError) as exc:
+        first = str(exc).splitlines()
+        raise CorruptDocumentError(f"{source} is not a valid budgets document: {first}") from None
+    missing = [tier for tier in TIERS if tier not in budgets.tiers]
+    if missing:
+        raise CorruptDocumentError(f"{source} has no limits for tier(s) {', '.join(missing)}")
+    return budgets
+
+
+def load_budgets(code_root: Path) -> Budgets:
+    path = code_root / BUDGETS_PATH
+    try:
+        return parse_budgets(path.read_bytes(), str(path))
+    except OSError as exc:
+        raise CorruptDocumentError(f"cannot read {path}: {exc}") from None
+
+
+def at_least(name: str, value: float | None, minimum: float) -> list[str]:
+    """A reason if ``value`` is missing or below ``minimum`` (empty list: the gate holds)."""
+    if value is None:
+        return [f"{name} was not measured"]
+    return [] if value >= minimum else [f"{name} {value:.4f} is below the budget {minimum:.4f}"]
+
+
+def at_most(name: str, value: float | None, maximum: float) -> list[str]:
+    if value is None:
+        return [f"{name} was not measured"]
+    return [] if value <= maximum else [f"{name} {value:.4f} is above the budget {maximum:.4f}"]

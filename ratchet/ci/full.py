@@ -1,0 +1,183 @@
+"""The full tier (minutes): real processes, the held-out split over MCP, the SLO budgets.
+
+The candidate's Runner and Tuner start as real processes from its code root
+(:mod:`ratchet.ci.candidate`). The held-out split, read from ``data_root``
+(never from the candidate), is sharded over concurrent official MCP clients
+calling ``route``; each call is timed at the client. The tier measures
+held-out accuracy (a failed call counts as wrong), the p95 latency and the
+error rate, and records both services' tool lists for the release's bump.
+
+The candidate's state is served with exploration off (``strategy.explore``
+false): every answer comes from the best arm, as in the other tiers, so two
+runs of the same code and state score the same and a comparison with the
+active version measures the change, not the dice.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from ratchet import datasets
+from ratchet.ci.budgets import Budgets, at_least, at_most, load_budgets
+from ratchet.ci.candidate import CandidateFailed, candidate_services, prepare_home
+from ratchet.ci.report import TierReport
+from ratchet.datasets import Example
+from ratchet.errors import RatchetError
+from ratchet.state import StateDocument
+
+
+def greedy(state: StateDocument) -> StateDocument:
+    """``state`` with exploration off (the best arm answers every call)."""
+    data = dict(state.data)
+    strategy = data.get("strategy")
+    if isinstance(strategy, dict):
+        data["strategy"] = {**strategy, "explore": False}
+    return state.model_copy(update={"data": data})
+
+
+def sample_of(examples: tuple[Example, ...], size: int | None) -> list[Example]:
+    """Every k-th example (deterministic, spread over the file), or all of them."""
+    if not size or size >= len(examples):
+        return list(examples)
+    stride = len(examples) / size
+    return [examples[int(i * stride)] for i in range(size)]
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Nearest-rank percentile (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def tool_list(tools: Any) -> list[dict[str, Any]]:
+    """Name and schemas of each tool, sorted: what a client can rely on."""
+    listed = [
+        {"name": t.name, "input_schema": t.input_schema, "output_schema": t.output_schema}
+        for t in tools.tools
+    ]
+    return sorted(listed, key=lambda t: str(t["name"]))
+
+
+async def _evaluate(
+    runner_url: str, tuner_url: str, examples: list[Example], shards: int
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    outcome = {"right": 0, "errors": 0}
+    tools: dict[str, Any] = {}
+
+    async def shard(part: list[Example]) -> None:
+        async with Client(f"{runner_url}/mcp") as client:
+            for example in part:
+                started = time.perf_counter()
+                try:
+                    result = await client.call_tool("route", {"text": example.text})
+                except Exception:
+                    outcome["errors"] += 1
+                    continue
+                finally:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                content = result.structured_content or {}
+                if result.is_error:
+                    outcome["errors"] += 1
+                elif content.get("intent") == example.intent:
+                    outcome["right"] += 1
+
+    async def list_tools(name: str, url: str) -> None:
+        async with Client(f"{url}/mcp") as client:
+            tools[name] = tool_list(await client.list_tools())
+
+    async with anyio.create_task_group() as group:
+        for index in range(shards):
+            group.start_soon(shard, examples[index::shards])
+    async with anyio.create_task_group() as group:
+        group.start_soon(list_tools, "runner", runner_url)
+        group.start_soon(list_tools, "tuner", tuner_url)
+    return {"latencies": latencies, **outcome, "tools": tools}
+
+
+def _run_within(
+    seconds: float, runner_url: str, tuner_url: str, examples: list[Example], shards: int
+) -> dict[str, Any] | None:
+    """The measurements, or None when the tier's time ran out."""
+
+    async def bounded() -> dict[str, Any] | None:
+        with anyio.move_on_after(seconds):
+            return await _evaluate(runner_url, tuner_url, examples, shards)
+        return None
+
+    return anyio.run(bounded)
+
+
+def _verdict(
+    measured: dict[str, Any], calls: int, budgets: Budgets, seconds: float, limit: float
+) -> TierReport:
+    gates = budgets.budgets
+    accuracy = measured["right"] / calls if calls else None
+    error_rate = measured["errors"] / calls if calls else None
+    p95 = percentile(measured["latencies"], 0.95)
+    reasons = [
+        *at_least("heldout_accuracy", accuracy, gates.min_heldout_accuracy),
+        *at_most("p95_latency_ms", p95, gates.max_p95_latency_ms),
+        *at_most("error_rate", error_rate, gates.max_error_rate),
+    ]
+    if seconds > limit:
+        reasons.append(f"took {seconds:.1f} s, over the tier's {limit:.0f} s")
+    metrics = {
+        "heldout_accuracy": None if accuracy is None else round(accuracy, 6),
+        "p95_latency_ms": None if p95 is None else round(p95, 3),
+        "error_rate": None if error_rate is None else round(error_rate, 6),
+    }
+    details = {"calls": calls, "tools": measured["tools"]}
+    return TierReport("full", not reasons, seconds, metrics, reasons, details)
+
+
+def run_full(
+    state: StateDocument,
+    code_root: Path,
+    data_root: Path,
+    *,
+    shards: int = 2,
+    sample: int | None = None,
+    budgets: Budgets | None = None,
+) -> TierReport:
+    """Serve ``state`` with the code under ``code_root`` and judge it on the held-out split."""
+    started = time.monotonic()
+    try:
+        budgets = budgets or load_budgets(code_root)
+        examples = sample_of(datasets.load(data_root, "heldout"), sample)
+    except RatchetError as exc:
+        return TierReport.failed("full", 0.0, f"cannot read the tier's inputs: {exc}")
+    limits = budgets.limits("full")
+    seconds, memory = limits.time_limit_s, limits.memory_limit_mb
+
+    def elapsed() -> float:
+        return time.monotonic() - started
+
+    with tempfile.TemporaryDirectory(prefix="ratchet-full-") as scratch:
+        home = Path(scratch)
+        try:
+            prepare_home(home, code_root, greedy(state))
+            with candidate_services(
+                ("runner", "tuner"), code_root, home, seconds=seconds, memory_mb=memory
+            ) as services:
+                runner, tuner = services["runner"], services["tuner"]
+                left = max(seconds - elapsed(), 1.0)
+                measured = _run_within(left, runner.url, tuner.url, examples, shards)
+                if measured is None:
+                    return TierReport.failed("full", elapsed(), f"over the tier's {seconds:.0f} s")
+                if runner.process.poll() is not None:
+                    return TierReport.failed(
+                        "full", elapsed(), f"the candidate runner died: {runner.log_tail(3)}"
+                    )
+        except (CandidateFailed, RatchetError, OSError) as exc:
+            return TierReport.failed("full", elapsed(), str(exc))
+    return _verdict(measured, len(examples), budgets, elapsed(), seconds)

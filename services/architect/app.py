@@ -1,0 +1,85 @@
+"""The Architect's application: intake, jobs, health; the worker runs in its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+import ratchet
+from ratchet.config import ArchitectSettings
+
+from .context import ArchitectContext
+from .errors import BodyLimit, install_handlers
+from .jobs import JobStatus
+from .models import Health
+from .routes import intake, jobs
+from .worker import Worker
+
+DESCRIPTION = (
+    "Turns textual feedback (optionally a unified diff) and the Triggerer's alarms into "
+    "jobs: a coder's candidates go through the path policy and the micro, fast and full "
+    "CI tiers, and the best that does not regress is released as a minor or major version."
+)
+
+
+class ArchitectAPI(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's schema with its unused 422 answers dropped (we answer 400)."""
+        if self.openapi_schema is None:
+            schema = super().openapi()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            components = schema.get("components", {}).get("schemas", {})
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+            self.openapi_schema = schema
+        return self.openapi_schema
+
+
+def create_app(
+    settings: ArchitectSettings, ctx: ArchitectContext | None = None, *, run_worker: bool = True
+) -> FastAPI:
+    context = ctx or ArchitectContext.from_settings(settings)
+    worker = Worker(context)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+            if ctx is None:
+                context.close()
+
+    app = ArchitectAPI(
+        title="Ratchet Architect",
+        version=ratchet.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    app.state.worker = worker
+    install_handlers(app)
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    def healthz() -> Health:
+        """Liveness, and how many jobs wait or run."""
+        return Health(
+            queued=len(context.jobs.jobs(limit=10_000, status=JobStatus.QUEUED)),
+            running=len(context.jobs.jobs(limit=10_000, status=JobStatus.RUNNING)),
+        )
+
+    app.include_router(intake.router)
+    app.include_router(jobs.router)
+    return app
+
+
+def with_body_limit(app: FastAPI, settings: ArchitectSettings) -> ASGIApp:
+    return BodyLimit(app, settings.max_body_bytes)

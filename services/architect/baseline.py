@@ -1,0 +1,82 @@
+"""The active version's scores: what a candidate must not regress from.
+
+Read from the active commit's eval summary when it was measured the way
+candidates are (same held-out sample); otherwise the active release's build
+is evaluated now (fast and full tiers, its own processes) and the summary is
+written for that commit, once, so the next job reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ratchet import datasets
+from ratchet.ci.full import sample_of
+from ratchet.ci.tiers import CiOptions, run_tier, summary_of
+from ratchet.errors import ConflictError
+from ratchet.objects import ObjectStore
+from ratchet.state import ActiveState
+
+log = logging.getLogger(__name__)
+
+
+def summary_key(commit: str) -> str:
+    return f"evals/{commit}/summary.json"
+
+
+@dataclass
+class Baseline:
+    version: str
+    commit: str
+    summary: dict[str, Any]
+    measured_now: bool
+
+    def metric(self, name: str) -> float | None:
+        value = self.summary.get(name)
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def tools(self) -> dict[str, list[dict[str, Any]]]:
+        tools: dict[str, list[dict[str, Any]]] = (
+            self.summary.get("tiers", {}).get("full", {}).get("tools", {})
+        )
+        return tools
+
+
+def _comparable(summary: dict[str, Any], calls: int) -> bool:
+    full = summary.get("tiers", {}).get("full", {})
+    return full.get("calls") == calls and "tools" in full and "dev_accuracy" in summary
+
+
+def baseline(
+    active: ActiveState, build: Path, objects: ObjectStore, options: CiOptions
+) -> Baseline:
+    """The scores of ``active`` (served by the code in ``build``)."""
+    commit = active.pointer.commit
+    assert commit is not None, "the active version has no commit"
+    key = summary_key(commit)
+    calls = len(sample_of(datasets.load(build, "heldout"), options.heldout_sample))
+    stored = objects.get_or_none(key)
+    if stored is not None:
+        summary = json.loads(stored.data)
+        if _comparable(summary, calls):
+            return Baseline(active.version, commit, summary, False)
+    reports = [
+        run_tier(tier, active.document, build, build, CiOptions(unit_tests=(), **_rest(options)))
+        for tier in ("fast", "full")
+    ]
+    summary = {"version": active.version, "commit": commit, "baseline": True, **summary_of(reports)}
+    if stored is None:
+        try:
+            objects.put_once(key, json.dumps(summary, indent=2, sort_keys=True).encode())
+        except ConflictError:
+            log.info("%s was written meanwhile; keeping the stored one", key)
+    return Baseline(active.version, commit, summary, True)
+
+
+def _rest(options: CiOptions) -> dict[str, Any]:
+    return {"shards": options.shards, "heldout_sample": options.heldout_sample}

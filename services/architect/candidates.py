@@ -1,0 +1,124 @@
+"""One candidate through the gates: worktree → coder → policy → micro → fast → full.
+
+The candidate lives in a throwaway worktree at the active version; what the
+coder wrote is committed there (the commit object stays in the workspace's
+object database after the worktree is removed, ready to be rebased onto main
+at release), and every tier runs that tree's code in its own processes.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ratchet.ci.budgets import TIERS, load_budgets
+from ratchet.ci.report import TierReport
+from ratchet.ci.tiers import run_tier
+from ratchet.errors import CorruptDocumentError, PolicyError
+from ratchet.policy import FileChange, authorisations, check_change
+from ratchet.state import ACTIVE_KEY, StateDocument
+from ratchet.vcs import job_worktree, open_repo
+from ratchet.vcs.releases import staged_changes
+
+from .coders import Coder, CoderError, CodingRequest
+from .context import ArchitectContext
+from .stages import Recorder, Rejected
+
+
+@dataclass
+class Candidate:
+    index: int
+    summary: str
+    commit: str
+    state: StateDocument
+    noise_margin: float
+    reports: dict[str, TierReport] = field(default_factory=dict)
+    authorised_notes: list[str] = field(default_factory=list)
+
+    def metric(self, name: str) -> float | None:
+        for report in self.reports.values():
+            value = report.metrics.get(name)
+            if value is not None:
+                return value
+        return None
+
+    @property
+    def tools(self) -> dict[str, list[dict[str, Any]]]:
+        tools: dict[str, list[dict[str, Any]]] = self.reports["full"].details.get("tools", {})
+        return tools
+
+
+def read_state(root: Path) -> StateDocument:
+    path = root / "state" / ACTIVE_KEY
+    try:
+        return StateDocument.from_file_bytes(str(path), path.read_bytes())
+    except (OSError, CorruptDocumentError) as exc:
+        raise Rejected(f"the candidate's state does not load: {exc}") from None
+
+
+def commit_worktree(tree: Path, message: str) -> tuple[str, list[FileChange]]:
+    """Stage everything the coder wrote; (commit, the changes) once committed."""
+    with open_repo(tree) as repo:
+        repo.git.add("-A")
+        paths = [p for p in repo.git.diff("--cached", "--name-only", "--no-renames").splitlines()]
+        changes = staged_changes(repo, [p for p in paths if p])
+        if not changes:
+            return "", []
+        repo.git.commit("-q", "-m", message)
+        return repo.head.commit.hexsha, changes
+
+
+def build_candidate(
+    ctx: ArchitectContext,
+    recorder: Recorder,
+    coder: Coder,
+    request: CodingRequest,
+    index: int,
+    base_commit: str,
+    data_root: Path,
+) -> Candidate:
+    """Run candidate ``index`` through every gate; Rejected at the first that says no."""
+    with ExitStack() as stack:
+        with recorder.stage("worktree") as log:
+            tree = stack.enter_context(
+                job_worktree(ctx.settings.workspace_path, base_commit, parent=ctx.worktrees)
+            )
+            log.append(f"candidate {index + 1}: worktree at {base_commit[:12]}")
+        with recorder.stage("coder") as log:
+            try:
+                proposal = coder.propose(request, tree, index)
+            except CoderError as exc:
+                raise Rejected(f"{coder.name} coder: {exc}") from None
+            log += [proposal.summary, *proposal.log]
+        with recorder.stage("policy") as log:
+            commit, changes = commit_worktree(
+                tree, f"candidate {index + 1} of job {request.job_id}"
+            )
+            if not changes:
+                raise Rejected("the candidate changes nothing")
+            try:
+                notes = check_change("architect", changes, authorised=authorisations(request.text))
+            except PolicyError as exc:
+                raise Rejected(str(exc)) from None
+            state = read_state(tree)
+            try:
+                margin = load_budgets(tree).noise_margin
+            except CorruptDocumentError as exc:
+                raise Rejected(str(exc)) from None
+            log.append(f"{len(changes)} file(s) within the policy; candidate {commit[:12]}")
+            log += notes
+        candidate = Candidate(index, proposal.summary, commit, state, margin, {}, notes)
+        for tier in TIERS:
+            with recorder.stage(tier) as log:
+                report = run_tier(tier, state, tree, data_root, ctx.ci)
+                candidate.reports[tier] = report
+                details = report.details.get("unit_tests")
+                if isinstance(details, dict) and details.get("output"):
+                    log.append(str(details["output"]))
+                if not report.passed:
+                    raise Rejected(report.reason)
+                log.append(report.reason)
+        return candidate
+    raise AssertionError("unreachable")  # pragma: no cover (ExitStack may swallow, mypy thinks)

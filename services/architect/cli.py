@@ -1,0 +1,113 @@
+"""``ratchet feedback "text" [--patch FILE]`` and ``ratchet jobs [ID]``: the Architect's CLI.
+
+Both talk to the running Architect over HTTP (``RATCHET_ARCHITECT_HOST``/``PORT``,
+the bearer token when set). ``ratchet jobs ID`` follows a running job live,
+stage by stage, until it ends (``--no-follow`` to print once).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from ratchet.config import ArchitectSettings, load
+from ratchet.errors import RatchetError
+
+console = Console()
+err = Console(stderr=True)
+FINAL = {"succeeded", "rejected", "failed"}
+STYLE = {"passed": "green", "failed": "red", "running": "yellow", "skipped": "dim"}
+
+
+def _client() -> httpx.Client:
+    try:
+        settings = load(ArchitectSettings)
+    except RatchetError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    headers = {}
+    if settings.token is not None:
+        headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
+    return httpx.Client(base_url=settings.base_url, headers=headers, timeout=30)
+
+
+def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        with _client() as client:
+            answer = client.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        err.print(f"[red]error:[/red] the Architect does not answer ({exc}); is `ratchet up` on?")
+        raise typer.Exit(1) from None
+    body: dict[str, Any] = answer.json()
+    if answer.status_code >= 400:
+        err.print(f"[red]error {answer.status_code}:[/red] {body.get('detail', body)}")
+        raise typer.Exit(1)
+    return body
+
+
+def feedback(
+    text: Annotated[str, typer.Argument(help="What should change, and why.")],
+    patch: Annotated[Path | None, typer.Option(help="A unified diff to apply.")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Retries: one job.")] = None,
+) -> None:
+    """Send feedback to the Architect; prints the job id (follow it with `ratchet jobs ID`)."""
+    body: dict[str, Any] = {"text": text}
+    if patch is not None:
+        body["patch"] = patch.read_text()
+    if idempotency_key:
+        body["idempotency_key"] = idempotency_key
+    accepted = _call("POST", "/feedback", json=body)
+    console.print(f"job [bold]{accepted['job_id']}[/bold] {accepted['status']}")
+
+
+def _job_table(job: dict[str, Any]) -> Table:
+    title = f"job {job['id']}: {job['status']}"
+    if job.get("version"):
+        title += f" → {job['version']}"
+    table = Table("stage", "status", "seconds", "log", title=title, caption=job.get("reason"))
+    for stage in job["stages"]:
+        status = stage["status"]
+        seconds = "" if stage["seconds"] is None else f"{stage['seconds']:.1f}"
+        last = (stage["log"] or "").strip().splitlines()
+        table.add_row(
+            stage["name"],
+            f"[{STYLE.get(status, '')}]{status}[/]",
+            seconds,
+            last[-1] if last else "",
+        )
+    return table
+
+
+def jobs(
+    job_id: Annotated[str | None, typer.Argument(help="A job to show (and follow).")] = None,
+    follow: Annotated[bool, typer.Option(help="Follow a running job until it ends.")] = True,
+) -> None:
+    """List jobs, or show one job's stages (live while it runs)."""
+    if job_id is None:
+        table = Table("id", "status", "version", "created", "text")
+        for job in _call("GET", "/jobs")["jobs"]:
+            table.add_row(
+                job["id"],
+                job["status"],
+                job.get("version") or "",
+                job["created_at"],
+                job["text"][:60],
+            )
+        console.print(table)
+        return
+    job = _call("GET", f"/jobs/{job_id}")
+    if not follow or job["status"] in FINAL:
+        console.print(_job_table(job))
+        return
+    with Live(_job_table(job), console=console, refresh_per_second=4) as live:
+        while job["status"] not in FINAL:
+            time.sleep(0.5)
+            job = _call("GET", f"/jobs/{job_id}")
+            live.update(_job_table(job))

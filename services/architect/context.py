@@ -1,0 +1,51 @@
+"""What a job runs against: the workspace, its stores and the CI options, built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ratchet.bootstrap import release_store
+from ratchet.builds import BuildStore
+from ratchet.ci.tiers import CiOptions
+from ratchet.config import ArchitectSettings
+from ratchet.objects import ObjectStore, open_object_store
+from ratchet.state import StateManager, open_state_manager
+from ratchet.vcs import ReleaseStore
+
+from .jobs import JobStore
+
+
+@dataclass
+class ArchitectContext:
+    settings: ArchitectSettings
+    jobs: JobStore
+    manager: StateManager
+    releases: ReleaseStore
+    builds: BuildStore
+    objects: ObjectStore
+    ci: CiOptions
+
+    @property
+    def worktrees(self) -> Path:
+        """Where job worktrees live (swept on start: a killed job leaves one behind)."""
+        return self.settings.home_path / "worktrees"
+
+    @classmethod
+    def from_settings(cls, settings: ArchitectSettings) -> ArchitectContext:
+        return cls(
+            settings=settings,
+            jobs=JobStore(settings.data_path / "architect.sqlite3"),
+            manager=open_state_manager(settings),
+            releases=release_store(settings),
+            builds=BuildStore(settings.workspace_path, settings.home_path / "builds"),
+            objects=open_object_store(settings),
+            ci=CiOptions(
+                unit_tests=tuple(settings.fast_tests),
+                shards=settings.full_shards,
+                heldout_sample=settings.heldout_sample or None,
+            ),
+        )
+
+    def close(self) -> None:
+        self.jobs.close()

@@ -1,0 +1,59 @@
+"""Recording a job's stages as they run: status, timing and a log tail per stage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ratchet.errors import RatchetError
+
+from .jobs import JobStore, StageStatus
+
+
+class Rejected(RatchetError):
+    """A gate said no: the job ends ``rejected`` with this reason and stage."""
+
+    def __init__(self, reason: str, stage: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.stage = stage
+
+
+class StageFailed(RatchetError):
+    """An unexpected error inside a stage: the job ends ``failed``."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"internal error in stage {stage}: {type(cause).__name__}: {cause}")
+        self.stage = stage
+
+
+class Recorder:
+    def __init__(self, jobs: JobStore, job_id: str) -> None:
+        self.jobs = jobs
+        self.job_id = job_id
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[list[str]]:
+        """Run a stage; the block appends log lines to the list it is given."""
+        self.jobs.stage_started(self.job_id, name)
+        started = time.monotonic()
+        lines: list[str] = []
+
+        def done(status: StageStatus) -> None:
+            self.jobs.stage_finished(
+                self.job_id, name, status, time.monotonic() - started, "\n".join(lines)
+            )
+
+        try:
+            yield lines
+        except Rejected as exc:
+            lines.append(exc.reason)
+            done(StageStatus.FAILED)
+            exc.stage = exc.stage or name
+            raise
+        except Exception as exc:
+            lines.append(f"{type(exc).__name__}: {exc}")
+            done(StageStatus.FAILED)
+            raise StageFailed(name, exc) from exc
+        done(StageStatus.PASSED)

@@ -1,0 +1,91 @@
+"""The job worker: one thread running queued jobs one at a time, oldest first.
+
+On start it finishes what a killed process left: worktrees are removed, a
+job whose release was tagged is completed (pointer moved, ``succeeded``),
+every other ``running`` job is queued again or failed past its attempts.
+One Architect process per home is assumed for that recovery.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ratchet.vcs.worktrees import remove_worktree
+
+from .context import ArchitectContext
+from .jobs import Job, JobStatus
+from .pipeline import run_job
+from .release import finish_released, released_by
+
+log = logging.getLogger(__name__)
+
+
+def recover(ctx: ArchitectContext) -> list[Job]:
+    """Bring every job a dead process left ``running`` to a runnable or final status."""
+    if ctx.worktrees.is_dir():
+        for leftover in ctx.worktrees.iterdir():
+            remove_worktree(ctx.settings.workspace_path, leftover)
+    for job in ctx.jobs.jobs(limit=10_000, status=JobStatus.RUNNING):
+        release = released_by(ctx.releases, job.id)
+        if release is not None:
+            finish_released(ctx.manager, ctx.settings.workspace_path, release)
+            ctx.jobs.finish(
+                job.id,
+                JobStatus.SUCCEEDED,
+                f"released {release.version} (finished after a restart)",
+                version=release.version,
+            )
+    recovered = ctx.jobs.recover(ctx.settings.max_attempts)
+    for job in recovered:
+        log.warning("job %s interrupted: now %s", job.id, job.status)
+    return recovered
+
+
+class Worker:
+    def __init__(self, ctx: ArchitectContext, *, idle_wait: float = 1.0) -> None:
+        self.ctx = ctx
+        self.idle_wait = idle_wait
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="architect-worker", daemon=True)
+
+    def start(self) -> None:
+        recover(self.ctx)
+        self._thread.start()
+
+    def notify(self) -> None:
+        """A job was queued: look now rather than at the next idle tick."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking jobs; a job in progress is left to the next start's recovery."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def run_pending(self) -> list[Job]:
+        """Run queued jobs until none is left (the thread's loop; also for tests)."""
+        done = []
+        while not self._stop.is_set():
+            job = self.ctx.jobs.claim_next()
+            if job is None:
+                break
+            log.info("job %s: started (attempt %d)", job.id, job.attempts)
+            try:
+                finished = run_job(self.ctx, job)
+            except Exception as exc:  # never leave a job running because of a bug here
+                log.exception("job %s crashed the worker", job.id)
+                finished = self.ctx.jobs.finish(
+                    job.id, JobStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+                )
+            log.info("job %s: %s (%s)", job.id, finished.status, finished.reason)
+            done.append(finished)
+        return done
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_pending()
+            self._wake.wait(self.idle_wait)
+            self._wake.clear()
