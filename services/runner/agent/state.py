@@ -115,9 +115,16 @@ def default_replies(labels: tuple[str, ...]) -> dict[str, list[Reply]]:
 
 
 def default_state(labels: tuple[str, ...]) -> AgentState:
-    """v0.1.0: nearest centroid on word unigrams, with room for the Tuner."""
+    """v0.1.0: nearest centroid on word unigrams, with room for the Tuner.
+
+    The prior leans to the simple centroid arm (mean 2/3 against 1/2), so the
+    release is judged on it until feedback shows the blend arm answers better;
+    Thompson sampling still tries the blend arm from the first conversation.
+    """
     return AgentState(
-        strategy=Strategy(arms={"centroid": Arm(), "blend": Arm()}, explore=True),
+        strategy=Strategy(
+            arms={"centroid": Arm(alpha=2.0, beta=1.0), "blend": Arm()}, explore=True
+        ),
         params=Params(
             blend_weight=Param(value=0.5, low=0.0, high=1.0),
             knn_k=Param(value=10, low=1, high=50),
