@@ -55,7 +55,8 @@ async def test_a_correction_is_a_reward_of_one_or_zero(
             client, "feedback", conversation_id="wrong", correct_intent="lost_or_stolen_card"
         )
         arms = (await settled(client))["arms"]
-    assert (arms["centroid"]["alpha"], arms["centroid"]["beta"]) == (2.0, 2.0)
+    # v0.1.0's prior on centroid is (2, 1): one success and one failure on top.
+    assert (arms["centroid"]["alpha"], arms["centroid"]["beta"]) == (3.0, 2.0)
 
 
 async def test_a_repeated_idempotency_key_counts_once(
@@ -73,7 +74,7 @@ async def test_a_repeated_idempotency_key_counts_once(
     assert first["duplicate"] is False and again["duplicate"] is True
     assert again["feedback_id"] is None
     assert (status["feedback_total"], status["feedback_applied"]) == (1, 1)
-    assert status["arms"]["centroid"]["alpha"] == 2.0
+    assert status["arms"]["centroid"]["alpha"] == 3.0  # the prior's 2, plus one
 
 
 @pytest.mark.parametrize(
@@ -133,5 +134,5 @@ def test_feedback_stored_before_a_crash_is_applied_later(
     assert (staging.tuning or {})[WATERMARK] == accepted.feedback_id
     assert intake.pending(staging) == 0
     arm = staging.data["strategy"]["arms"]["centroid"]
-    assert (arm["alpha"], arm["beta"]) == (2.0, 2.0)
+    assert (arm["alpha"], arm["beta"]) == (3.0, 2.0)  # prior (2, 1), a success, a failure
     assert intake.apply_pending(through=accepted.feedback_id).revision == staging.revision
