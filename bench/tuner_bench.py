@@ -32,6 +32,7 @@ from ratchet.config import CommonSettings
 from ratchet.sessions import SessionStore
 from services.tuner.algorithms import thompson
 from tests.helpers.processes import running
+from tests.helpers.turns import answered
 
 from .cma_bench import cma_section
 from .runner_bench import drive
@@ -49,18 +50,8 @@ async def _call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
 
 async def feedback_throughput(home: Path, tuner: str, clients: int, calls: int) -> dict[str, Any]:
     sessions = SessionStore(home / "data" / "sessions.sqlite3")
-    answer = {
-        "intent": "card_arrival",
-        "confidence": 0.5,
-        "alternatives": [],
-        "arm": "centroid",
-        "rule": None,
-        "reply_id": None,
-        "version": "v0.1.0",
-        "state_revision": 0,
-    }
     for index in range(clients * calls):  # turns the Runner answered, to give feedback on
-        sessions.record_turn(f"fb-{index}", "where is my card?", answer)
+        answered(sessions, f"fb-{index}")
     sessions.close()
     errors = 0
 

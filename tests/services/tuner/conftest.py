@@ -16,6 +16,9 @@ from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
 from tests.conftest import PROJECT_ROOT
 from tests.helpers.mcp import call
+from tests.helpers.turns import answered
+
+__all__ = ["answered", "initialised_home", "settled"]
 
 
 def initialised_home(home: Path, project_root: Path) -> TunerSettings:
@@ -59,27 +62,3 @@ async def settled(client: Client, timeout: float = 60) -> dict[str, Any]:
         assert time.monotonic() < deadline, f"feedback still pending after {timeout} s: {status}"
         await anyio.sleep(0.02)
     return status
-
-
-def answered(
-    sessions: SessionStore,
-    conversation_id: str,
-    *,
-    intent: str = "card_arrival",
-    arm: str = "centroid",
-) -> int:
-    """Record a turn as the Runner does; return its number."""
-    return sessions.record_turn(
-        conversation_id,
-        "where is my card?",
-        {
-            "intent": intent,
-            "confidence": 0.6,
-            "alternatives": [{"intent": intent, "score": 0.6}],
-            "arm": arm,
-            "rule": None,
-            "reply_id": None,
-            "version": "v0.1.0",
-            "state_revision": 0,
-        },
-    )

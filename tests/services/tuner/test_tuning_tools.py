@@ -69,20 +69,7 @@ async def test_rules_mined_from_corrections_raise_dev_accuracy(
         predicted = model.predict(example.text, "centroid").intent
         if predicted != example.intent:  # a mistake a user corrected
             conversation = f"m{index}"
-            store.record_turn(
-                conversation,
-                example.text,
-                {
-                    "intent": predicted,
-                    "confidence": 0.5,
-                    "alternatives": [],
-                    "arm": "centroid",
-                    "rule": None,
-                    "reply_id": None,
-                    "version": "v0.1.0",
-                    "state_revision": 0,
-                },
-            )
+            answered(store, conversation, text=example.text, intent=predicted)
             store.record_feedback(
                 conversation,
                 1,
