@@ -11,9 +11,10 @@ from starlette.types import ASGIApp
 
 import ratchet
 from ratchet.config import ArchitectSettings
+from ratchet.rest import install_handlers
 
 from .context import ArchitectContext
-from .errors import BodyLimit, install_handlers
+from .errors import BodyLimit
 from .jobs import JobStatus
 from .models import Health
 from .routes import intake, jobs
@@ -66,7 +67,7 @@ def create_app(
     )
     app.state.context = context
     app.state.worker = worker
-    install_handlers(app)
+    install_handlers(app, "architect")
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:

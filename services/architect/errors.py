@@ -1,73 +1,12 @@
-"""The Architect's errors at the edge: library errors to 4xx/5xx with a reason.
-
-Malformed JSON and invalid fields are 400 (not FastAPI's 422) and an
-oversize body is 413 before it is read whole (:class:`BodyLimit`). Every
-answer is ``{"detail": ...}``; no traceback reaches a client.
+"""The Architect's edge beyond :mod:`ratchet.rest`: an oversize body is 413 before it
+is read whole (:class:`BodyLimit`), with a ``{"detail": ...}`` like every answer.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from ratchet.errors import ConflictError, NotFoundError, RatchetError
-
-log = logging.getLogger(__name__)
-
-
-class InvalidRequest(RatchetError):
-    """Malformed input the models cannot express (a diff git cannot parse): 400."""
-
-
-STATUS: tuple[tuple[type[RatchetError], int], ...] = (
-    (InvalidRequest, 400),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-)
-
-
-def problem(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
-
-
-def describe_validation(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        if error.get("type") == "json_invalid":
-            return f"malformed JSON: {error.get('ctx', {}).get('error', 'cannot parse the body')}"
-        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
-        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
-
-
-def install_handlers(app: FastAPI) -> None:
-    async def ratchet_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RatchetError)
-        status = next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
-        return problem(status, str(exc))
-
-    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        return problem(400, describe_validation(exc))
-
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return problem(500, "internal error: the architect logged the details")
-
-    app.add_exception_handler(RatchetError, ratchet_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
 
 
 class BodyLimit:

@@ -13,8 +13,9 @@ from fastapi import FastAPI
 
 import ratchet
 from ratchet.config import VersionsSettings
+from ratchet.rest import install_handlers
 
-from .errors import install_handlers
+from .errors import STATUSES
 from .models import Health
 from .registry import VersionRegistry
 from .routes import kpis, page, pointer, versions
@@ -60,7 +61,7 @@ def create_app(settings: VersionsSettings, registry: VersionRegistry | None = No
         description=DESCRIPTION,
     )
     app.state.registry = registry or VersionRegistry.from_settings(settings)
-    install_handlers(app)
+    install_handlers(app, "versions service", STATUSES)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:

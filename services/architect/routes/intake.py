@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from ratchet.rest import InvalidRequest
+
 from ..coders import check_diff
-from ..errors import InvalidRequest
 from ..jobs import Job, JobKind
 from ..models import FeedbackRequest, JobAccepted, Problem, WakeRequest
 from . import Context, JobWorker
