@@ -20,7 +20,7 @@ from typing import TypeVar
 import uvicorn
 from starlette.types import ASGIApp
 
-from ratchet.auth import BearerTokenMiddleware
+from ratchet.auth import OPEN_PATHS, BearerTokenMiddleware, public_paths
 from ratchet.config import ServiceSettings, load
 from ratchet.errors import RatchetError
 
@@ -29,7 +29,10 @@ S = TypeVar("S", bound=ServiceSettings)
 
 def secured(app: ASGIApp, settings: ServiceSettings) -> ASGIApp:
     token = settings.token.get_secret_value() if settings.token else None
-    return BearerTokenMiddleware(app, token)
+    declared = public_paths(app)
+    exact = frozenset(p for p in declared if not p.endswith("*"))
+    prefixes = tuple(p.rstrip("*") for p in declared if p.endswith("*"))
+    return BearerTokenMiddleware(app, token, OPEN_PATHS | exact, prefixes)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 import ratchet
+from ratchet.auth import PUBLIC_PATHS_ATTR
 from ratchet.config import VersionsSettings
 from ratchet.rest import install_handlers
 
@@ -73,4 +74,7 @@ def create_app(settings: VersionsSettings, registry: VersionRegistry | None = No
     app.include_router(kpis.router)
     app.include_router(page.router)
     page.mount_static(app)
+    # The page's HTML and scripts hold no data; with RATCHET_TOKEN set they load
+    # without it and ask the person for the token before the first API call.
+    setattr(app, PUBLIC_PATHS_ATTR, ("/", "/static/*"))
     return app

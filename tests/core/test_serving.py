@@ -12,8 +12,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
-from ratchet.auth import BearerTokenMiddleware
+from ratchet.auth import PUBLIC_PATHS_ATTR, BearerTokenMiddleware
+from ratchet.config import ServiceSettings
+from ratchet.serving import secured
 from tests.conftest import PROJECT_ROOT
 
 
@@ -42,6 +45,19 @@ def test_a_missing_or_wrong_token_is_401(header: str | None) -> None:
 def test_the_right_token_passes_and_healthz_stays_open() -> None:
     client = TestClient(BearerTokenMiddleware(_app(), "s3cret"))
     assert client.get("/data", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.get("/healthz").status_code == 200
+
+
+def test_an_app_declares_its_public_paths_exact_or_by_prefix() -> None:
+    app = _app()
+    app.get("/")(lambda: {"page": "no data"})
+    app.get("/static/app.js")(lambda: {"code": "no data"})
+    app.get("/staticky")(lambda: {"secret": 1})
+    setattr(app, PUBLIC_PATHS_ATTR, ("/", "/static/*"))
+    settings = ServiceSettings(token=SecretStr("s3cret"))
+    client = TestClient(secured(app, settings))
+    assert client.get("/").status_code == client.get("/static/app.js").status_code == 200
+    assert client.get("/staticky").status_code == client.get("/data").status_code == 401
     assert client.get("/healthz").status_code == 200
 
 

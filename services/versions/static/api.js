@@ -8,8 +8,26 @@ export class ApiError extends Error {
   }
 }
 
+// With RATCHET_TOKEN set, the API answers 401 until the page sends the bearer
+// token: ask once, keep it for this tab only (sessionStorage), send it with every call.
+const TOKEN_KEY = "ratchet-token";
+
+function headers() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const result = { Accept: "application/json" };
+  if (token) result.Authorization = `Bearer ${token}`;
+  return result;
+}
+
 export async function get(path) {
-  const response = await fetch(path, { cache: "no-cache", headers: { Accept: "application/json" } });
+  let response = await fetch(path, { cache: "no-cache", headers: headers() });
+  if (response.status === 401) {
+    const token = window.prompt("This Ratchet needs its access token (RATCHET_TOKEN):");
+    if (token) {
+      sessionStorage.setItem(TOKEN_KEY, token.trim());
+      response = await fetch(path, { cache: "no-cache", headers: headers() });
+    }
+  }
   if (!response.ok) {
     let detail = response.statusText;
     try {

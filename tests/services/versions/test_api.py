@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from ratchet.serving import secured
+from services.versions.app import create_app
 from tests.services.versions.conftest import Home
 
 NEWEST_FIRST = ["v1.0.1", "v1.0.0", "v0.2.1", "v0.2.0", "v0.1.2", "v0.1.1", "v0.1.0"]
@@ -311,3 +314,13 @@ def test_openapi_documents_400_not_422(client: TestClient) -> None:
         "$ref": "#/components/schemas/VersionDetail"
     }
     assert detail["parameters"][0]["schema"]["pattern"].startswith("^v")
+
+
+def test_with_a_token_the_page_loads_and_its_data_needs_the_token(built_home: Home) -> None:
+    settings = built_home.settings.model_copy(update={"token": SecretStr("s3cret")})
+    with TestClient(secured(create_app(settings), settings)) as guarded:
+        assert guarded.get("/").status_code == 200  # HTML and scripts: no data in them
+        assert guarded.get("/static/api.js").status_code == 200
+        assert guarded.get("/versions").status_code == 401
+        authorised = guarded.get("/versions", headers={"Authorization": "Bearer s3cret"})
+        assert authorised.status_code == 200 and authorised.json()["versions"]
