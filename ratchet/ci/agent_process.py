@@ -8,13 +8,16 @@ pays the start-up and model training once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,10 +82,28 @@ class AgentProcess:
         return f"the agent process exited ({code}): {last}"
 
 
+TIERS = ("micro", "fast", "full")
+STALE_SCRATCH_S = 24 * 3600  # no tier runs for a day: older scratch is a killed parent's
+
+
+def sweep_stale_scratch(now: float | None = None) -> int:
+    """Remove the scratch directories of harness runs whose process was killed."""
+    cutoff = (time.time() if now is None else now) - STALE_SCRATCH_S
+    removed = 0
+    root = Path(tempfile.gettempdir())
+    for path in (p for tier in TIERS for p in root.glob(f"ratchet-{tier}-*")):
+        with contextlib.suppress(OSError):
+            if path.is_dir() and path.stat().st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+    return removed
+
+
 @contextmanager
 def agent_process(code_root: Path, texts: Sequence[str], tier: str) -> Iterator[AgentProcess]:
     """Start the agent of ``code_root`` on ``texts`` with ``tier``'s limits."""
     seconds, memory_mb = tier_limits(code_root, tier)
+    sweep_stale_scratch()
 
     def limit_memory() -> None:  # runs in the child before exec
         cap = memory_mb * 1024 * 1024
