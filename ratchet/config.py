@@ -182,6 +182,28 @@ class ArchitectSettings(ServiceSettings):
         alias="RATCHET_ARCHITECT_HELDOUT_SAMPLE",
         description="Held-out examples the full tier routes (0: all; a spread subset otherwise).",
     )
+    triggerer: bool = Field(
+        default=True,
+        alias="RATCHET_ARCHITECT_TRIGGERER",
+        description="Run the Triggerer (SLO burn-rate alarms that wake the Architect).",
+    )
+    runner_metrics_url: str = Field(
+        default="http://127.0.0.1:8001/metrics",
+        alias="RATCHET_ARCHITECT_RUNNER_METRICS_URL",
+        description="The Runner's windowed metrics the Triggerer polls.",
+    )
+    triggerer_interval: float = Field(
+        default=30.0,
+        gt=0,
+        alias="RATCHET_ARCHITECT_TRIGGERER_INTERVAL",
+        description="Seconds between the Triggerer's evaluations.",
+    )
+    triggerer_cooldown: float = Field(
+        default=3600.0,
+        ge=0,
+        alias="RATCHET_ARCHITECT_TRIGGERER_COOLDOWN",
+        description="Seconds after a wake-up before the Triggerer may wake the Architect again.",
+    )
 
 
 class VersionsSettings(ServiceSettings):

@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 import ratchet
 from ratchet.bootstrap import initialize, open_manager
+from ratchet.cli import fleet_record
 from ratchet.cli.doctor import run_checks
 from ratchet.cli.evaluate import evaluate
 from ratchet.config import CommonSettings, load
@@ -99,6 +101,13 @@ def up() -> None:
     Ctrl-C or SIGTERM stops them all.
     """
     settings = _settings()
+    running = fleet_record.read(settings.home_path)
+    if running is not None and running.alive():
+        err.print(
+            f"[red]error:[/red] a fleet is already running on this home (pid {running.pid}); "
+            "`ratchet down` stops it"
+        )
+        raise typer.Exit(1)
     init()
     specs = built_services()
     for name in missing_services():
@@ -122,8 +131,67 @@ def up() -> None:
     for name, url in urls.items():
         console.print(f"[green]•[/green] {name:<10} {url}")
     console.print(f"logs in {settings.logs_path}; Ctrl-C stops the fleet")
-    supervisor.run()
+    record = fleet_record.write(settings.home_path, urls)
+    try:
+        supervisor.run()
+    finally:
+        fleet_record.remove(settings.home_path, record.pid)
     console.print("stopped")
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The running fleet's services (health) and the active version; exit 1 if any is down."""
+    settings = _settings()
+    record = fleet_record.read(settings.home_path)
+    services: dict[str, dict[str, object]] = {}
+    if record is not None and record.alive():
+        for name, url in record.urls.items():
+            try:
+                healthy = httpx.get(f"{url}/healthz", timeout=3).status_code == 200
+            except httpx.HTTPError:
+                healthy = False
+            services[name] = {"url": url, "healthy": healthy}
+    active = _manager().read_active() if settings.workspace_path.exists() else None
+    report = {
+        "running": bool(services),
+        "pid": record.pid if services and record else None,
+        "services": services,
+        "active_version": active.version if active else None,
+    }
+    ok = bool(services) and all(s["healthy"] for s in services.values())
+    if as_json:
+        console.print_json(json.dumps(report))
+    elif not services:
+        stale = " (stale record of a killed fleet)" if record is not None else ""
+        console.print(f"not running{stale}; active version {report['active_version']}")
+    else:
+        for name, service in services.items():
+            mark = "[green]up[/green]" if service["healthy"] else "[red]down[/red]"
+            console.print(f"{name:<10} {mark:<20} {service['url']}")
+        console.print(
+            f"pid {record.pid if record else '?'}; active version {report['active_version']}"
+        )
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def down(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a clean stop.")] = 60,
+) -> None:
+    """Stop the fleet `ratchet up` is running on this home (SIGTERM, then wait)."""
+    settings = _settings()
+    record = fleet_record.read(settings.home_path)
+    if record is None or not record.alive():
+        console.print("not running")
+        return
+    os.kill(record.pid, signal.SIGTERM)
+    if not fleet_record.wait_gone(record, timeout):
+        err.print(f"[red]error:[/red] the fleet (pid {record.pid}) did not stop in {timeout:.0f} s")
+        raise typer.Exit(1)
+    console.print(f"stopped the fleet (pid {record.pid})")
 
 
 @app.command()

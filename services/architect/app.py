@@ -18,6 +18,7 @@ from .errors import BodyLimit
 from .jobs import JobStatus
 from .models import Health
 from .routes import intake, jobs
+from .triggerer import Triggerer
 from .worker import Worker
 
 DESCRIPTION = (
@@ -43,18 +44,31 @@ class ArchitectAPI(FastAPI):
 
 
 def create_app(
-    settings: ArchitectSettings, ctx: ArchitectContext | None = None, *, run_worker: bool = True
+    settings: ArchitectSettings,
+    ctx: ArchitectContext | None = None,
+    *,
+    run_worker: bool = True,
+    run_triggerer: bool | None = None,
 ) -> FastAPI:
+    """``run_triggerer`` defaults to the setting, and to off when the worker does not run."""
     context = ctx or ArchitectContext.from_settings(settings)
     worker = Worker(context)
+    if run_triggerer is None:
+        run_triggerer = run_worker and settings.triggerer
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_worker:
             worker.start()
+        triggerer = Triggerer.from_context(context, worker.notify) if run_triggerer else None
+        app.state.triggerer = triggerer
+        if triggerer is not None:
+            triggerer.start()
         try:
             yield
         finally:
+            if triggerer is not None:
+                triggerer.stop()
             worker.stop()
             if ctx is None:
                 context.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -109,7 +108,7 @@ def test_commands_on_an_uninitialised_home_say_what_to_do(env: dict[str, str]) -
 
 
 @pytest.mark.slow
-def test_up_initialises_serves_and_stops_on_sigterm(env: dict[str, str]) -> None:
+def test_up_serves_status_reports_down_stops(env: dict[str, str]) -> None:
     # The installed console script, as a user runs it.
     # The workspace must hold the Runner's code: clone this project, not the tiny source.
     env = {**env, "RATCHET_PROJECT_ROOT": str(PROJECT_ROOT)}
@@ -130,10 +129,22 @@ def test_up_initialises_serves_and_stops_on_sigterm(env: dict[str, str]) -> None
     match = re.search(r"runner\s+(http://127\.0\.0\.1:\d+)", output)
     assert match, output
     assert httpx.get(f"{match.group(1)}/healthz").json()["version"] == "v0.1.0"
-    process.send_signal(signal.SIGTERM)
+    status = runner.invoke(app, ["status", "--json"], env=env)
+    assert status.exit_code == 0, (status.output, status.exception)
+    report = json.loads(status.output)
+    assert report["running"] and report["pid"] == process.pid
+    assert report["services"]["runner"] == {"url": match.group(1), "healthy": True}
+    assert report["active_version"] == "v0.1.0"
+    again = runner.invoke(app, ["up"], env=env)  # one fleet per home
+    assert again.exit_code == 1 and "already running" in again.output
+    down = runner.invoke(app, ["down"], env=env)  # SIGTERM, then wait for the stop
+    assert down.exit_code == 0 and f"stopped the fleet (pid {process.pid})" in down.output
     rest, _ = process.communicate(timeout=60)
     assert process.returncode == 0, rest
     assert "stopped" in rest
+    after = runner.invoke(app, ["status"], env=env)
+    assert after.exit_code == 1 and "not running" in after.output
+    assert runner.invoke(app, ["down"], env=env).output.strip() == "not running"
     workspace = Path(env["RATCHET_HOME"]) / "workspace"
     assert git(workspace, "tag", "-l") == "v0.1.0"
     assert (Path(env["RATCHET_HOME"]) / "logs" / "runner.log").exists()

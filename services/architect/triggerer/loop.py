@@ -1,0 +1,147 @@
+"""The Triggerer in the Architect's process: polls the sources, evaluates, queues wake jobs.
+
+Every ``interval_s`` one :meth:`Triggerer.tick` reads the SLOs of the active
+workspace's ``ci/budgets.json`` (so a release that tightens them applies at
+once), polls the sources, feeds the evaluator and turns each wake-up into a
+``wake`` job exactly as ``POST /wake`` does, the incident id as idempotency
+key. State is in memory: a restarted Architect starts watching afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ratchet.ci.budgets import load_budgets
+from ratchet.errors import CorruptDocumentError
+from ratchet.sessions import SessionStore
+
+from ..context import ArchitectContext
+from ..jobs import Job, JobKind, JobStore
+from .evaluator import Evaluator, Sample
+from .slo import SloConfig, parse_slos
+from .sources import ERROR_RATE, LATENCY, ROUTING_ACCURACY, Corrections, RunnerMetrics
+
+log = logging.getLogger(__name__)
+MEASURED = (ERROR_RATE, LATENCY, ROUTING_ACCURACY)
+
+
+class Triggerer:
+    def __init__(
+        self,
+        *,
+        jobs: JobStore,
+        code_root: Path,
+        runner: RunnerMetrics,
+        corrections: Corrections | None,
+        cooldown_s: float,
+        interval_s: float,
+        notify: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.jobs = jobs
+        self.code_root = code_root
+        self.runner = runner
+        self.corrections = corrections
+        self.cooldown_s = cooldown_s
+        self.interval_s = interval_s
+        self.notify = notify
+        self.clock = clock
+        self.started_at = clock()
+        self.evaluator: Evaluator | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="triggerer", daemon=True)
+
+    @classmethod
+    def from_context(cls, ctx: ArchitectContext, notify: Callable[[], None]) -> Triggerer:
+        settings = ctx.settings
+        token = settings.token.get_secret_value() if settings.token else None
+        return cls(
+            jobs=ctx.jobs,
+            code_root=settings.workspace_path,
+            runner=RunnerMetrics(
+                settings.runner_metrics_url,
+                token=token,
+                first_window_s=settings.triggerer_interval,
+            ),
+            corrections=Corrections(SessionStore(settings.data_path / "sessions.sqlite3")),
+            cooldown_s=settings.triggerer_cooldown,
+            interval_s=settings.triggerer_interval,
+            notify=notify,
+        )
+
+    # -- one evaluation -----------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> list[Job]:
+        """Poll, evaluate and queue the wake jobs due; the jobs created."""
+        now = self.clock() if now is None else now
+        evaluator = self._evaluator()
+        if evaluator is None:
+            return []
+        latency = evaluator.config.slos.get(LATENCY)
+        samples: dict[str, Sample] = dict(
+            self.runner.poll(now, None if latency is None else latency.threshold)
+        )
+        if self.corrections is not None:
+            samples.update(self.corrections.poll(now))
+        for slo, sample in samples.items():
+            if slo in evaluator.config.slos:
+                evaluator.observe(slo, sample)
+        created = []
+        for wake in evaluator.evaluate(now):
+            evidence = dict(wake.evidence)
+            if self.corrections is not None:
+                evidence["failing_conversations"] = self.corrections.failing_conversations()
+            job, new = self.jobs.create(
+                JobKind.WAKE,
+                f"SLO alarm: {wake.reason}",
+                idempotency_key=wake.incident,
+                evidence=evidence,
+            )
+            log.warning("triggerer: %s -> job %s%s", wake.reason, job.id, "" if new else " (seen)")
+            if new:
+                created.append(job)
+        if created:
+            self.notify()
+        return created
+
+    def _evaluator(self) -> Evaluator | None:
+        try:
+            config = parse_slos(load_budgets(self.code_root))
+        except CorruptDocumentError as exc:
+            log.warning("triggerer: %s (keeping the SLOs read before)", exc)
+            return self.evaluator
+        measured = {k: v for k, v in config.slos.items() if k in MEASURED}
+        if self.corrections is None:
+            measured.pop(ROUTING_ACCURACY, None)
+        config = SloConfig(period_days=config.period_days, slos=measured)
+        if self.evaluator is None:
+            self.evaluator = Evaluator(
+                config, started_at=self.started_at, cooldown_s=self.cooldown_s
+            )
+        elif config != self.evaluator.config:
+            self.evaluator.configure(config)
+        return self.evaluator
+
+    # -- the background thread ----------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self.runner.close()
+        if self.corrections is not None:
+            self.corrections.sessions.close()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception:  # a bug here must not stop the watch, nor the Architect
+                log.exception("triggerer: evaluation failed")
