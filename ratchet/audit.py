@@ -54,6 +54,7 @@ class WindowStats:
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    slow: int | None = None  # served calls slower than the asked threshold, if one was asked
 
     @property
     def error_rate(self) -> float | None:
@@ -96,9 +97,15 @@ class AuditLog:
             )
 
     def window(
-        self, seconds: float, *, tool: str | None = None, now: float | None = None
+        self,
+        seconds: float,
+        *,
+        tool: str | None = None,
+        now: float | None = None,
+        slow_ms: float | None = None,
     ) -> WindowStats:
-        """Counts and latency percentiles of the calls in the last ``seconds``."""
+        """Counts and latency percentiles of the calls in the last ``seconds``; with
+        ``slow_ms``, also how many served calls took longer (what a latency SLO counts)."""
         since = (time.time() if now is None else now) - seconds
         query = "SELECT latency_ms, outcome FROM calls WHERE at >= ?"
         args: tuple[object, ...] = (since,)
@@ -116,6 +123,7 @@ class AuditLog:
             p50_ms=_percentile(latencies, 0.50),
             p95_ms=_percentile(latencies, 0.95),
             p99_ms=_percentile(latencies, 0.99),
+            slow=None if slow_ms is None else sum(1 for v in latencies if v > slow_ms),
         )
 
     def count(self) -> int:

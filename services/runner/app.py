@@ -182,7 +182,15 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
             return JSONResponse({"detail": "window must be a number of seconds"}, 400)
         if not 0 < seconds <= 30 * 86400:
             return JSONResponse({"detail": "window must be in (0, 2592000] seconds"}, 400)
-        stats = runtime.audit.window(seconds, tool="route")
+        slow_ms = None
+        if "slow_ms" in request.query_params:  # the Triggerer's latency SLO threshold
+            try:
+                slow_ms = float(request.query_params["slow_ms"])
+            except ValueError:
+                slow_ms = -1.0
+            if not 0 < slow_ms < 1e9:
+                return JSONResponse({"detail": "slow_ms must be a positive number"}, 400)
+        stats = runtime.audit.window(seconds, tool="route", slow_ms=slow_ms)
         body = {k: getattr(stats, k) for k in stats.__slots__}
         return JSONResponse(
             {**body, "error_rate": stats.error_rate, "version": runtime.served.version}

@@ -6,9 +6,9 @@ while a source read with nothing to count gives an empty sample.
 
 - ``error_rate``, ``latency_p95_ms``: ``GET {runner}/metrics?window=<seconds since
   the last poll>``. Rejected calls (the caller's bad input) count for neither.
-  The Runner gives latency percentiles, not a count over the threshold, so the
-  bad count is a lower bound: over 1% of calls when p99 is over the threshold,
-  5% when p95 is, 50% when p50 is.
+  The Runner counts the calls over the threshold (``slow_ms``); from a Runner
+  that gives only percentiles the bad count is a lower bound: over 1% of calls
+  when p99 is over the threshold, 5% when p95 is, 50% when p50 is.
 - ``routing_accuracy``: feedback carrying a ``correct_intent``, read past a
   watermark from the sessions DB the Runner and Tuner share on this home: good
   when it confirms the answer, bad when it corrects it. The Tuner's summary
@@ -71,9 +71,10 @@ class RunnerMetrics:
         window = self.first_window_s if self._last is None else now - self._last
         window = min(max(window, 1.0), MAX_WINDOW_S)
         try:
-            answer = self._client.get(
-                self.url, params={"window": f"{window:.3f}"}, headers=self._headers
-            )
+            params = {"window": f"{window:.3f}"}
+            if latency_threshold_ms is not None:
+                params["slow_ms"] = f"{latency_threshold_ms:g}"
+            answer = self._client.get(self.url, params=params, headers=self._headers)
             answer.raise_for_status()
             stats = answer.json()
             calls, errors, rejected = (int(stats[k]) for k in ("calls", "errors", "rejected"))
@@ -87,7 +88,11 @@ class RunnerMetrics:
         served = max(0, calls - rejected)
         samples = {ERROR_RATE: Sample(now, served - errors, errors)}
         if latency_threshold_ms is not None:
-            slow = latency_over(stats, latency_threshold_ms, served)
+            counted = stats.get("slow")  # exact; older Runners give only percentiles
+            if isinstance(counted, int):
+                slow = min(counted, served)
+            else:
+                slow = latency_over(stats, latency_threshold_ms, served)
             samples[LATENCY] = Sample(now, served - slow, slow)
         return samples
 

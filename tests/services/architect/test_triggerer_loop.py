@@ -44,6 +44,8 @@ def fake_runner(error_rate: Callable[[], float | None]) -> httpx.Client:
                 "p99_ms": 30.0,
                 "error_rate": rate,
                 "version": "v0.1.0",
+                # Counted over the latency SLO's threshold, which the Triggerer sends.
+                "slow": 0 if "slow_ms" in request.url.params else None,
             },
         )
 

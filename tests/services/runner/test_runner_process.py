@@ -220,9 +220,20 @@ async def test_metrics_endpoint_summarises_the_audit_window(
                 await client.call_tool("route", {"text": text})
             await client.call_tool("route", {"text": " "})
         window = httpx.get(f"{runner.url}/metrics", params={"window": "60"})
+        counted = [
+            httpx.get(f"{runner.url}/metrics", params={"window": "60", "slow_ms": ms}).json()
+            for ms in ("0.0001", "1e8")
+        ]
         bad = [httpx.get(f"{runner.url}/metrics", params={"window": w}) for w in ("x", "-1", "1e9")]
+        bad_slow = [
+            httpx.get(f"{runner.url}/metrics", params={"window": "60", "slow_ms": ms})
+            for ms in ("x", "0")
+        ]
     body = window.json()
     assert (body["calls"], body["errors"], body["rejected"]) == (4, 0, 1)
     assert body["error_rate"] == 0 and body["p50_ms"] > 0 and body["version"] == "v0.1.0"
     assert [r.status_code for r in bad] == [400, 400, 400]
     assert all("window" in r.json()["detail"] for r in bad)
+    assert body["slow"] is None  # counted only when a threshold is asked for
+    assert [c["slow"] for c in counted] == [3, 0]  # the 3 served calls; the rejected one is not
+    assert [r.status_code for r in bad_slow] == [400, 400]
