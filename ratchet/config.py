@@ -146,7 +146,7 @@ class ArchitectSettings(ServiceSettings):
     service_name: ClassVar[str] = "architect"
     host: str = Field(default="127.0.0.1", alias="RATCHET_ARCHITECT_HOST")
     port: int = Field(default=8003, ge=0, le=65535, alias="RATCHET_ARCHITECT_PORT")
-    coder: Literal["patch"] = Field(
+    coder: Literal["patch", "template"] = Field(
         default="patch",
         alias="RATCHET_ARCHITECT_CODER",
         description="Coder for feedback without a diff (a diff always goes to `patch`).",

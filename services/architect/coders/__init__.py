@@ -4,8 +4,9 @@ from ratchet.config import ArchitectSettings
 
 from .base import Coder, CoderError, CodingRequest, Proposal
 from .patch import PatchCoder, check_diff
+from .template import TemplateCoder
 
-CODERS: dict[str, type[Coder]] = {"patch": PatchCoder}
+CODERS: dict[str, type[Coder]] = {"patch": PatchCoder, "template": TemplateCoder}
 
 
 def coder_for(request: CodingRequest, settings: ArchitectSettings) -> Coder:
@@ -21,6 +22,7 @@ __all__ = [
     "CodingRequest",
     "PatchCoder",
     "Proposal",
+    "TemplateCoder",
     "check_diff",
     "coder_for",
 ]

@@ -1,0 +1,1 @@
+"""The examples library: templates the Architect's ``template`` coder applies (:mod:`.catalog`)."""

@@ -1,0 +1,167 @@
+"""The ``template`` coder (offline): picks templates from ``examples/`` and applies them.
+
+Ranking is deterministic: the feedback's words (and the evidence's, e.g. an
+SLO name from the Triggerer) against each template's keywords, plus what the
+playbook says to try first for the kinds of feedback recognised. The best few
+become separate candidates, each applied all-or-nothing to its own worktree:
+every file, anchor and the state patch is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from examples.catalog import Catalog, Template, library
+from ratchet.state import ACTIVE_KEY
+
+from .base import Coder, CoderError, CodingRequest, Proposal
+
+MAX_CANDIDATES = 2
+PLAYBOOK_WEIGHT = 3.0  # a playbook's first choice outweighs a few keyword hits
+_WORD = re.compile(r"[a-z0-9_]+")
+STATE_PATH = f"state/{ACTIVE_KEY}"
+
+
+def words(text: str) -> set[str]:
+    """Lower-case words; hyphenated and snake-cased terms count whole and by part."""
+    found = set(_WORD.findall(text.lower().replace("-", " ")))
+    return found | {part for word in found for part in word.split("_") if part}
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """Every key and string in an evidence document (nested dicts and lists)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    template: Template
+    score: float
+    why: tuple[str, ...]
+
+
+def rank(catalog: Catalog, text: str, evidence: dict[str, Any] | None = None) -> list[Ranked]:
+    """Templates that match the feedback, best first (ties: cheaper, then by id)."""
+    query = words(text) | words(" ".join(_strings(evidence or {})))
+    boosts: dict[str, float] = {}
+    reasons: dict[str, list[str]] = {}
+    for entry in catalog.playbook.entries:
+        signals = sorted(query & set(entry.signals))
+        if not signals:
+            continue
+        for position, template_id in enumerate(entry.templates):
+            boosts[template_id] = boosts.get(template_id, 0.0) + PLAYBOOK_WEIGHT / (position + 1)
+            reasons.setdefault(template_id, []).append(
+                f"playbook {entry.kind!r} ({', '.join(signals)}) choice {position + 1}"
+            )
+    ranked = []
+    for template in catalog.templates.values():
+        hits = sorted(query & set(template.keywords))
+        score = len(hits) + boosts.get(template.id, 0.0)
+        if score > 0:
+            why = [f"keywords {', '.join(hits)}"] if hits else []
+            ranked.append(Ranked(template, score, (*why, *reasons.get(template.id, []))))
+    return sorted(ranked, key=lambda r: (-r.score, r.template.cost.latency_ms, r.template.id))
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def apply_template(catalog: Catalog, template: Template, tree: Path) -> list[str]:
+    """Write ``template`` into ``tree``; CoderError (nothing written) if any part won't apply."""
+    source = catalog.directory(template) / "files"
+    writes: dict[str, str] = {}
+    for name in template.files:
+        content = (source / name).read_text()
+        if (tree / name).exists():
+            same = (tree / name).read_text() == content
+            raise CoderError(
+                f"{template.id}: {name} already exists"
+                + (" (the template is already applied)" if same else "")
+            )
+        writes[name] = content
+    for edit in template.edits:
+        path = tree / edit.path
+        current = writes.get(edit.path)
+        if current is None:
+            if not path.is_file():
+                raise CoderError(f"{template.id}: {edit.path} does not exist in this version")
+            current = path.read_text()
+        found = current.count(edit.search)
+        if found != 1:
+            anchor = edit.search.strip().splitlines()[0]
+            raise CoderError(
+                f"{template.id}: the anchor {anchor!r} occurs {found} times in {edit.path} "
+                "(expected once): the file has moved on from what the template knows"
+            )
+        writes[edit.path] = current.replace(edit.search, edit.replace)
+    if template.state_patch:
+        try:
+            document = json.loads((tree / STATE_PATH).read_text())
+        except (OSError, ValueError) as exc:
+            raise CoderError(f"{template.id}: cannot read {STATE_PATH}: {exc}") from None
+        document["data"] = merge_patch(document.get("data", {}), template.state_patch)
+        writes[STATE_PATH] = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    for name, content in writes.items():  # everything checked: now write
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(content)
+    return sorted(writes)
+
+
+class TemplateCoder(Coder):
+    name = "template"
+
+    def __init__(self, catalog: Catalog | None = None, limit: int = MAX_CANDIDATES) -> None:
+        self.catalog = catalog or library()
+        self.limit = limit
+
+    def ranked(self, request: CodingRequest) -> list[Ranked]:
+        return rank(self.catalog, request.text, request.evidence)[: self.limit]
+
+    def candidates(self, request: CodingRequest) -> int:
+        return max(1, len(self.ranked(request)))  # 1: propose() says why none matched
+
+    def propose(self, request: CodingRequest, worktree: Path, index: int) -> Proposal:
+        ranked = self.ranked(request)
+        if not ranked:
+            known = ", ".join(sorted(self.catalog.templates)) or "none"
+            raise CoderError(f"no template in examples/ matches this feedback (templates: {known})")
+        if index >= len(ranked):
+            raise CoderError(f"only {len(ranked)} template(s) match; no candidate {index + 1}")
+        choice = ranked[index]
+        template = choice.template
+        changed = apply_template(self.catalog, template, worktree)
+        return Proposal(
+            summary=f"template {template.id}: {template.title}",
+            log=[
+                f"ranked {index + 1} of {len(ranked)} (score {choice.score:.2f}: "
+                f"{'; '.join(choice.why)})",
+                f"expected: dev {template.measured.dev_accuracy}, held-out "
+                f"{template.measured.heldout_accuracy}; cost +{template.cost.latency_ms} ms/call, "
+                f"+{template.cost.memory_mb} MB",
+                *(f"changed {name}" for name in changed),
+            ],
+        )

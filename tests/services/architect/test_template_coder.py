@@ -1,0 +1,177 @@
+"""The ``template`` coder: deterministic ranking, all-or-nothing application, and a job
+from v0.1.0's feedback to a minor release that routes the held-out split better."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples.catalog import library
+from ratchet.ci.fast import run_fast
+from ratchet.ci.micro import run_micro
+from ratchet.vcs import ReleaseKind
+from services.architect.candidates import read_state
+from services.architect.coders import (
+    CoderError,
+    CodingRequest,
+    PatchCoder,
+    TemplateCoder,
+    coder_for,
+)
+from services.architect.coders.template import apply_template, rank
+from services.architect.context import ArchitectContext
+from services.architect.jobs import Job, JobKind, JobStatus
+from services.architect.worker import Worker
+from tests.conftest import PROJECT_ROOT, git
+from tests.services.architect.conftest import architect_settings
+
+LINEAR, BM25 = "runner_strategies/tfidf_linear", "runner_strategies/bm25_fts5"
+FEEDBACK = "too many card-delivery questions are misrouted"
+
+
+def request(text: str, evidence: dict[str, Any] | None = None) -> CodingRequest:
+    return CodingRequest("job-1", text, evidence=evidence, base_version="v0.1.0")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """The project's committed HEAD (v0.1.0's agent) as a plain directory."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", "HEAD"],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    root = tmp_path / "tree"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root, filter="data")
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_ranking_follows_the_feedback_and_the_playbook_deterministically() -> None:
+    catalog = library()
+    ranked = rank(catalog, FEEDBACK)
+    assert [r.template.id for r in ranked] == [LINEAR, BM25]
+    assert ranked[0].why[0] == "keywords card, delivery, misrouted"
+    assert "playbook 'accuracy' (misrouted) choice 1" in ranked[0].why
+    assert [r.score for r in ranked] == [r.score for r in rank(catalog, FEEDBACK)]
+    # The Triggerer's evidence alone (an SLO name) is enough to pick a template.
+    by_evidence = rank(catalog, "wake", {"slo": "routing_accuracy", "burn_rate": 14.4})
+    assert [r.template.id for r in by_evidence] == [LINEAR, BM25]
+    # Rare-word feedback favours the lexical template.
+    assert rank(catalog, "rare keywords are ignored")[0].template.id == BM25
+    assert rank(catalog, "please add a dark mode to the web page") == []
+
+
+def test_the_coder_proposes_the_best_few_and_says_when_nothing_matches(tree: Path) -> None:
+    coder = TemplateCoder()
+    assert coder.must_improve
+    assert coder.candidates(request(FEEDBACK)) == 2
+    assert TemplateCoder(limit=1).candidates(request(FEEDBACK)) == 1
+    unrelated = request("please add a dark mode")
+    assert coder.candidates(unrelated) == 1
+    before = snapshot(tree)
+    with pytest.raises(CoderError, match="no template in examples/ matches"):
+        coder.propose(unrelated, tree, 0)
+    assert snapshot(tree) == before
+
+
+def test_the_setting_selects_the_template_coder_and_a_diff_still_goes_to_patch(
+    tmp_path: Path,
+) -> None:
+    settings = architect_settings(tmp_path / "home", coder="template")
+    assert isinstance(coder_for(request(FEEDBACK), settings), TemplateCoder)
+    with_diff = CodingRequest("j", FEEDBACK, patch="--- a/x\n+++ b/x\n", base_version="v0.1.0")
+    assert isinstance(coder_for(with_diff, settings), PatchCoder)
+
+
+def test_a_template_applies_all_or_nothing(tree: Path) -> None:
+    catalog = library()
+    linear, bm25 = catalog.templates[LINEAR], catalog.templates[BM25]
+    changed = apply_template(catalog, linear, tree)
+    assert changed == sorted(linear.paths())
+    arms = json.loads((tree / "state/active.state.json").read_text())["data"]["strategy"]["arms"]
+    assert arms["linear"] == {"alpha": 4.0, "beta": 1.0} and "centroid" in arms
+
+    applied = snapshot(tree)
+    with pytest.raises(CoderError, match="already applied"):
+        apply_template(catalog, linear, tree)
+    # bm25's hooks were written against v0.1.0's router: one anchor has moved, so
+    # nothing at all is written (not even its new module or state patch).
+    with pytest.raises(CoderError, match=r"anchor .* occurs 0 times in services/runner/agent"):
+        apply_template(catalog, bm25, tree)
+    assert snapshot(tree) == applied
+
+
+@pytest.mark.parametrize("template_id", [LINEAR, BM25])
+def test_an_applied_template_passes_micro_and_beats_v010_on_dev(
+    tree: Path, template_id: str
+) -> None:
+    """Through the harness: the agent process of the changed tree, greedy arm = the new one."""
+    catalog = library()
+    template = catalog.templates[template_id]
+    apply_template(catalog, template, tree)
+    state = read_state(tree)
+    assert state.data["strategy"]["arms"]  # the candidate's state loads
+    micro = run_micro(state, tree)
+    assert micro.passed, micro.reason
+    fast = run_fast(state, tree, PROJECT_ROOT)
+    assert fast.passed, fast.reason
+    dev = fast.metrics["dev_accuracy"]
+    assert dev is not None and abs(dev - template.measured.dev_accuracy) < 0.01, dev
+
+
+# -- end to end: feedback → template coder → tiers → compare → minor release ------------
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchitectContext]:
+    home = tmp_path_factory.mktemp("template") / "home"
+    # The whole held-out split (3,080 calls), so the numbers are the real ones.
+    settings = architect_settings(home, coder="template").model_copy(update={"heldout_sample": 0})
+    context = ArchitectContext.from_settings(settings)
+    yield context
+    context.close()
+
+
+def stage_log(job: Job, name: str) -> str:
+    return "\n".join(s.log for s in job.stages if s.name == name)
+
+
+@pytest.mark.slow
+def test_misrouting_feedback_becomes_a_minor_release_with_better_heldout_accuracy(
+    ctx: ArchitectContext,
+) -> None:
+    ctx.jobs.create(JobKind.FEEDBACK, FEEDBACK)
+    (job,) = Worker(ctx).run_pending()
+    assert job.status is JobStatus.SUCCEEDED, (job.reason, job.stages)
+    release = ctx.releases.get(str(job.version))
+    assert (release.version, release.kind) == ("v0.2.0", ReleaseKind.MINOR)
+    summary = json.loads(ctx.objects.get(f"evals/{release.commit}/summary.json").data)
+    parent = ctx.releases.get(str(release.metadata.parent))
+    base = json.loads(ctx.objects.get(f"evals/{parent.commit}/summary.json").data)
+    assert summary["heldout_accuracy"] > base["heldout_accuracy"] + 0.05, (summary, base)
+    assert summary["tiers"]["full"]["calls"] == base["tiers"]["full"]["calls"] == 3080
+    # Both templates went through every tier; the better one (linear) was released.
+    released = git(ctx.settings.workspace_path, "ls-tree", "-r", "--name-only", release.commit)
+    assert "services/runner/agent/linear.py" in released.split()
+    assert "services/runner/agent/bm25.py" not in released.split()
+    assert "candidate 2: no regression" in stage_log(job, "compare")
+    timings = [f"{s.name} {s.seconds or 0:.1f}s" for s in job.stages]
+    print(
+        f"\n{release.version}: held-out {base['heldout_accuracy']} -> "
+        f"{summary['heldout_accuracy']}, dev {base['dev_accuracy']} -> {summary['dev_accuracy']}, "
+        f"p95 {summary['p95_latency_ms']} ms; stages {', '.join(timings)}\n"
+        + stage_log(job, "compare")
+    )
