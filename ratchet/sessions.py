@@ -86,7 +86,11 @@ class SessionStore:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def close(self) -> None:
-        self._db.close()
+        # Under the lock: closing while another thread runs a statement crashes
+        # sqlite3 (seen: a segfault when a background applier outlived its store);
+        # after this, a late caller gets sqlite3.ProgrammingError instead.
+        with self._db_lock:
+            self._db.close()
 
     def lock(self, conversation_id: str) -> asyncio.Lock:
         """The conversation's lock; callers hold a reference while they use it."""

@@ -66,7 +66,11 @@ class JobStore:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._db.close()
+        # Under the lock: closing while another thread runs a statement crashes
+        # sqlite3 (seen: a segfault when a background applier outlived its store);
+        # after this, a late caller gets sqlite3.ProgrammingError instead.
+        with self._lock:
+            self._db.close()
 
     # -- intake -------------------------------------------------------------------
 

@@ -1,0 +1,33 @@
+"""The sessions store shared by the Runner and the Tuner."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from ratchet.sessions import SessionStore
+from tests.helpers.turns import answered
+
+
+def test_close_waits_for_a_running_query_bug_segfault_with_background_applier(
+    tmp_path: Path,
+) -> None:
+    store = SessionStore(tmp_path / "sessions.sqlite3")
+    answered(store, "c1")
+    closed = threading.Event()
+
+    def close() -> None:
+        store.close()
+        closed.set()
+
+    with store._db_lock:  # another thread is in the middle of a statement
+        closer = threading.Thread(target=close)
+        closer.start()
+        assert not closed.wait(0.2), "close must wait for the statement in flight"
+    closer.join(5)
+    assert closed.is_set()
+    with pytest.raises(sqlite3.ProgrammingError):  # a late caller: an error, not a crash
+        store.feedback_after(0)
