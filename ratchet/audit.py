@@ -7,12 +7,11 @@ every Runner process, read by anyone with :meth:`AuditLog.window`.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ratchet.sqlite import connect
+from ratchet.sqlite import SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -68,21 +67,12 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[index]
 
 
-class AuditLog:
+class AuditLog(SqliteStore):
     def __init__(self, path: Path) -> None:
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        # Under the lock: closing while another thread runs a statement crashes
-        # sqlite3 (seen: a segfault when a background applier outlived its store);
-        # after this, a late caller gets sqlite3.ProgrammingError instead.
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _SCHEMA)
 
     def record(self, call: CallRecord, at: float | None = None) -> None:
-        with self._lock:
+        with self._db_lock:
             self._db.execute(
                 "INSERT INTO calls (at, tool, conversation_id, turn, version, state_revision, "
                 "latency_ms, outcome, detail, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -116,7 +106,7 @@ class AuditLog:
         if tool is not None:
             query += " AND tool = ?"
             args += (tool,)
-        with self._lock:
+        with self._db_lock:
             rows = self._db.execute(query, args).fetchall()
         latencies = sorted(float(r[0]) for r in rows if r[1] != "rejected")
         return WindowStats(
@@ -131,5 +121,5 @@ class AuditLog:
         )
 
     def count(self) -> int:
-        with self._lock:
+        with self._db_lock:
             return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])

@@ -15,7 +15,6 @@ import asyncio
 import json
 import re
 import sqlite3
-import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ratchet.sqlite import connect
+from ratchet.sqlite import SqliteStore
 
 CONVERSATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -76,21 +75,12 @@ def valid_conversation_id(value: str) -> bool:
     return CONVERSATION_ID.match(value) is not None
 
 
-class SessionStore:
+class SessionStore(SqliteStore):
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = connect(path)
+        super().__init__(path, _SCHEMA)
         self._db.row_factory = sqlite3.Row
-        self._db.executescript(_SCHEMA)
-        self._db_lock = threading.Lock()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def close(self) -> None:
-        # Under the lock: closing while another thread runs a statement crashes
-        # sqlite3 (seen: a segfault when a background applier outlived its store);
-        # after this, a late caller gets sqlite3.ProgrammingError instead.
-        with self._db_lock:
-            self._db.close()
 
     def lock(self, conversation_id: str) -> asyncio.Lock:
         """The conversation's lock; callers hold a reference while they use it."""

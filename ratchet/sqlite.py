@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 
@@ -15,3 +16,23 @@ def connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA foreign_keys=ON")
     return connection
+
+
+class SqliteStore:
+    """A store on one connection shared by the process's threads.
+
+    Every statement runs under ``_db_lock`` (re-entrant, so a locked method may
+    call another): a statement from one thread must never land inside another
+    thread's open transaction, and closing while a statement runs crashes
+    sqlite3 (seen: a segfault when a background applier outlived its store).
+    After :meth:`close`, a late caller gets ``sqlite3.ProgrammingError``.
+    """
+
+    def __init__(self, path: Path, schema: str) -> None:
+        self._db = connect(path)
+        self._db.executescript(schema)
+        self._db_lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()

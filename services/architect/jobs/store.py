@@ -11,13 +11,12 @@ queues it again, or fails it for good once it has been started
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 from ratchet.errors import NotFoundError
-from ratchet.sqlite import connect
+from ratchet.sqlite import SqliteStore
 from ratchet.state.document import utcnow
 
 from .model import LOG_CHARS, STAGES, Job, JobKind, JobStatus, Stage, StageStatus
@@ -59,18 +58,9 @@ _JOB_COLUMNS = (
 )
 
 
-class JobStore:
+class JobStore(SqliteStore):
     def __init__(self, path: Path) -> None:
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        # Under the lock: closing while another thread runs a statement crashes
-        # sqlite3 (seen: a segfault when a background applier outlived its store);
-        # after this, a late caller gets sqlite3.ProgrammingError instead.
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _SCHEMA)
 
     # -- intake -------------------------------------------------------------------
 
@@ -85,7 +75,7 @@ class JobStore:
     ) -> tuple[Job, bool]:
         """The new job, or the earlier one with this idempotency key; (job, created)."""
         job_id = uuid.uuid4().hex[:16]
-        with self._lock:
+        with self._db_lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 if idempotency_key is not None:
@@ -124,27 +114,30 @@ class JobStore:
     # -- reading ------------------------------------------------------------------
 
     def get(self, job_id: str) -> Job:
-        row = self._db.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no job {job_id!r}")
-        return self._job(row)
+        with self._db_lock:
+            row = self._db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no job {job_id!r}")
+            return self._job(row)
 
     def jobs(self, *, limit: int = 50, status: JobStatus | None = None) -> list[Job]:
         """Newest first."""
-        where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
-        rows = self._db.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY seq DESC LIMIT ?", (*args, limit)
-        ).fetchall()
-        return [self._job(row) for row in rows]
+        with self._db_lock:
+            where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
+            rows = self._db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs {where} ORDER BY seq DESC LIMIT ?", (*args, limit)
+            ).fetchall()
+            return [self._job(row) for row in rows]
 
     def patch_of(self, job_id: str) -> str | None:
-        row = self._db.execute("SELECT patch FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no job {job_id!r}")
-        patch: str | None = row[0]
-        return patch
+        with self._db_lock:
+            row = self._db.execute("SELECT patch FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no job {job_id!r}")
+            patch: str | None = row[0]
+            return patch
 
     def _job(self, row: tuple[Any, ...]) -> Job:
         stages = self._db.execute(
@@ -184,7 +177,7 @@ class JobStore:
 
     def claim_next(self) -> Job | None:
         """Mark the oldest queued job running (one more attempt) and return it."""
-        with self._lock:
+        with self._db_lock:
             while True:
                 row = self._db.execute(
                     "SELECT id FROM jobs WHERE status = ? ORDER BY seq LIMIT 1",
@@ -206,19 +199,21 @@ class JobStore:
                     return self.get(row[0])
 
     def stage_started(self, job_id: str, name: str) -> None:
-        self._db.execute(
-            "UPDATE stages SET status = ?, started_at = ? WHERE job_id = ? AND name = ?",
-            (StageStatus.RUNNING.value, utcnow(), job_id, name),
-        )
+        with self._db_lock:
+            self._db.execute(
+                "UPDATE stages SET status = ?, started_at = ? WHERE job_id = ? AND name = ?",
+                (StageStatus.RUNNING.value, utcnow(), job_id, name),
+            )
 
     def stage_finished(
         self, job_id: str, name: str, status: StageStatus, seconds: float, log: str
     ) -> None:
-        self._db.execute(
-            "UPDATE stages SET status = ?, finished_at = ?, seconds = ?, log = ? "
-            "WHERE job_id = ? AND name = ?",
-            (status.value, utcnow(), round(seconds, 3), log[-LOG_CHARS:], job_id, name),
-        )
+        with self._db_lock:
+            self._db.execute(
+                "UPDATE stages SET status = ?, finished_at = ?, seconds = ?, log = ? "
+                "WHERE job_id = ? AND name = ?",
+                (status.value, utcnow(), round(seconds, 3), log[-LOG_CHARS:], job_id, name),
+            )
 
     def finish(
         self,
@@ -229,33 +224,35 @@ class JobStore:
         version: str | None = None,
         failed_stage: str | None = None,
     ) -> Job:
-        assert status.final
-        self._db.execute(
-            "UPDATE stages SET status = ? WHERE job_id = ? AND status = ?",
-            (StageStatus.SKIPPED.value, job_id, StageStatus.PENDING.value),
-        )
-        self._db.execute(
-            "UPDATE jobs SET status = ?, reason = ?, version = ?, failed_stage = ?, "
-            "finished_at = ? WHERE id = ?",
-            (status.value, reason, version, failed_stage, utcnow(), job_id),
-        )
-        return self.get(job_id)
+        with self._db_lock:
+            assert status.final
+            self._db.execute(
+                "UPDATE stages SET status = ? WHERE job_id = ? AND status = ?",
+                (StageStatus.SKIPPED.value, job_id, StageStatus.PENDING.value),
+            )
+            self._db.execute(
+                "UPDATE jobs SET status = ?, reason = ?, version = ?, failed_stage = ?, "
+                "finished_at = ? WHERE id = ?",
+                (status.value, reason, version, failed_stage, utcnow(), job_id),
+            )
+            return self.get(job_id)
 
     def recover(self, max_attempts: int) -> list[Job]:
         """Jobs a dead process left running: queued again, or failed past ``max_attempts``."""
-        recovered = []
-        for job in self.jobs(limit=10_000, status=JobStatus.RUNNING):
-            if job.attempts >= max_attempts:
-                self.finish(
-                    job.id,
-                    JobStatus.FAILED,
-                    f"interrupted {job.attempts} times (the Architect stopped mid-job); "
-                    "given up, nothing was released by it",
-                )
-            else:
-                self._db.execute(
-                    "UPDATE jobs SET status = ? WHERE id = ? AND status = ?",
-                    (JobStatus.QUEUED.value, job.id, JobStatus.RUNNING.value),
-                )
-            recovered.append(self.get(job.id))
-        return recovered
+        with self._db_lock:
+            recovered = []
+            for job in self.jobs(limit=10_000, status=JobStatus.RUNNING):
+                if job.attempts >= max_attempts:
+                    self.finish(
+                        job.id,
+                        JobStatus.FAILED,
+                        f"interrupted {job.attempts} times (the Architect stopped mid-job); "
+                        "given up, nothing was released by it",
+                    )
+                else:
+                    self._db.execute(
+                        "UPDATE jobs SET status = ? WHERE id = ? AND status = ?",
+                        (JobStatus.QUEUED.value, job.id, JobStatus.RUNNING.value),
+                    )
+                recovered.append(self.get(job.id))
+            return recovered
