@@ -45,7 +45,7 @@ def build(settings: BareSettings) -> Starlette:
     @server.tool()
     async def route(text: str, conversation_id: str | None = None) -> RouteResult:
         """Return a constant answer."""
-        return RouteResult(conversation_id=conversation_id or "bare", **ANSWER)  # type: ignore[arg-type]
+        return RouteResult(conversation_id=conversation_id or "bare", **ANSWER)
 
     return server.streamable_http_app(json_response=True, stateless_http=True)
 

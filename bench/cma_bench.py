@@ -17,6 +17,7 @@ import numpy as np
 from mcp import Client
 
 from services.tuner.algorithms.cmaes import Param
+from tests.helpers.mcp import call
 
 from .cma_baselines import optuna_simulate, pycma_evals_to_target
 
@@ -34,24 +35,19 @@ async def _service_run(url: str, pending: int, seed: int) -> dict[str, Any]:
     study = f"bench-{pending}-{seed}-{time.time_ns()}"
     bounds = {p.name: {"low": p.low, "high": p.high, "x0": p.x0} for p in PARAMS}
     async with Client(url) as client:
-
-        async def call(tool: str, **arguments: Any) -> dict[str, Any]:
-            result = await client.call_tool(tool, arguments)
-            if result.is_error or result.structured_content is None:
-                raise RuntimeError(f"{tool}: {result.content}")
-            return result.structured_content
-
-        await call("cma_start", study=study, params=bounds, seed=seed)
-        inflight = (await call("cma_ask", study=study, n=pending))["candidates"]
+        await call(client, "cma_start", study=study, params=bounds, seed=seed)
+        inflight = (await call(client, "cma_ask", study=study, n=pending))["candidates"]
         reached = None
         for evals in range(1, MAX_EVALS + 1):
             candidate = inflight.pop(int(rng.integers(len(inflight))))
             value = sphere(candidate["params"])
-            status = await call("cma_tell", study=study, candidate_id=candidate["id"], value=value)
+            status = await call(
+                client, "cma_tell", study=study, candidate_id=candidate["id"], value=value
+            )
             if value < TARGET:
                 reached = evals
                 break
-            inflight += (await call("cma_ask", study=study))["candidates"]
+            inflight += (await call(client, "cma_ask", study=study))["candidates"]
     return {
         "evals": reached,
         "told": status["told"],

@@ -26,6 +26,8 @@ from ratchet.bootstrap import initialize
 from ratchet.config import CommonSettings
 from tests.helpers.processes import running
 
+from .stats import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [
     "I am still waiting on my card?",
@@ -61,11 +63,10 @@ async def drive(
         for index in range(clients):
             group.start_soon(one, index)
     elapsed = time.perf_counter() - started
-    latencies.sort()
     return {
         "calls_per_s": len(latencies) / elapsed,
-        "p50_ms": latencies[len(latencies) // 2],
-        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
         "errors": errors,
     }
 
@@ -91,7 +92,7 @@ async def main(rounds: int, calls: int, memory_calls: int) -> dict[str, Any]:
             for _ in range(rounds):
                 for name, url in servers.items():
                     samples[name].append(await drive(url, clients, calls // clients))
-            summary = {
+            summary: dict[str, Any] = {
                 name: {key: statistics.median(s[key] for s in runs) for key in runs[0]}
                 for name, runs in samples.items()
             }

@@ -31,21 +31,16 @@ from ratchet.bootstrap import initialize
 from ratchet.config import CommonSettings
 from ratchet.sessions import SessionStore
 from services.tuner.algorithms import thompson
+from tests.helpers.mcp import call
 from tests.helpers.processes import running
 from tests.helpers.turns import answered
 
 from .cma_bench import cma_section
 from .runner_bench import drive
+from .stats import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 MEANS = [0.05 + 0.05 * i for i in range(10)]
-
-
-async def _call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    if result.is_error or result.structured_content is None:
-        raise RuntimeError(f"{tool} failed: {result.content}")
-    return result.structured_content
 
 
 async def feedback_throughput(home: Path, tuner: str, clients: int, calls: int) -> dict[str, Any]:
@@ -76,7 +71,7 @@ async def feedback_throughput(home: Path, tuner: str, clients: int, calls: int) 
             group.start_soon(one, index)
     elapsed = time.perf_counter() - started
     async with Client(tuner) as client:  # stored when answered; applied in the background
-        while (status := await _call(client, "status"))["feedback_pending"]:
+        while (status := await call(client, "status"))["feedback_pending"]:
             await anyio.sleep(0.01)
     settled = time.perf_counter() - started
     return {
@@ -96,27 +91,26 @@ async def promote_latency(home: Path, runner: str, tuner: str, times: int) -> di
     latencies: list[float] = []
     async with Client(runner) as r, Client(tuner) as t:
         for index in range(times):
-            first = await _call(r, "route", text="I am still waiting on my card?")
-            await _call(
+            first = await call(r, "route", text="I am still waiting on my card?")
+            await call(
                 t, "feedback", conversation_id=first["conversation_id"], reward=float(index % 2)
             )
-            promoted = await _call(t, "promote")
+            promoted = await call(t, "promote")
             if not promoted["promoted"]:
                 raise RuntimeError(promoted["reason"])
             returned = time.perf_counter()
             while True:
-                answer = await _call(r, "route", text="card?")
+                answer = await call(r, "route", text="card?")
                 if answer["version"] == promoted["version"]:
                     latencies.append((time.perf_counter() - returned) * 1000)
                     break
                 if time.perf_counter() - returned > 30:
                     raise RuntimeError(f"the Runner never answered as {promoted['version']}")
-    latencies.sort()
     return {
         "promotions": times,
         "p50_ms": statistics.median(latencies),
-        "p90_ms": latencies[int(0.9 * (len(latencies) - 1))],
-        "max_ms": latencies[-1],
+        "p90_ms": percentile(latencies, 90),
+        "max_ms": max(latencies),
     }
 
 
@@ -128,15 +122,15 @@ async def thompson_regret(tuner: str, runs: int, horizon: int) -> dict[str, Any]
         rng = random.Random(1000 + run)
         bandit = f"bench-{run}-{time.time_ns()}"
         async with Client(tuner) as client:
-            created = await _call(
+            created = await call(
                 client, "bandit_create", bandit=bandit, arms=[str(i) for i in range(len(MEANS))]
             )
-            arm = (await _call(client, "bandit_draw", bandit=bandit))["arm"]
+            arm = (await call(client, "bandit_draw", bandit=bandit))["arm"]
             plays: list[int] = []
             for _ in range(horizon):
                 plays.append(int(arm))
                 reward = 1.0 if rng.random() < MEANS[int(arm)] else 0.0
-                step = await _call(
+                step = await call(
                     client, "bandit_reward", bandit=bandit, arm=arm, reward=reward, draw_next=True
                 )
                 arm = step["arm"]

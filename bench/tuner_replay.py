@@ -29,6 +29,7 @@ from ratchet.builds import BuildStore
 from ratchet.ci.agent_process import agent_process
 from ratchet.config import CommonSettings
 from ratchet.state import open_state_manager
+from tests.helpers.mcp import call
 from tests.helpers.processes import running
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,13 +53,6 @@ class Round:
     heldout: float
 
 
-async def _call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    if result.is_error or result.structured_content is None:
-        raise RuntimeError(f"{tool} failed: {result.content}")
-    return result.structured_content
-
-
 async def _route_and_correct(
     runner: str, tuner: str, batch: list[datasets.Example], clients: int, tag: str
 ) -> float:
@@ -69,7 +63,7 @@ async def _route_and_correct(
         async with Client(runner) as client:
             for position in range(index, len(batch), clients):
                 example = batch[position]
-                answer = await _call(
+                answer = await call(
                     client, "route", text=example.text, conversation_id=f"{tag}-{position}"
                 )
                 answers.append((answer["conversation_id"], answer["intent"], example.intent))
@@ -77,7 +71,7 @@ async def _route_and_correct(
     async def correct(index: int) -> None:
         async with Client(tuner) as client:
             for conversation, _, intent in answers[index::clients]:
-                await _call(
+                await call(
                     client,
                     "feedback",
                     conversation_id=conversation,
@@ -99,13 +93,13 @@ def _score(home: Path, version: str) -> tuple[dict[str, Any], float, float]:
     document = manager.version_state(version)
     commit = next(p.commit for p in manager.pointer_history() if p.version == version)
     code = BuildStore(settings.workspace_path, home / "builds").ensure(commit or "HEAD")
-    scores = []
+    scores: list[float] = []
     for split in ("dev", "heldout"):
         examples = datasets.load(ROOT, split)
         with agent_process(code, [e.text for e in examples], "full") as agent:
             intents = agent.route(document)
-        scores.append(sum(i == e.intent for i, e in zip(intents, examples, strict=True)))
-        scores[-1] /= len(examples)
+        right = sum(i == e.intent for i, e in zip(intents, examples, strict=True))
+        scores.append(right / len(examples))
     return document.data, scores[0], scores[1]
 
 
@@ -131,8 +125,8 @@ async def replay(batch_size: int, clients: int, seed: int = 7) -> list[Round]:
                     f"{runner.url}/mcp", f"{tuner.url}/mcp", batch, clients, f"r{number}"
                 )
                 if tool is not None:
-                    await _call(client, tool, **arguments)
-                promoted = await _call(client, "promote")
+                    await call(client, tool, **arguments)
+                promoted = await call(client, "promote")
                 if not promoted["promoted"]:
                     raise RuntimeError(f"round {number}: {promoted['reason']}")
                 what = f"{len(batch)} corrections" + (f" + {tool}" if tool else "")

@@ -31,6 +31,8 @@ from ratchet.vcs import ReleaseKind, Version
 from services.versions.refs import RACY_WINDOW_NS
 from tests.helpers.processes import running
 
+from .stats import percentile
+
 TARGET_P50_MS = 50.0
 WHO = "Ratchet <ratchet@localhost>"
 
@@ -93,9 +95,7 @@ def release_stream(head: str, count: int, start: Version, when: int) -> tuple[by
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p99
+    return statistics.median(samples), percentile(samples, 99)
 
 
 def timed(action: Callable[[], object], times: int) -> list[float]:

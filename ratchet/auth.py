@@ -10,8 +10,8 @@ they read any.
 from __future__ import annotations
 
 import hmac
-import json
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 OPEN_PATHS = frozenset({"/healthz"})
@@ -49,16 +49,9 @@ class BearerTokenMiddleware:
         if scheme.lower() == b"bearer" and hmac.compare_digest(presented.strip(), self.token):
             await self.app(scope, receive, send)
             return
-        body = json.dumps({"detail": "missing or invalid bearer token"}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="ratchet"'),
-                ],
-            }
+        refusal = JSONResponse(
+            {"detail": "missing or invalid bearer token"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="ratchet"'},
         )
-        await send({"type": "http.response.body", "body": body})
+        await refusal(scope, receive, send)
