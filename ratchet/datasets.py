@@ -19,6 +19,7 @@ from typing import Literal
 from ratchet.errors import NotFoundError
 
 Split = Literal["train", "dev", "heldout"]
+SPLITS: tuple[Split, ...] = ("train", "dev", "heldout")
 DATASET_DIR = Path("tests") / "datasets" / "banking77"
 DEV_SHARE = 10  # one example in DEV_SHARE goes to dev
 
@@ -58,7 +59,12 @@ def _load(root: Path, split: Split) -> tuple[Example, ...]:
 
 
 def load(project_root: Path, split: Split) -> tuple[Example, ...]:
-    """The examples of one split (cached per process; the files never change)."""
+    """The examples of one split (cached per process; the files never change).
+
+    An unknown split name is an error: read as "not held-out" it would quietly
+    be the training rows (a held-out score of 0.95 that is none)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: one of {', '.join(SPLITS)}")
     return _load(project_root.resolve(), split)
 
 
