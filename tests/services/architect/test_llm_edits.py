@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -110,7 +109,7 @@ def test_one_bad_block_writes_nothing(tree: Path, edit: EditBlock, message: str)
 def test_a_symlink_out_of_the_tree_is_refused(tree: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    os.symlink(outside, tree / "services/runner/agent/link")
+    (tree / "services/runner/agent/link").symlink_to(outside)
     with pytest.raises(EditError, match="resolves outside the repository"):
         apply_edits(tree, [EditBlock("services/runner/agent/link/x.py", "", "x\n")])
     assert not (outside / "x.py").exists()
