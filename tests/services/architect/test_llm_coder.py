@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from ratchet.vcs import ReleaseKind, job_worktree
 from services.architect.coders import CoderError, CodingRequest, LlmCoder, coder_for
@@ -80,7 +81,7 @@ def with_llm(ctx: ArchitectContext, server: ReplayServer, **overrides: Any) -> A
             "coder": "llm",
             "llm_base_url": server.base_url,
             "llm_model": "replay-1",
-            "llm_api_key": KEY,
+            "llm_api_key": SecretStr(KEY),  # model_copy does not validate
             **PRICES,
             **overrides,
         }
