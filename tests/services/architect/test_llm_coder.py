@@ -151,7 +151,7 @@ def test_a_malformed_edit_is_retried_with_the_error_then_applied(
         first, second = server.requests()
         after = (tree / STATE).read_text()
     assert after != before and after == before.replace(*blend_edit(before).values())
-    error = "ends without '======='"
+    error = "'>>>>>>> REPLACE' before '=======' in the block for state/active.state.json"
     assert error not in last_user_message(first)
     assert error in last_user_message(second) and "none of them" in last_user_message(second)
     # The retry carries the whole conversation: question, bad answer, the error.
