@@ -190,8 +190,8 @@ def replaying(script: Path) -> Iterator[ReplayServer]:
 def main() -> None:
     script = json.loads(Path(sys.argv[1]).read_text())
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler(Replay(list(script["answers"]))))
-    host, port = server.server_address[:2]
-    print(json.dumps({"event": "ready", "url": f"http://{host}:{port}"}), flush=True)
+    port = server.server_address[1]
+    print(json.dumps({"event": "ready", "url": f"http://127.0.0.1:{port}"}), flush=True)
     server.serve_forever()
 
 

@@ -150,7 +150,8 @@ def test_a_malformed_edit_is_retried_with_the_error_then_applied(
         proposal = coder.propose(CodingRequest("job-retry", FEEDBACK), tree, 0)
         first, second = server.requests()
         after = (tree / STATE).read_text()
-    assert after != before and after == before.replace(*blend_edit(before).values())
+    edit = blend_edit(before)
+    assert after == before.replace(edit["blend_arm"], edit["blend_arm_favoured"]) != before
     error = "'>>>>>>> REPLACE' before '=======' in the block for state/active.state.json"
     assert error not in last_user_message(first)
     assert error in last_user_message(second) and "none of them" in last_user_message(second)
