@@ -18,6 +18,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from ratchet.config import ArchitectSettings, load
+from ratchet.errors import ConfigError
 from ratchet.vcs import ReleaseKind, job_worktree
 from services.architect.coders import CoderError, CodingRequest, LlmCoder, coder_for
 from services.architect.context import ArchitectContext
@@ -230,3 +232,32 @@ def test_the_daily_cap_survives_a_restart(tmp_path: Path, script: Any) -> None:
     for reason in reasons:
         assert "daily cost cap reached: $0.0200 spent today" in reason, reason
         assert "of the $0.0150 cap" in reason, reason
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"coder": "llm"}, "needs RATCHET_ARCHITECT_LLM_BASE_URL and RATCHET_ARCHITECT_LLM_MODEL"),
+        ({"llm_base_url": "ftp://x/v1"}, "is not an http"),
+        ({"llm_base_url": "http://llm.example/v1", "llm_api_key": "k"}, "travel in clear"),
+        ({"llm_max_attempts": 0}, "llm_max_attempts|RATCHET_ARCHITECT_LLM_MAX_ATTEMPTS"),
+        ({"llm_job_cap_usd": -1}, "RATCHET_ARCHITECT_LLM_JOB_CAP_USD|llm_job_cap_usd"),
+    ],
+)
+def test_unusable_llm_settings_fail_fast(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(ArchitectSettings, **settings)
+
+
+def test_usable_llm_settings() -> None:
+    secret = "sk-not-to-be-shown"
+    local = load(
+        ArchitectSettings,
+        coder="llm",
+        llm_base_url="http://127.0.0.1:9/v1",
+        llm_model="m",
+        llm_api_key=secret,
+    )
+    assert local.llm_api_key is not None and secret not in repr(local)
+    remote = load(ArchitectSettings, llm_base_url="https://api.example/v1", llm_api_key=secret)
+    assert remote.llm_api_key is not None and remote.llm_api_key.get_secret_value() == secret
