@@ -71,7 +71,7 @@ def test_unconfigured_it_asks_nothing_and_scores_as_the_centroid() -> None:
 
 def test_it_is_off_by_default_and_applies_to_head(tmp_path: Path) -> None:
     """Never proposed by the template coder; applied by hand, the Runner still passes micro
-    (the arm is not declared in state, so nothing changes until a human declares it)."""
+    (no state patch: nothing changes until a human declares the arm)."""
     library = catalog()
     template = library.templates[TEMPLATE]
     assert template.needs and template.cost.usd_per_1k_calls > 0 and not template.state_patch
@@ -86,5 +86,8 @@ def test_it_is_off_by_default_and_applies_to_head(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(tree, filter="data")
     assert apply_template(library, template, tree) == sorted(template.paths())
-    micro = run_micro(read_state(tree), tree)
+    # Declared greedy with no endpoint configured, the arm routes as the centroid.
+    state = read_state(tree)
+    data = {**state.data, "strategy": {"arms": {"llm": {"alpha": 9.0, "beta": 1.0}}}}
+    micro = run_micro(state.model_copy(update={"data": data}), tree)
     assert micro.passed, micro.reason
