@@ -95,6 +95,14 @@ def test_edits_apply_in_order_and_create_files(tree: Path) -> None:
         (EditBlock("ratchet/policy.py", "", "x\n"), "architect may not change ratchet/policy.py"),
         (EditBlock("tests/datasets/banking77/x.csv", "", "x\n"), "may not change"),
         (EditBlock("services/runner/agent", "", "x\n"), "is a directory"),
+        (
+            EditBlock("services/runner/agent/router.py", "a = 1\n", "a = (\n"),
+            "leave services/runner/agent/router.py invalid Python: '\\(' was never closed",
+        ),
+        (
+            EditBlock("state/active.state.json", "}\n", "\n"),
+            "leave state/active.state.json invalid JSON: Expecting",
+        ),
     ],
 )
 def test_one_bad_block_writes_nothing(tree: Path, edit: EditBlock, message: str) -> None:

@@ -11,11 +11,13 @@ A block is the file's path alone on a line, then::
 An empty SEARCH creates a new file. Every block is checked before anything is
 written — the path inside the tree and within the Architect's editable paths,
 the SEARCH text occurring exactly once in the file as the earlier blocks
-leave it — so a bad answer changes nothing and can be retried as it is.
+leave it, every Python and JSON file it touches still parsing — so a bad
+answer changes nothing and can be retried as it is.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +136,22 @@ def _missing_hint(content: str, search: str) -> str:
     return ""
 
 
+def _check_syntax(path: str, content: str) -> None:
+    """A Python or JSON file the edits leave unparsable is refused here, where the model
+    can still fix it, rather than by a CI tier later."""
+    try:
+        if path.endswith(".py"):
+            compile(content, path, "exec", dont_inherit=True)
+        elif path.endswith(".json"):
+            json.loads(content)
+    except SyntaxError as exc:
+        raise EditError(
+            f"the edits leave {path} invalid Python: {exc.msg} (line {exc.lineno})"
+        ) from None
+    except ValueError as exc:
+        raise EditError(f"the edits leave {path} invalid JSON: {exc}") from None
+
+
 def apply_edits(tree: Path, blocks: list[EditBlock]) -> list[str]:
     """Apply ``blocks`` to ``tree`` all-or-nothing; the changed paths, sorted."""
     contents: dict[str, str] = {}
@@ -162,6 +180,8 @@ def apply_edits(tree: Path, blocks: list[EditBlock]) -> list[str]:
             )
             raise EditError(f"{where}: the SEARCH text occurs {found} times (expected once){hint}")
         contents[block.path] = current.replace(block.search, block.replace, 1)
+    for path, content in contents.items():
+        _check_syntax(path, content)
     for path, content in contents.items():  # every block checked: now write
         target = tree / path
         target.parent.mkdir(parents=True, exist_ok=True)
