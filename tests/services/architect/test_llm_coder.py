@@ -22,6 +22,7 @@ from ratchet.config import ArchitectSettings, load
 from ratchet.errors import ConfigError
 from ratchet.vcs import ReleaseKind, job_worktree
 from services.architect.coders import CoderError, CodingRequest, LlmCoder, coder_for
+from services.architect.coders.llm.client import ChatClient, Message, Usage
 from services.architect.context import ArchitectContext
 from services.architect.jobs import Job, JobKind, JobStatus
 from services.architect.worker import Worker
@@ -203,6 +204,20 @@ def test_an_http_error_rejects_the_candidate_with_the_endpoint_reason(
         with pytest.raises(CoderError, match="answered HTTP 429: Rate limit reached") as caught:
             coder.propose(CodingRequest("job-429", FEEDBACK), tmp_path, 0)
     assert caught.value.log and caught.value.log[0].startswith("asked replay-1")
+
+
+def test_an_answer_without_usage_is_counted_by_an_estimate(tmp_path: Path) -> None:
+    script = write_script("no_usage.json", tmp_path / "script.json")
+    messages: list[Message] = [{"role": "user", "content": "x" * 4000}]
+    with (
+        replaying(script) as server,
+        ChatClient(server.base_url, "replay-1", None, timeout=10, max_tokens=64) as client,
+    ):
+        reply = client.complete(messages)
+        (asked,) = server.requests()
+    assert reply.content == "No change is needed."
+    assert reply.usage == Usage(1001, 6, estimated=True)  # 4 characters a token
+    assert asked["authorization"] is None and asked["body"]["max_tokens"] == 64
 
 
 @pytest.mark.slow
