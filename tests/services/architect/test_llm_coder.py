@@ -132,9 +132,11 @@ def test_a_good_edit_is_released_as_a_minor_version(ctx: ArchitectContext, scrip
     assert "asked replay-1 at" in coder_log and "question 1: 14210 tokens in, 96 out" in coder_log
     assert "$0.0144" in coder_log  # 14.21 * 0.001 + 0.096 * 0.002
     assert "changed state/active.state.json" in coder_log and KEY not in coder_log
+    timings = ", ".join(f"{s.name} {s.seconds or 0:.1f}s" for s in job.stages)
     print(
         f"\n{release.version}: held-out {base['heldout_accuracy']} -> "
         f"{summary['heldout_accuracy']}, dev {base['dev_accuracy']} -> {summary['dev_accuracy']}"
+        f"; stages {timings}\n{coder_log}"
     )
 
 
