@@ -45,6 +45,9 @@ class Cost(Strict):
     latency_ms: float = Field(ge=0, description="added to each route call (p50, one core)")
     memory_mb: float = Field(ge=0, description="resident memory the model adds")
     train_seconds: float = Field(ge=0, description="training at start when nothing is cached")
+    usd_per_1k_calls: float = Field(
+        default=0.0, ge=0, description="money per 1,000 route calls (a paid endpoint's tokens)"
+    )
 
 
 class Measured(Strict):
@@ -76,6 +79,10 @@ class Template(Strict):
     files: list[str] = Field(default_factory=list)
     edits: list[Edit] = Field(default_factory=list)
     state_patch: dict[str, Any] = Field(default_factory=dict)
+    # What must exist outside the repository for the template to do anything
+    # (e.g. an OpenAI-compatible endpoint); such a template is off by default:
+    # the template coder never proposes it, a human or another coder may.
+    needs: list[str] = Field(default_factory=list)
     notes: str = ""
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -146,7 +147,7 @@ class ArchitectSettings(ServiceSettings):
     service_name: ClassVar[str] = "architect"
     host: str = Field(default="127.0.0.1", alias="RATCHET_ARCHITECT_HOST")
     port: int = Field(default=8003, ge=0, le=65535, alias="RATCHET_ARCHITECT_PORT")
-    coder: Literal["patch", "template"] = Field(
+    coder: Literal["patch", "template", "llm"] = Field(
         default="patch",
         alias="RATCHET_ARCHITECT_CODER",
         description="Coder for feedback without a diff (a diff always goes to `patch`).",
@@ -204,6 +205,93 @@ class ArchitectSettings(ServiceSettings):
         alias="RATCHET_ARCHITECT_TRIGGERER_COOLDOWN",
         description="Seconds after a wake-up before the Triggerer may wake the Architect again.",
     )
+    # The `llm` coder: any OpenAI-compatible chat-completions endpoint.
+    llm_base_url: str = Field(
+        default="",
+        alias="RATCHET_ARCHITECT_LLM_BASE_URL",
+        description="OpenAI-compatible API base, e.g. https://api.openai.com/v1 (for `llm`).",
+    )
+    llm_model: str = Field(
+        default="", alias="RATCHET_ARCHITECT_LLM_MODEL", description="Model name sent as `model`."
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        alias="RATCHET_ARCHITECT_LLM_API_KEY",
+        description="Sent as a bearer token; only over https or to loopback.",
+    )
+    llm_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        alias="RATCHET_ARCHITECT_LLM_TIMEOUT",
+        description="Seconds to wait for one answer.",
+    )
+    llm_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        alias="RATCHET_ARCHITECT_LLM_MAX_ATTEMPTS",
+        description="Questions per candidate: a malformed or non-applying edit is retried with "
+        "the error until this many were asked, then the candidate is rejected.",
+    )
+    llm_max_tokens: int = Field(
+        default=4096,
+        ge=16,
+        alias="RATCHET_ARCHITECT_LLM_MAX_TOKENS",
+        description="Cap on one answer's tokens (`max_tokens`), which bounds its cost.",
+    )
+    llm_prompt_chars: int = Field(
+        default=120_000,
+        ge=1000,
+        alias="RATCHET_ARCHITECT_LLM_PROMPT_CHARS",
+        description="Budget of file and example text in the prompt; the rest is listed by name.",
+    )
+    llm_price_input_per_1k: float = Field(
+        default=0.0,
+        ge=0,
+        alias="RATCHET_ARCHITECT_LLM_PRICE_INPUT_PER_1K",
+        description="Price (USD) of 1,000 prompt tokens, for the cost caps.",
+    )
+    llm_price_output_per_1k: float = Field(
+        default=0.0,
+        ge=0,
+        alias="RATCHET_ARCHITECT_LLM_PRICE_OUTPUT_PER_1K",
+        description="Price (USD) of 1,000 completion tokens, for the cost caps.",
+    )
+    llm_job_cap_usd: float = Field(
+        default=1.0,
+        ge=0,
+        alias="RATCHET_ARCHITECT_LLM_JOB_CAP_USD",
+        description="Spend one job may reach (all its candidates and runs); then it stops.",
+    )
+    llm_daily_cap_usd: float = Field(
+        default=10.0,
+        ge=0,
+        alias="RATCHET_ARCHITECT_LLM_DAILY_CAP_USD",
+        description="Spend per UTC day across jobs (persisted: a restart keeps the day's spend).",
+    )
+
+    @model_validator(mode="after")
+    def _llm_endpoint_usable(self) -> Self:
+        if self.coder == "llm" and not (self.llm_base_url and self.llm_model):
+            raise ValueError(
+                "the llm coder needs RATCHET_ARCHITECT_LLM_BASE_URL and RATCHET_ARCHITECT_LLM_MODEL"
+            )
+        if self.llm_base_url:
+            url = urlsplit(self.llm_base_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError(
+                    f"RATCHET_ARCHITECT_LLM_BASE_URL {self.llm_base_url!r} is not an http(s) URL"
+                )
+            if (
+                self.llm_api_key is not None
+                and url.scheme != "https"
+                and not is_loopback(url.hostname)
+            ):
+                raise ValueError(
+                    f"RATCHET_ARCHITECT_LLM_BASE_URL {self.llm_base_url} is plain http off "
+                    "loopback: the API key would travel in clear; use https"
+                )
+        return self
 
 
 class VersionsSettings(ServiceSettings):

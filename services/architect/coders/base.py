@@ -11,13 +11,24 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from ratchet.errors import RatchetError
 
+if TYPE_CHECKING:
+    from ratchet.config import ArchitectSettings
+
 
 class CoderError(RatchetError):
-    """The coder could not produce this candidate (the reason is shown on the job)."""
+    """The coder could not produce this candidate (the reason is shown on the job).
+
+    ``log`` holds what the coder did before it gave up (questions asked, tokens,
+    cost), for the stage's log.
+    """
+
+    def __init__(self, reason: str, log: list[str] | None = None) -> None:
+        super().__init__(reason)
+        self.log = list(log or [])
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,11 @@ class Coder(ABC):
     # A human's change needs only to pass and not regress; an autonomous coder's
     # must also improve on the active version.
     must_improve: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: ArchitectSettings) -> Self:
+        """The coder a job uses; coders that need settings (an endpoint, caps) override it."""
+        return cls()
 
     def candidates(self, request: CodingRequest) -> int:
         """How many candidates this coder will propose for ``request``."""

@@ -69,6 +69,8 @@ def rank(catalog: Catalog, text: str, evidence: dict[str, Any] | None = None) ->
             )
     ranked = []
     for template in catalog.templates.values():
+        if template.needs:  # off by default: it needs something offline runs lack
+            continue
         hits = sorted(query & set(template.keywords))
         score = len(hits) + boosts.get(template.id, 0.0)
         if score > 0:
