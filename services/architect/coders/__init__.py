@@ -3,16 +3,21 @@
 from ratchet.config import ArchitectSettings
 
 from .base import Coder, CoderError, CodingRequest, Proposal
+from .command import CommandCoder
 from .patch import PatchCoder, check_diff
 from .template import TemplateCoder
 
-CODERS: dict[str, type[Coder]] = {"patch": PatchCoder, "template": TemplateCoder}
+CODERS: dict[str, type[Coder]] = {
+    "patch": PatchCoder,
+    "template": TemplateCoder,
+    "command": CommandCoder,
+}
 
 
 def coder_for(request: CodingRequest, settings: ArchitectSettings) -> Coder:
     """A diff always goes to the patch coder; anything else to the configured one."""
     name = "patch" if request.patch else settings.coder
-    return CODERS[name]()
+    return CODERS[name].from_settings(settings)
 
 
 __all__ = [
@@ -20,6 +25,7 @@ __all__ = [
     "Coder",
     "CoderError",
     "CodingRequest",
+    "CommandCoder",
     "PatchCoder",
     "Proposal",
     "TemplateCoder",

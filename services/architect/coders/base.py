@@ -11,9 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+from ratchet.config import ArchitectSettings
 from ratchet.errors import RatchetError
+
+from ..ledger import LedgerEntry
 
 
 class CoderError(RatchetError):
@@ -27,6 +30,20 @@ class CodingRequest:
     patch: str | None = None
     evidence: dict[str, Any] | None = None
     base_version: str = ""
+    # The ledger's earlier proposals on ``base_version``: what was tried and how it fared,
+    # so a coder can leave out what was rejected already.
+    tried: tuple[LedgerEntry, ...] = ()
+
+    def rejected(self, fingerprint: str) -> LedgerEntry | None:
+        """The latest ledger entry that rejected ``fingerprint`` on this base version."""
+        found = [
+            e
+            for e in self.tried
+            if e.fingerprint == fingerprint
+            and e.base_version == self.base_version
+            and e.result == "rejected"
+        ]
+        return max(found, key=lambda e: e.seq) if found else None
 
 
 @dataclass
@@ -35,6 +52,9 @@ class Proposal:
 
     summary: str
     log: list[str] = field(default_factory=list)
+    # What was tried, as a key the ledger matches on (``template:<id>``); empty: the
+    # job fingerprints the candidate's diff instead.
+    fingerprint: str = ""
 
 
 class Coder(ABC):
@@ -42,6 +62,15 @@ class Coder(ABC):
     # A human's change needs only to pass and not regress; an autonomous coder's
     # must also improve on the active version.
     must_improve: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: ArchitectSettings) -> Self:
+        """The coder as configured (coders with settings override this)."""
+        return cls()
+
+    def notes(self, request: CodingRequest) -> list[str]:
+        """Lines for the plan's log, e.g. what the ledger made this coder leave out."""
+        return []
 
     def candidates(self, request: CodingRequest) -> int:
         """How many candidates this coder will propose for ``request``."""
