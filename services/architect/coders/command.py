@@ -4,17 +4,20 @@ The CLI gets the feedback (and the Triggerer's evidence) as its prompt, as an
 argument where the argv holds ``{prompt}`` or on stdin otherwise. It runs in
 the candidate's worktree in a process group of its own, with only PATH, HOME,
 LANG and the configured environment (never the Architect's token), under a
-timeout after which the whole group is killed. What it changed is then
+timeout after which the whole group is killed (so is whatever it leaves
+running when it exits). What it changed is then
 checked like any candidate (policy, tiers); a CLI that fails or changes
 nothing yields no candidate, with the tail of its output as the reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Self
 
@@ -85,28 +88,37 @@ class CommandCoder(Coder):
         prompt = prompt_of(request)
         in_argv = any(PLACEHOLDER in arg for arg in self.argv)
         argv = [arg.replace(PLACEHOLDER, prompt) for arg in self.argv]
-        try:
-            process = subprocess.Popen(
-                argv,
-                cwd=worktree,
-                env=self._environment(),
-                stdin=subprocess.DEVNULL if in_argv else subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,  # its own process group: a timeout kills it all
-            )
-        except OSError as exc:
-            raise CoderError(f"cannot start {self.argv[0]!r}: {exc}") from None
-        try:
-            output, _ = process.communicate(None if in_argv else prompt, timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
+        # Output to a file, not a pipe: a child the CLI leaves behind would hold a pipe
+        # open and keep us waiting after the CLI itself has exited.
+        with tempfile.TemporaryFile("w+") as out:
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    cwd=worktree,
+                    env=self._environment(),
+                    stdin=subprocess.DEVNULL if in_argv else subprocess.PIPE,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    start_new_session=True,  # its own process group: killed as a whole
+                )
+            except OSError as exc:
+                raise CoderError(f"cannot start {self.argv[0]!r}: {exc}") from None
+            try:
+                process.communicate(None if in_argv else prompt, timeout=self.timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            with contextlib.suppress(ProcessLookupError):  # what it left running, or all
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            out.seek(0)
+            output = out.read()
+        if timed_out:
             raise CoderError(
                 f"{self.argv[0]} timed out after {self.timeout:g} s (process group killed); "
                 f"its output ends: {_tail(output)}"
-            ) from None
+            )
         if process.returncode != 0:
             raise CoderError(
                 f"{self.argv[0]} exited with {process.returncode}; its output ends: {_tail(output)}"
