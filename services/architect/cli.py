@@ -120,7 +120,7 @@ def _candidates_table(job: dict[str, Any]) -> Table:
     return table
 
 
-def _job_view(job: dict[str, Any]) -> Group:
+def job_view(job: dict[str, Any]) -> Group:
     if not job.get("candidates"):
         return Group(_job_table(job))
     return Group(_job_table(job), _candidates_table(job))
@@ -145,10 +145,10 @@ def jobs(
         return
     job = _call("GET", f"/jobs/{job_id}")
     if not follow or job["status"] in FINAL:
-        console.print(_job_view(job))
+        console.print(job_view(job))
         return
-    with Live(_job_view(job), console=console, refresh_per_second=4) as live:
+    with Live(job_view(job), console=console, refresh_per_second=4) as live:
         while job["status"] not in FINAL:
             time.sleep(0.5)
             job = _call("GET", f"/jobs/{job_id}")
-            live.update(_job_view(job))
+            live.update(job_view(job))

@@ -118,7 +118,9 @@ def test_a_timeout_kills_the_whole_process_group(
 ) -> None:
     pid_file = tmp_path / "child.pid"
     coder = CommandCoder([sys.executable, str(cli)], timeout=2, env={"PID_FILE": str(pid_file)})
-    with pytest.raises(CoderError, match=r"(?s)timed out after 2 s \(process group killed\).*working"):
+    with pytest.raises(
+        CoderError, match=r"(?s)timed out after 2 s \(process group killed\).*working"
+    ):
         coder.propose(request("hang forever"), tree, 0)
     child = int(pid_file.read_text())
     # SIGKILL is delivered at once, but the kernel may take a moment to tear down.
