@@ -87,11 +87,16 @@ def test_the_coder_proposes_the_best_few_and_says_when_nothing_matches(tree: Pat
     assert snapshot(tree) == before
 
 
-def test_the_setting_selects_the_template_coder_and_a_diff_still_goes_to_patch(
+def test_the_template_coder_is_the_default_and_a_diff_still_goes_to_patch(
     tmp_path: Path,
 ) -> None:
-    settings = architect_settings(tmp_path / "home", coder="template")
+    settings = architect_settings(tmp_path / "home")  # the default: no setting needed
+    assert settings.coder == "template"
     assert isinstance(coder_for(request(FEEDBACK), settings), TemplateCoder)
+    # A Triggerer's wake-up (no diff, evidence only) goes to it too.
+    wake = request("SLO alarm: routing_accuracy burns", {"slo": "routing_accuracy"})
+    coder = coder_for(wake, settings)
+    assert isinstance(coder, TemplateCoder) and coder.candidates(wake) == 2
     with_diff = CodingRequest("j", FEEDBACK, patch="--- a/x\n+++ b/x\n", base_version="v0.1.0")
     assert isinstance(coder_for(with_diff, settings), PatchCoder)
 
