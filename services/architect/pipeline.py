@@ -71,7 +71,13 @@ def _run(ctx: ArchitectContext, job: Job, recorder: Recorder, books: list[Book])
             ctx.manager.refuse_if_pinned()
         except PinnedError as exc:
             raise Rejected(str(exc)) from None
-        tried = ctx.ledger.entries(limit=LEDGER_LOOKBACK, base_version=active.version)
+        # Other jobs' proposals on this base: a run of this job after a restart redoes
+        # its own candidates as they were, not minus the ones its first run settled.
+        tried = [
+            entry
+            for entry in ctx.ledger.entries(limit=LEDGER_LOOKBACK, base_version=active.version)
+            if entry.job_id != job.id
+        ]
         request = CodingRequest(
             job.id,
             job.text,
