@@ -147,8 +147,8 @@ class ArchitectSettings(ServiceSettings):
     service_name: ClassVar[str] = "architect"
     host: str = Field(default="127.0.0.1", alias="RATCHET_ARCHITECT_HOST")
     port: int = Field(default=8003, ge=0, le=65535, alias="RATCHET_ARCHITECT_PORT")
-    coder: Literal["patch", "template", "llm"] = Field(
-        default="patch",
+    coder: Literal["patch", "template", "llm", "command"] = Field(
+        default="template",
         alias="RATCHET_ARCHITECT_CODER",
         description="Coder for feedback without a diff (a diff always goes to `patch`).",
     )
@@ -291,6 +291,31 @@ class ArchitectSettings(ServiceSettings):
                     f"RATCHET_ARCHITECT_LLM_BASE_URL {self.llm_base_url} is plain http off "
                     "loopback: the API key would travel in clear; use https"
                 )
+        return self
+
+    command: list[str] = Field(
+        default=[],
+        alias="RATCHET_ARCHITECT_COMMAND",
+        description="The `command` coder's CLI as a JSON argv list, run in the candidate's "
+        "worktree; an argument holding `{prompt}` gets the prompt, else it goes on stdin.",
+    )
+    command_timeout: float = Field(
+        default=900.0,
+        gt=0,
+        alias="RATCHET_ARCHITECT_COMMAND_TIMEOUT",
+        description="Seconds the coding CLI may run before its process group is killed.",
+    )
+    command_env: dict[str, str] = Field(
+        default={},
+        alias="RATCHET_ARCHITECT_COMMAND_ENV",
+        description="Environment for the coding CLI (JSON object) on top of PATH, HOME, LANG: "
+        "nothing else of the Architect's environment (its token) reaches it.",
+    )
+
+    @model_validator(mode="after")
+    def _command_is_set(self) -> Self:
+        if self.coder == "command" and not self.command:
+            raise ValueError("coder `command` needs RATCHET_ARCHITECT_COMMAND (a JSON argv list)")
         return self
 
 

@@ -17,7 +17,7 @@ from .context import ArchitectContext
 from .errors import BodyLimit
 from .jobs import JobStatus
 from .models import Health
-from .routes import intake, jobs
+from .routes import intake, jobs, proposals
 from .triggerer import Triggerer
 from .worker import Worker
 
@@ -93,6 +93,7 @@ def create_app(
 
     app.include_router(intake.router)
     app.include_router(jobs.router)
+    app.include_router(proposals.router)
     return app
 
 

@@ -1,4 +1,4 @@
-"""One candidate through the gates: worktree → coder → policy → micro → fast → full.
+"""One candidate through the gates: worktree → coder → policy → micro → fast (→ full).
 
 The candidate lives in a throwaway worktree at the active version; what the
 coder wrote is committed there (the commit object stays in the workspace's
@@ -8,12 +8,13 @@ at release), and every tier runs that tree's code in its own processes.
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ratchet.ci.budgets import TIERS, load_budgets
+from ratchet.ci.budgets import load_budgets
 from ratchet.ci.report import TierReport
 from ratchet.ci.tiers import run_tier
 from ratchet.errors import CorruptDocumentError, PolicyError
@@ -22,9 +23,13 @@ from ratchet.state import ACTIVE_KEY, StateDocument
 from ratchet.vcs import job_worktree, open_repo
 from ratchet.vcs.releases import staged_changes
 
+from .book import Book
 from .coders import Coder, CoderError, CodingRequest
 from .context import ArchitectContext
 from .stages import Recorder, Rejected
+
+# The tiers every candidate meets; ``full`` is for the best of them (the cascade).
+SCREENING = ("micro", "fast")
 
 
 @dataclass
@@ -34,8 +39,14 @@ class Candidate:
     commit: str
     state: StateDocument
     noise_margin: float
+    tree: Path
     reports: dict[str, TierReport] = field(default_factory=dict)
     authorised_notes: list[str] = field(default_factory=list)
+
+    @property
+    def number(self) -> int:
+        """1-based, as logs and records count candidates."""
+        return self.index + 1
 
     def metric(self, name: str) -> float | None:
         for report in self.reports.values():
@@ -70,55 +81,86 @@ def commit_worktree(tree: Path, message: str) -> tuple[str, list[FileChange]]:
         return repo.head.commit.hexsha, changes
 
 
+def diff_fingerprint(tree: Path, base_commit: str, commit: str) -> str:
+    """What a candidate changed, as a key: the hash of its diff from the base."""
+    with open_repo(tree) as repo:
+        diff = repo.git.diff("--no-renames", "--full-index", base_commit, commit)
+    return "diff:" + hashlib.sha256(diff.encode()).hexdigest()[:16]
+
+
 def build_candidate(
     ctx: ArchitectContext,
     recorder: Recorder,
+    book: Book,
     coder: Coder,
     request: CodingRequest,
     index: int,
     base_commit: str,
     data_root: Path,
+    stack: ExitStack,
 ) -> Candidate:
-    """Run candidate ``index`` through every gate; Rejected at the first that says no."""
-    with ExitStack() as stack:
-        with recorder.stage("worktree") as log:
-            tree = stack.enter_context(
-                job_worktree(ctx.settings.workspace_path, base_commit, parent=ctx.worktrees)
-            )
-            log.append(f"candidate {index + 1}: worktree at {base_commit[:12]}")
-        with recorder.stage("coder") as log:
-            try:
-                proposal = coder.propose(request, tree, index)
-            except CoderError as exc:
-                raise Rejected(f"{coder.name} coder: {exc}") from None
-            log += [proposal.summary, *proposal.log]
-        with recorder.stage("policy") as log:
-            commit, changes = commit_worktree(
-                tree, f"candidate {index + 1} of job {request.job_id}"
-            )
-            if not changes:
-                raise Rejected("the candidate changes nothing")
-            try:
-                notes = check_change("architect", changes, authorised=authorisations(request.text))
-            except PolicyError as exc:
-                raise Rejected(str(exc)) from None
-            state = read_state(tree)
-            try:
-                margin = load_budgets(tree).noise_margin
-            except CorruptDocumentError as exc:
-                raise Rejected(str(exc)) from None
-            log.append(f"{len(changes)} file(s) within the policy; candidate {commit[:12]}")
-            log += notes
-        candidate = Candidate(index, proposal.summary, commit, state, margin, {}, notes)
-        for tier in TIERS:
-            with recorder.stage(tier) as log:
-                report = run_tier(tier, state, tree, data_root, ctx.ci)
-                candidate.reports[tier] = report
-                details = report.details.get("unit_tests")
-                if isinstance(details, dict) and details.get("output"):
-                    log.append(str(details["output"]))
-                if not report.passed:
-                    raise Rejected(report.reason)
-                log.append(report.reason)
-        return candidate
-    raise AssertionError("unreachable")  # pragma: no cover (ExitStack may swallow, mypy thinks)
+    """Candidate ``index`` through the gates every candidate meets, up to ``fast``.
+
+    Rejected at the first that says no. The worktree stays open on ``stack``
+    (the job's), for the full tier should the candidate get there.
+    """
+    number = index + 1
+    with recorder.stage("worktree", number) as log:
+        tree = stack.enter_context(
+            job_worktree(ctx.settings.workspace_path, base_commit, parent=ctx.worktrees)
+        )
+        log.append(f"candidate {number}: worktree at {base_commit[:12]}")
+    with recorder.stage("coder", number) as log:
+        try:
+            proposal = coder.propose(request, tree, index)
+        except CoderError as exc:
+            log += exc.log  # what it tried before giving up (questions, tokens, cost)
+            raise Rejected(f"{coder.name} coder: {exc}") from None
+        log += [proposal.summary, *proposal.log]
+        book.update(number, summary=proposal.summary, fingerprint=proposal.fingerprint)
+    with recorder.stage("policy", number) as log:
+        commit, changes = commit_worktree(tree, f"candidate {number} of job {request.job_id}")
+        if not changes:
+            raise Rejected("the candidate changes nothing")
+        book.update(
+            number,
+            commit=commit,
+            fingerprint=proposal.fingerprint or diff_fingerprint(tree, base_commit, commit),
+        )
+        try:
+            notes = check_change("architect", changes, authorised=authorisations(request.text))
+        except PolicyError as exc:
+            raise Rejected(str(exc)) from None
+        state = read_state(tree)
+        try:
+            margin = load_budgets(tree).noise_margin
+        except CorruptDocumentError as exc:
+            raise Rejected(str(exc)) from None
+        log.append(f"{len(changes)} file(s) within the policy; candidate {commit[:12]}")
+        log += notes
+    candidate = Candidate(index, proposal.summary, commit, state, margin, tree, {}, notes)
+    for tier in SCREENING:
+        run_gate(ctx, recorder, book, candidate, tier, data_root)
+    return candidate
+
+
+def run_gate(
+    ctx: ArchitectContext,
+    recorder: Recorder,
+    book: Book,
+    candidate: Candidate,
+    tier: str,
+    data_root: Path,
+) -> TierReport:
+    """One CI tier on the candidate's tree, recorded on it; Rejected if it fails."""
+    with recorder.stage(tier, candidate.number) as log:
+        report = run_tier(tier, candidate.state, candidate.tree, data_root, ctx.ci)
+        candidate.reports[tier] = report
+        book.tier(candidate.number, report)
+        details = report.details.get("unit_tests")
+        if isinstance(details, dict) and details.get("output"):
+            log.append(str(details["output"]))
+        if not report.passed:
+            raise Rejected(report.reason)
+        log.append(report.reason)
+    return report

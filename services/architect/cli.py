@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
@@ -23,7 +23,15 @@ from ratchet.errors import RatchetError
 console = Console()
 err = Console(stderr=True)
 FINAL = {"succeeded", "rejected", "failed"}
-STYLE = {"passed": "green", "failed": "red", "running": "yellow", "skipped": "dim"}
+STYLE = {
+    "passed": "green",
+    "failed": "red",
+    "running": "yellow",
+    "skipped": "dim",
+    "kept": "green",
+    "lost": "dim",
+    "rejected": "red",
+}
 
 
 def _client() -> httpx.Client:
@@ -85,6 +93,39 @@ def _job_table(job: dict[str, Any]) -> Table:
     return table
 
 
+def _score(candidate: dict[str, Any], tier: str, name: str) -> str:
+    value = candidate["metrics"].get(tier, {}).get(name)
+    return "" if value is None else f"{value:.4f}"
+
+
+def _candidates_table(job: dict[str, Any]) -> Table:
+    """Each candidate: what it tried, what the tiers measured and took, its fate and why."""
+    table = Table("#", "tried", "status", "dev", "held-out", "seconds", "why", title="candidates")
+    for candidate in job.get("candidates", []):
+        status = candidate["status"]
+        seconds = " / ".join(
+            f"{tier} {candidate['seconds'][tier]:.1f}"
+            for tier in ("micro", "fast", "full")
+            if tier in candidate["seconds"]
+        )
+        table.add_row(
+            str(candidate["index"]),
+            candidate["summary"][:48],
+            f"[{STYLE.get(status, '')}]{status}[/]",
+            _score(candidate, "fast", "dev_accuracy"),
+            _score(candidate, "full", "heldout_accuracy"),
+            seconds,
+            candidate["reason"],
+        )
+    return table
+
+
+def job_view(job: dict[str, Any]) -> Group:
+    if not job.get("candidates"):
+        return Group(_job_table(job))
+    return Group(_job_table(job), _candidates_table(job))
+
+
 def jobs(
     job_id: Annotated[str | None, typer.Argument(help="A job to show (and follow).")] = None,
     follow: Annotated[bool, typer.Option(help="Follow a running job until it ends.")] = True,
@@ -104,10 +145,10 @@ def jobs(
         return
     job = _call("GET", f"/jobs/{job_id}")
     if not follow or job["status"] in FINAL:
-        console.print(_job_table(job))
+        console.print(job_view(job))
         return
-    with Live(_job_table(job), console=console, refresh_per_second=4) as live:
+    with Live(job_view(job), console=console, refresh_per_second=4) as live:
         while job["status"] not in FINAL:
             time.sleep(0.5)
             job = _call("GET", f"/jobs/{job_id}")
-            live.update(_job_table(job))
+            live.update(job_view(job))

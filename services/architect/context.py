@@ -14,6 +14,7 @@ from ratchet.state import StateManager, open_state_manager
 from ratchet.vcs import ReleaseStore
 
 from .jobs import JobStore
+from .ledger import ProposalLedger
 
 
 @dataclass
@@ -25,6 +26,7 @@ class ArchitectContext:
     builds: BuildStore
     objects: ObjectStore
     ci: CiOptions
+    ledger: ProposalLedger
 
     @property
     def worktrees(self) -> Path:
@@ -36,6 +38,7 @@ class ArchitectContext:
         return cls(
             settings=settings,
             jobs=JobStore(settings.data_path / "architect.sqlite3"),
+            ledger=ProposalLedger(settings.data_path / "architect.sqlite3"),
             manager=open_state_manager(settings),
             releases=release_store(settings),
             builds=BuildStore(settings.workspace_path, settings.home_path / "builds"),
@@ -49,3 +52,4 @@ class ArchitectContext:
 
     def close(self) -> None:
         self.jobs.close()
+        self.ledger.close()

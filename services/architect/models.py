@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .jobs import Job
+from .ledger import LedgerEntry
 
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
@@ -54,3 +55,8 @@ class JobAccepted(BaseModel):
 
 class JobList(BaseModel):
     jobs: list[Job]
+
+
+class ProposalPage(BaseModel):
+    proposals: list[LedgerEntry]
+    next: int | None = Field(description="Pass as `cursor` for older entries; null at the end.")

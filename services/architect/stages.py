@@ -34,15 +34,21 @@ class Recorder:
         self.job_id = job_id
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[list[str]]:
-        """Run a stage; the block appends log lines to the list it is given."""
-        self.jobs.stage_started(self.job_id, name)
+    def stage(self, name: str, candidate: int | None = None) -> Iterator[list[str]]:
+        """Run a stage (of candidate ``candidate``, 1-based, if given: each candidate's
+        run of a stage is its own record); the block appends log lines to its list."""
+        self.jobs.stage_started(self.job_id, name, candidate=candidate)
         started = time.monotonic()
         lines: list[str] = []
 
         def done(status: StageStatus) -> None:
             self.jobs.stage_finished(
-                self.job_id, name, status, time.monotonic() - started, "\n".join(lines)
+                self.job_id,
+                name,
+                status,
+                time.monotonic() - started,
+                "\n".join(lines),
+                candidate=candidate,
             )
 
         try:

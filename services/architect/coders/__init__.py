@@ -3,6 +3,7 @@
 from ratchet.config import ArchitectSettings
 
 from .base import Coder, CoderError, CodingRequest, Proposal
+from .command import CommandCoder
 from .llm import LlmCoder
 from .patch import PatchCoder, check_diff
 from .template import TemplateCoder
@@ -11,6 +12,7 @@ CODERS: dict[str, type[Coder]] = {
     "patch": PatchCoder,
     "template": TemplateCoder,
     "llm": LlmCoder,
+    "command": CommandCoder,
 }
 
 
@@ -25,6 +27,7 @@ __all__ = [
     "Coder",
     "CoderError",
     "CodingRequest",
+    "CommandCoder",
     "LlmCoder",
     "PatchCoder",
     "Proposal",

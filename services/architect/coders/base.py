@@ -11,12 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
+from ratchet.config import ArchitectSettings
 from ratchet.errors import RatchetError
 
-if TYPE_CHECKING:
-    from ratchet.config import ArchitectSettings
+from ..ledger import LedgerEntry
 
 
 class CoderError(RatchetError):
@@ -38,6 +38,20 @@ class CodingRequest:
     patch: str | None = None
     evidence: dict[str, Any] | None = None
     base_version: str = ""
+    # The ledger's earlier proposals on ``base_version``: what was tried and how it fared,
+    # so a coder can leave out what was rejected already.
+    tried: tuple[LedgerEntry, ...] = ()
+
+    def rejected(self, fingerprint: str) -> LedgerEntry | None:
+        """The latest ledger entry that rejected ``fingerprint`` on this base version."""
+        found = [
+            e
+            for e in self.tried
+            if e.fingerprint == fingerprint
+            and e.base_version == self.base_version
+            and e.result == "rejected"
+        ]
+        return max(found, key=lambda e: e.seq) if found else None
 
 
 @dataclass
@@ -46,6 +60,9 @@ class Proposal:
 
     summary: str
     log: list[str] = field(default_factory=list)
+    # What was tried, as a key the ledger matches on (``template:<id>``); empty: the
+    # job fingerprints the candidate's diff instead.
+    fingerprint: str = ""
 
 
 class Coder(ABC):
@@ -56,8 +73,12 @@ class Coder(ABC):
 
     @classmethod
     def from_settings(cls, settings: ArchitectSettings) -> Self:
-        """The coder a job uses; coders that need settings (an endpoint, caps) override it."""
+        """The coder as configured (coders with settings override this)."""
         return cls()
+
+    def notes(self, request: CodingRequest) -> list[str]:
+        """Lines for the plan's log, e.g. what the ledger made this coder leave out."""
+        return []
 
     def candidates(self, request: CodingRequest) -> int:
         """How many candidates this coder will propose for ``request``."""

@@ -10,6 +10,7 @@ every file, anchor and the state patch is checked before anything is written.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from examples.catalog import Catalog, Template, library
 from ratchet.state import ACTIVE_KEY
 
 from .base import Coder, CoderError, CodingRequest, Proposal
+
+log = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 2
 PLAYBOOK_WEIGHT = 3.0  # a playbook's first choice outweighs a few keyword hits
@@ -133,6 +136,11 @@ def apply_template(catalog: Catalog, template: Template, tree: Path) -> list[str
     return sorted(writes)
 
 
+def fingerprint(template: Template) -> str:
+    """The ledger's key for a template (its id: the same id is the same change)."""
+    return f"template:{template.id}"
+
+
 class TemplateCoder(Coder):
     name = "template"
 
@@ -140,14 +148,40 @@ class TemplateCoder(Coder):
         self.catalog = catalog or library()
         self.limit = limit
 
+    def _split(self, request: CodingRequest) -> tuple[list[Ranked], list[str]]:
+        """(the best few to try, why the others that matched were left out)."""
+        chosen: list[Ranked] = []
+        skipped: list[str] = []
+        for choice in rank(self.catalog, request.text, request.evidence):
+            earlier = request.rejected(fingerprint(choice.template))
+            if earlier is not None:  # same code, same template: it would fail the same way
+                skipped.append(
+                    f"skipped {choice.template.id}: rejected on {earlier.base_version} by job "
+                    f"{earlier.job_id} ({earlier.reason})"
+                )
+            elif len(chosen) < self.limit:
+                chosen.append(choice)
+        return chosen, skipped
+
     def ranked(self, request: CodingRequest) -> list[Ranked]:
-        return rank(self.catalog, request.text, request.evidence)[: self.limit]
+        return self._split(request)[0]
+
+    def notes(self, request: CodingRequest) -> list[str]:
+        skipped = self._split(request)[1]
+        for line in skipped:
+            log.info("job %s: %s", request.job_id, line)
+        return skipped
 
     def candidates(self, request: CodingRequest) -> int:
         return max(1, len(self.ranked(request)))  # 1: propose() says why none matched
 
     def propose(self, request: CodingRequest, worktree: Path, index: int) -> Proposal:
-        ranked = self.ranked(request)
+        ranked, skipped = self._split(request)
+        if not ranked and skipped:
+            raise CoderError(
+                f"every template that matches was rejected already on {request.base_version} "
+                f"(the ledger): {'; '.join(skipped)}"
+            )
         if not ranked:
             known = ", ".join(sorted(self.catalog.templates)) or "none"
             raise CoderError(f"no template in examples/ matches this feedback (templates: {known})")
@@ -157,6 +191,7 @@ class TemplateCoder(Coder):
         template = choice.template
         changed = apply_template(self.catalog, template, worktree)
         return Proposal(
+            fingerprint=fingerprint(template),
             summary=f"template {template.id}: {template.title}",
             log=[
                 f"ranked {index + 1} of {len(ranked)} (score {choice.score:.2f}: "

@@ -7,7 +7,23 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-STAGES = ("plan", "worktree", "coder", "policy", "micro", "fast", "full", "compare", "release")
+# A job's stages in order. The candidate stages run once per candidate (recorded
+# on the candidate; the job's row for each is their aggregate); ``rank`` orders
+# the candidates that passed ``fast`` by dev accuracy, and only the best goes to
+# ``full`` (the cascade), then ``compare`` judges its held-out scores.
+CANDIDATE_STAGES = ("worktree", "coder", "policy", "micro", "fast", "full", "compare")
+STAGES = (
+    "plan",
+    "worktree",
+    "coder",
+    "policy",
+    "micro",
+    "fast",
+    "rank",
+    "full",
+    "compare",
+    "release",
+)
 LOG_CHARS = 4000  # a stage keeps the tail of its log, not all of it
 
 
@@ -45,6 +61,31 @@ class Stage(BaseModel):
     log: str = Field(default="", description="The tail of the stage's log.")
 
 
+class CandidateStatus(StrEnum):
+    RUNNING = "running"
+    KEPT = "kept"  # released
+    LOST = "lost"  # passed its gates so far, but another candidate was better
+    REJECTED = "rejected"  # a gate or the comparison said no
+    FAILED = "failed"  # the job ended on an internal error while this one ran
+
+
+class CandidateRecord(BaseModel):
+    """One candidate of a job: what the coder tried, what each tier measured, its fate."""
+
+    index: int = Field(description="1-based, as the logs count candidates.")
+    coder: str
+    summary: str = Field(default="", description="What the coder did (e.g. the template).")
+    fingerprint: str = Field(default="", description="What was tried: template id, diff hash.")
+    commit: str | None = None
+    status: CandidateStatus = CandidateStatus.RUNNING
+    reason: str = Field(default="", description="Why it was kept, lost or rejected.")
+    metrics: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, description="Per tier, what it measured."
+    )
+    seconds: dict[str, float] = Field(default_factory=dict, description="Per tier, wall clock.")
+    stages: list[Stage] = Field(default_factory=list)
+
+
 class Job(BaseModel):
     id: str
     kind: JobKind
@@ -61,3 +102,5 @@ class Job(BaseModel):
     reason: str = Field(default="", description="Why the job ended as it did.")
     failed_stage: str | None = Field(default=None, description="The stage that said no.")
     stages: list[Stage] = Field(default_factory=list)
+    coder: str | None = Field(default=None, description="The coder that proposed candidates.")
+    candidates: list[CandidateRecord] = Field(default_factory=list)

@@ -19,7 +19,18 @@ from ratchet.errors import NotFoundError
 from ratchet.sqlite import SqliteStore
 from ratchet.state.document import utcnow
 
-from .model import LOG_CHARS, STAGES, Job, JobKind, JobStatus, Stage, StageStatus
+from . import candidates
+from .model import (
+    CANDIDATE_STAGES,
+    LOG_CHARS,
+    STAGES,
+    CandidateRecord,
+    Job,
+    JobKind,
+    JobStatus,
+    Stage,
+    StageStatus,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -52,15 +63,38 @@ CREATE TABLE IF NOT EXISTS stages (
     PRIMARY KEY (job_id, name)
 );
 """
+# Schema changes since the first release, by ``PRAGMA user_version``: a job
+# database written by an older Architect is brought up to date when opened.
+_MIGRATIONS = (
+    # 1: the coder of a job, and per-candidate records (cascade, best-of-N)
+    "ALTER TABLE jobs ADD COLUMN coder TEXT;" + candidates.SCHEMA,
+)
 _JOB_COLUMNS = (
     "id, kind, status, text, patch IS NOT NULL, idempotency_key, evidence, created_at, "
-    "started_at, finished_at, attempts, version, reason, failed_stage"
+    "started_at, finished_at, attempts, version, reason, failed_stage, coder"
 )
 
 
 class JobStore(SqliteStore):
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
+        with self._db_lock:
+            for number, script in enumerate(_MIGRATIONS, start=1):
+                self._migrate(number, script)
+
+    def _migrate(self, number: int, script: str) -> None:
+        """Step the schema to ``number`` unless done: one transaction, so a crash (or a
+        second process opening the file at the same time) sees the old schema or the new."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._db.execute("PRAGMA user_version").fetchone()[0] < number:
+                for statement in filter(str.strip, script.split(";")):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     # -- intake -------------------------------------------------------------------
 
@@ -145,6 +179,7 @@ class JobStore(SqliteStore):
             "WHERE job_id = ? ORDER BY position",
             (row[0],),
         ).fetchall()
+        records = candidates.load(self._db, row[0])
         return Job(
             id=row[0],
             kind=JobKind(row[1]),
@@ -160,16 +195,21 @@ class JobStore(SqliteStore):
             version=row[11],
             reason=row[12],
             failed_stage=row[13],
+            coder=row[14],
+            candidates=records,
             stages=[
-                Stage(
-                    name=s[0],
-                    status=StageStatus(s[1]),
-                    started_at=s[2],
-                    finished_at=s[3],
-                    seconds=s[4],
-                    log=s[5],
+                (candidates.aggregate(stage, records) if stage.name in CANDIDATE_STAGES else stage)
+                for stage in (
+                    Stage(
+                        name=s[0],
+                        status=StageStatus(s[1]),
+                        started_at=s[2],
+                        finished_at=s[3],
+                        seconds=s[4],
+                        log=s[5],
+                    )
+                    for s in stages
                 )
-                for s in stages
             ],
         )
 
@@ -196,24 +236,49 @@ class JobStore(SqliteStore):
                         "seconds = NULL, log = '' WHERE job_id = ?",
                         (StageStatus.PENDING.value, row[0]),
                     )
+                    candidates.forget(self._db, row[0])
                     return self.get(row[0])
 
-    def stage_started(self, job_id: str, name: str) -> None:
+    def stage_started(self, job_id: str, name: str, *, candidate: int | None = None) -> None:
+        """Stage ``name`` of the job, or of its candidate ``candidate`` (1-based), began."""
         with self._db_lock:
+            if candidate is not None:
+                position = STAGES.index(name) if name in STAGES else len(STAGES)
+                candidates.stage_started(self._db, job_id, candidate, name, position)
+                return
             self._db.execute(
                 "UPDATE stages SET status = ?, started_at = ? WHERE job_id = ? AND name = ?",
                 (StageStatus.RUNNING.value, utcnow(), job_id, name),
             )
 
     def stage_finished(
-        self, job_id: str, name: str, status: StageStatus, seconds: float, log: str
+        self,
+        job_id: str,
+        name: str,
+        status: StageStatus,
+        seconds: float,
+        log: str,
+        *,
+        candidate: int | None = None,
     ) -> None:
         with self._db_lock:
+            if candidate is not None:
+                candidates.stage_finished(self._db, job_id, candidate, name, status, seconds, log)
+                return
             self._db.execute(
                 "UPDATE stages SET status = ?, finished_at = ?, seconds = ?, log = ? "
                 "WHERE job_id = ? AND name = ?",
                 (status.value, utcnow(), round(seconds, 3), log[-LOG_CHARS:], job_id, name),
             )
+
+    def set_coder(self, job_id: str, coder: str) -> None:
+        with self._db_lock:
+            self._db.execute("UPDATE jobs SET coder = ? WHERE id = ?", (coder, job_id))
+
+    def save_candidate(self, job_id: str, record: CandidateRecord) -> None:
+        """Insert or update candidate ``record.index`` of the job (not its stages)."""
+        with self._db_lock:
+            candidates.save(self._db, job_id, record)
 
     def finish(
         self,
@@ -230,6 +295,7 @@ class JobStore(SqliteStore):
                 "UPDATE stages SET status = ? WHERE job_id = ? AND status = ?",
                 (StageStatus.SKIPPED.value, job_id, StageStatus.PENDING.value),
             )
+            candidates.settle(self._db, job_id, status is JobStatus.FAILED, reason)
             self._db.execute(
                 "UPDATE jobs SET status = ?, reason = ?, version = ?, failed_stage = ?, "
                 "finished_at = ? WHERE id = ?",

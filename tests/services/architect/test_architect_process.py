@@ -78,7 +78,7 @@ async def test_jobs_survive_repeated_sigkill_and_the_runner_serves_the_release(
             with running("services.architect", env) as architect:
                 if index == 0:
                     job_ids.append(intake(architect.url, "say the version", patch))
-                    job_ids.append(intake(architect.url, "be smarter", None))  # no diff
+                    job_ids.append(intake(architect.url, "be smarter", None))  # no diff: template
                 time.sleep(after)
                 architect.process.kill()
                 architect.process.wait()
@@ -90,7 +90,7 @@ async def test_jobs_survive_repeated_sigkill_and_the_runner_serves_the_release(
             huge = httpx.post(f"{architect.url}/feedback", json={"text": "x" * 2_000_000})
             assert huge.status_code == 413 and "over the limit" in huge.json()["detail"]
         assert [j["status"] for j in jobs] == ["succeeded", "rejected"], [j["reason"] for j in jobs]
-        assert jobs[0]["attempts"] >= 2 and "needs a unified diff" in jobs[1]["reason"]
+        assert jobs[0]["attempts"] >= 2 and "no template in examples/ matches" in jobs[1]["reason"]
         timings = {s["name"]: s["seconds"] for s in jobs[0]["stages"]}
         print("stage timings of the last run:", json.dumps(timings))
         assert consistent(settings) == ["v0.1.0", jobs[0]["version"]]

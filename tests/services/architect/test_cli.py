@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from ratchet.cli.main import app
+from services.architect.cli import job_view
+from services.architect.jobs import CandidateRecord, CandidateStatus, JobKind, JobStatus
+from services.architect.jobs.model import Job
 from tests.helpers.processes import running
 from tests.services.architect.conftest import architect_settings, settings_env
 
@@ -44,5 +48,43 @@ def test_feedback_and_jobs_talk_to_the_running_architect(
         job_id = sent.output.split()[1]
         shown = cli.invoke(app, ["jobs", job_id])  # follows it until it ends
         assert shown.exit_code == 0 and "rejected" in shown.output and "coder" in shown.output
+        assert "candidates" in shown.output  # the table of the one (template) candidate
         listed = cli.invoke(app, ["jobs"])
         assert job_id in listed.output
+
+
+def test_a_job_is_shown_with_a_table_of_its_candidates() -> None:
+    job = Job(
+        id="ab12",
+        kind=JobKind.FEEDBACK,
+        status=JobStatus.SUCCEEDED,
+        text="misrouted",
+        has_patch=False,
+        created_at="2026-11-30T18:00:00Z",
+        version="v0.2.0",
+        candidates=[
+            CandidateRecord(
+                index=1,
+                coder="template",
+                summary="template a",
+                status=CandidateStatus.KEPT,
+                metrics={"fast": {"dev_accuracy": 0.9114}, "full": {"heldout_accuracy": 0.92}},
+                seconds={"micro": 3.0, "fast": 20.0, "full": 95.5},
+            ),
+            CandidateRecord(
+                index=2,
+                coder="template",
+                summary="template b",
+                status=CandidateStatus.LOST,
+                reason="not run in full: cascade",
+                metrics={"fast": {"dev_accuracy": 0.8612}},
+                seconds={"micro": 3.0, "fast": 21.0},
+            ),
+        ],
+    )
+    console = Console(record=True, width=200)
+    console.print(job_view(job.model_dump(mode="json")))
+    text = console.export_text()
+    assert "0.9114" in text and "0.9200" in text and "full 95.5" in text
+    lost = next(line for line in text.splitlines() if "template b" in line)
+    assert "lost" in lost and "0.8612" in lost and "not run in full: cascade" in lost

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from ratchet.errors import NotFoundError
-from services.architect.jobs import STAGES, JobKind, JobStatus, JobStore, StageStatus
+from services.architect.jobs import (
+    STAGES,
+    CandidateRecord,
+    CandidateStatus,
+    JobKind,
+    JobStatus,
+    JobStore,
+    StageStatus,
+)
 
 
 @pytest.fixture
@@ -69,3 +78,118 @@ def test_recovery_requeues_an_interrupted_job_then_fails_it_past_max_attempts(
 def test_an_unknown_job_is_not_found(jobs: JobStore) -> None:
     with pytest.raises(NotFoundError):
         jobs.get("0123")
+
+
+def test_each_candidate_keeps_its_own_stages_and_the_job_row_aggregates_them(
+    jobs: JobStore,
+) -> None:
+    """The bug this fixes: a second candidate's stages overwrote the first's."""
+    job, _ = jobs.create(JobKind.FEEDBACK, "a")
+    jobs.claim_next()
+    for number, (status, log) in enumerate(
+        [(StageStatus.FAILED, "micro failed: case 3"), (StageStatus.PASSED, "micro passed")],
+        start=1,
+    ):
+        jobs.save_candidate(job.id, CandidateRecord(index=number, coder="template"))
+        jobs.stage_started(job.id, "micro", candidate=number)
+        jobs.stage_finished(job.id, "micro", status, 1.5 * number, log, candidate=number)
+    jobs.save_candidate(
+        job.id,
+        CandidateRecord(
+            index=1,
+            coder="template",
+            summary="template x",
+            status=CandidateStatus.REJECTED,
+            reason="failed micro: case 3",
+            metrics={"micro": {"cases": 40.0}},
+            seconds={"micro": 1.5},
+        ),
+    )
+    shown = jobs.get(job.id)
+    first, second = shown.candidates
+    assert (first.status, first.reason, first.metrics) == (
+        CandidateStatus.REJECTED,
+        "failed micro: case 3",
+        {"micro": {"cases": 40.0}},
+    )
+    assert [(s.name, s.status, s.log) for s in first.stages] == [
+        ("micro", StageStatus.FAILED, "micro failed: case 3")
+    ]
+    assert [(s.name, s.status) for s in second.stages] == [("micro", StageStatus.PASSED)]
+    micro = next(s for s in shown.stages if s.name == "micro")
+    assert (micro.status, micro.seconds) == (StageStatus.PASSED, 4.5)
+    assert micro.log == "candidate 1: micro failed: case 3\ncandidate 2: micro passed"
+
+    done = jobs.finish(job.id, JobStatus.FAILED, "boom")
+    assert [c.status for c in done.candidates] == [CandidateStatus.REJECTED, CandidateStatus.FAILED]
+    assert done.candidates[1].reason == "the job ended: boom"
+    # A job run again (after a restart) starts its candidates afresh.
+    jobs._db.execute("UPDATE jobs SET status = 'queued' WHERE id = ?", (job.id,))
+    again = jobs.claim_next()
+    assert again is not None and again.candidates == []
+
+
+OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    text TEXT NOT NULL,
+    patch TEXT,
+    idempotency_key TEXT UNIQUE,
+    evidence TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    version TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    failed_stage TEXT,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, seq);
+CREATE TABLE IF NOT EXISTS stages (
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    seconds REAL,
+    log TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (job_id, name)
+);
+"""
+
+
+def test_a_job_database_of_the_first_schema_opens_and_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(OLD_SCHEMA)
+        db.execute(
+            "INSERT INTO jobs (id, kind, status, text, created_at, seq, reason, version)"
+            " VALUES ('0a', 'feedback', 'succeeded', 'old', '2026-01-01T00:00:00Z', 1, 'ok',"
+            " 'v0.2.0')"
+        )
+        db.execute(
+            "INSERT INTO stages (job_id, name, position, status, seconds, log)"
+            " VALUES ('0a', 'full', 6, 'passed', 61.5, 'full passed')"
+        )
+    db.close()
+    store = JobStore(path)
+    old = store.get("0a")
+    assert (old.status, old.version, old.coder, old.candidates) == (
+        JobStatus.SUCCEEDED,
+        "v0.2.0",
+        None,
+        [],
+    )
+    assert [(s.name, s.seconds, s.log) for s in old.stages] == [("full", 61.5, "full passed")]
+    new, _ = store.create(JobKind.FEEDBACK, "new")
+    store.set_coder(new.id, "template")
+    assert store.get(new.id).coder == "template"
+    store.close()
+    reopened = JobStore(path)  # the migration ran once: opening again changes nothing
+    assert reopened._db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert reopened.get("0a").version == "v0.2.0"
+    reopened.close()

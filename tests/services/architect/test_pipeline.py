@@ -11,7 +11,7 @@ import pytest
 
 from ratchet.vcs import ReleaseKind
 from services.architect.context import ArchitectContext
-from services.architect.jobs import Job, JobKind, JobStatus, StageStatus
+from services.architect.jobs import CandidateStatus, Job, JobKind, JobStatus, StageStatus
 from services.architect.worker import Worker, recover
 from tests.conftest import git
 from tests.services.architect.conftest import (
@@ -71,6 +71,21 @@ def test_a_new_tool_is_minor_and_renaming_it_is_major(ctx: ArchitectContext) -> 
         release.commit,
     )
     assert all(s.status is StageStatus.PASSED and s.seconds is not None for s in job.stages)
+    # The one candidate's record: what it was, what each tier measured, its fate.
+    (kept,) = job.candidates
+    assert (kept.index, kept.coder, kept.status, kept.commit) == (
+        1,
+        "patch",
+        CandidateStatus.KEPT,
+        (release.metadata.model_extra or {})["candidate"],
+    )
+    assert set(kept.metrics) == set(kept.seconds) == {"micro", "fast", "full"}
+    assert kept.metrics["full"]["heldout_accuracy"] == body["heldout_accuracy"]
+    assert kept.fingerprint.startswith("diff:") and kept.reason.startswith(
+        f"released {job.version}"
+    )
+    (entry,) = ctx.ledger.entries(limit=1)
+    assert (entry.job_id, entry.result, entry.fingerprint) == (job.id, "kept", kept.fingerprint)
 
     renamed = run(ctx, "call it version_serving", renaming_patch(workspace))
     assert renamed.status is JobStatus.SUCCEEDED, (renamed.reason, renamed.stages)
@@ -160,10 +175,12 @@ def test_a_diff_that_does_not_apply_is_rejected_by_the_coder(ctx: ArchitectConte
     assert "does not apply" in job.reason
 
 
-def test_feedback_without_a_diff_is_rejected_with_the_reason(ctx: ArchitectContext) -> None:
+def test_feedback_without_a_diff_goes_to_the_template_coder(ctx: ArchitectContext) -> None:
     job = run(ctx, "please be smarter", None)
-    assert (job.status, job.failed_stage) == (JobStatus.REJECTED, "coder")
-    assert "needs a unified diff" in job.reason
+    assert (job.status, job.failed_stage, job.coder) == (JobStatus.REJECTED, "coder", "template")
+    assert "no template in examples/ matches" in job.reason
+    (candidate,) = job.candidates
+    assert candidate.status is CandidateStatus.REJECTED and job.reason in candidate.reason
 
 
 def test_an_authorised_golden_change_is_released_with_release_notes_saying_so(

@@ -27,7 +27,7 @@ from services.architect.coders import (
 )
 from services.architect.coders.template import apply_template, rank
 from services.architect.context import ArchitectContext
-from services.architect.jobs import Job, JobKind, JobStatus
+from services.architect.jobs import CandidateStatus, Job, JobKind, JobStatus
 from services.architect.worker import Worker
 from tests.conftest import PROJECT_ROOT, git
 from tests.services.architect.conftest import architect_settings
@@ -87,11 +87,16 @@ def test_the_coder_proposes_the_best_few_and_says_when_nothing_matches(tree: Pat
     assert snapshot(tree) == before
 
 
-def test_the_setting_selects_the_template_coder_and_a_diff_still_goes_to_patch(
+def test_the_template_coder_is_the_default_and_a_diff_still_goes_to_patch(
     tmp_path: Path,
 ) -> None:
-    settings = architect_settings(tmp_path / "home", coder="template")
+    settings = architect_settings(tmp_path / "home")  # the default: no setting needed
+    assert settings.coder == "template"
     assert isinstance(coder_for(request(FEEDBACK), settings), TemplateCoder)
+    # A Triggerer's wake-up (no diff, evidence only) goes to it too.
+    wake = request("SLO alarm: routing_accuracy burns", {"slo": "routing_accuracy"})
+    coder = coder_for(wake, settings)
+    assert isinstance(coder, TemplateCoder) and coder.candidates(wake) == 2
     with_diff = CodingRequest("j", FEEDBACK, patch="--- a/x\n+++ b/x\n", base_version="v0.1.0")
     assert isinstance(coder_for(with_diff, settings), PatchCoder)
 
@@ -163,15 +168,34 @@ def test_misrouting_feedback_becomes_a_minor_release_with_better_heldout_accurac
     base = json.loads(ctx.objects.get(f"evals/{parent.commit}/summary.json").data)
     assert summary["heldout_accuracy"] > base["heldout_accuracy"] + 0.05, (summary, base)
     assert summary["tiers"]["full"]["calls"] == base["tiers"]["full"]["calls"] == 3080
-    # Both templates went through every tier; the better one (linear) was released.
+    # The cascade: both templates went through micro and fast, only the better on dev
+    # (linear) through full; the other lost without its minutes of full.
     released = git(ctx.settings.workspace_path, "ls-tree", "-r", "--name-only", release.commit)
     assert "services/runner/agent/linear.py" in released.split()
     assert "services/runner/agent/bm25.py" not in released.split()
-    assert "candidate 2: no regression" in stage_log(job, "compare")
+    linear, bm25 = job.candidates
+    assert (linear.status, bm25.status) == (CandidateStatus.KEPT, CandidateStatus.LOST)
+    assert (linear.fingerprint, bm25.fingerprint) == (f"template:{LINEAR}", f"template:{BM25}")
+    assert set(linear.metrics) == {"micro", "fast", "full"} and set(bm25.metrics) == {
+        "micro",
+        "fast",
+    }
+    dev = [c.metrics["fast"]["dev_accuracy"] for c in (linear, bm25)]
+    assert dev[0] is not None and dev[1] is not None and dev[0] > dev[1]
+    assert bm25.reason == (
+        f"dev {dev[1]:.4f} < best {dev[0]:.4f} (candidate 1); not run in full: cascade"
+    )
+    assert "full" not in {s.name for s in bm25.stages}
+    results = {(e.fingerprint, e.result) for e in ctx.ledger.entries(base_version="v0.1.0")}
+    assert results == {(f"template:{LINEAR}", "kept"), (f"template:{BM25}", "lost")}
     timings = [f"{s.name} {s.seconds or 0:.1f}s" for s in job.stages]
     print(
         f"\n{release.version}: held-out {base['heldout_accuracy']} -> "
         f"{summary['heldout_accuracy']}, dev {base['dev_accuracy']} -> {summary['dev_accuracy']}, "
         f"p95 {summary['p95_latency_ms']} ms; stages {', '.join(timings)}\n"
-        + stage_log(job, "compare")
+        + "\n".join(
+            f"candidate {c.index}: {c.status} {c.seconds} {c.reason}" for c in job.candidates
+        )
+        + "\n"
+        + stage_log(job, "rank")
     )
