@@ -19,6 +19,7 @@ from rich.table import Table
 import ratchet
 from ratchet.bootstrap import initialize, open_manager
 from ratchet.cli import fleet_record
+from ratchet.cli.demo import demo
 from ratchet.cli.doctor import run_checks
 from ratchet.cli.evaluate import evaluate
 from ratchet.config import CommonSettings, load
@@ -42,6 +43,8 @@ app.add_typer(versions_app, name="versions")
 app.command("eval")(evaluate)
 app.command()(feedback)
 app.command()(jobs)
+# `ratchet demo`: the main loop end to end on a fresh home.
+app.command()(demo)
 
 
 @contextlib.contextmanager
