@@ -35,8 +35,8 @@ class RichProgress:
 
     def phase(self, name: str, total: int | None = None) -> None:
         if self.task is not None:
-            total = self.progress.tasks[-1].total
-            self.progress.update(self.task, completed=total or 1, total=total or 1)
+            done: float = self.progress.tasks[-1].total or 1.0  # the last phase is complete
+            self.progress.update(self.task, completed=done, total=done)
         self.task = self.progress.add_task(name, total=total)
 
     def advance(self, steps: int = 1) -> None:
