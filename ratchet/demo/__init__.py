@@ -8,7 +8,7 @@ writes the chart and the HTML report.
 from .launch import Fleet, FleetFailed, running_fleet
 from .plan import DemoPlan, Progress, Silent
 from .report import ReleaseRow
-from .scenario import DemoFailed, DemoResult, Scenario, hardest_intents
+from .scenario import DemoFailed, DemoResult, Scenario, hardest_intents, mixed
 from .traffic import Replay, Turn
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "Silent",
     "Turn",
     "hardest_intents",
+    "mixed",
     "running_fleet",
 ]

@@ -37,7 +37,8 @@ class Silent:
 class DemoPlan:
     learn_rounds: int = 2  # replay, then `promote`: one patch release each
     turns_per_round: int = 800
-    hard_intents: int = 10  # the degradation: traffic only from the intents routed worst so far
+    hard_intents: int = 10  # the degradation: new wording of the intents routed worst
+    degraded_share: float = 0.8  # of the degraded traffic; the rest is the usual traffic
     degraded_chunk: int = 150  # turns between looks for the Triggerer's wake-up
     degraded_max_turns: int = 6000  # give up waiting for a wake-up after this many
     after_turns: int = 600  # degraded traffic again, served by the Architect's release

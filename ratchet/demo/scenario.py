@@ -3,9 +3,13 @@
 1. **learn**: BANKING77 training messages (train split only) routed through the
    Runner; their true intents come back late as Tuner feedback; ``mine_rules``
    and ``promote`` release a patch version per round.
-2. **degrade**: traffic shifts to the intents the fleet has routed worst so
-   far, with corrections, until the routing-accuracy SLO burns and the
-   Architect's Triggerer opens a ``wake`` job with the evidence.
+2. **degrade**: traffic shifts to new wording of the intents the active
+   release routes worst: messages of the dev split (carved from the training
+   data, never trained on; the held-out split stays the full tier's alone),
+   mixed with training traffic and corrected as before, until the
+   routing-accuracy SLO burns and the Triggerer opens a ``wake`` job. Training
+   messages alone cannot degrade it: the ``blend`` arm's nearest neighbours
+   have seen every one of them.
 3. **the Architect's release**: traffic pauses while the job's CI runs (its
    latency budget is measured on this machine); the job's minor release is
    awaited until the Runner serves it, then the degraded traffic replays on it.
@@ -31,6 +35,7 @@ from mcp import Client
 from ratchet import datasets
 from ratchet.bootstrap import initialize, open_manager, release_store, state_at
 from ratchet.builds import BuildStore
+from ratchet.ci.agent_process import agent_process
 from ratchet.ci.tiers import CiOptions
 from ratchet.config import CommonSettings
 from ratchet.datasets import Example
@@ -66,13 +71,21 @@ class DemoResult:
     events: int = 0  # Tuner summary events published for the Triggerer
 
 
-def hardest_intents(turns: Sequence[Turn], count: int, minimum: int = 3) -> list[str]:
-    """The ``count`` intents with the lowest accuracy in ``turns`` (seen at least ``minimum``)."""
+def hardest_intents(examples: Sequence[Example], answers: Sequence[str], count: int) -> list[str]:
+    """The ``count`` intents with the lowest accuracy of ``answers`` on ``examples``."""
     seen: dict[str, list[bool]] = defaultdict(list)
-    for turn in turns:
-        seen[turn.intent].append(turn.right)
-    rated = [(sum(v) / len(v), intent) for intent, v in seen.items() if len(v) >= minimum]
-    return [intent for _, intent in sorted(rated)[:count]]
+    for example, answer in zip(examples, answers, strict=True):
+        seen[example.intent].append(example.intent == answer)
+    rated = sorted((sum(v) / len(v), intent) for intent, v in seen.items())
+    return [intent for _, intent in rated[:count]]
+
+
+def mixed(
+    shifted: Sequence[Example], usual: Sequence[Example], size: int, share: float, seed: int
+) -> list[Example]:
+    """``size`` messages, a ``share`` of them from ``shifted``, the rest from ``usual``."""
+    rng = random.Random(seed)
+    return [rng.choice(shifted) if rng.random() < share else rng.choice(usual) for _ in range(size)]
 
 
 class Scenario:
@@ -115,17 +128,22 @@ class Scenario:
                 self._replay(replay, batch, "learn", f"round {round_ + 1}: routing + feedback")
                 self._promote(f)
             self._lap("learning")
-            hard = hardest_intents(self.turns, plan.hard_intents)
-            pool = [e for e in train if e.intent in hard]
-            self.progress.note(f"degradation: traffic only from {', '.join(hard)}")
+            dev = list(datasets.load(self.settings.workspace_path, "dev"))
+            hard = self._hardest(dev)
+            shifted = [e for e in dev if e.intent in hard]
+            self.progress.note(
+                f"degradation: {plan.degraded_share:.0%} of traffic now new wording of "
+                f"{', '.join(hard)}"
+            )
             degraded_at = time.monotonic() - self.started
-            wake = self._degrade(f, replay, pool)
+            wake = self._degrade(f, replay, shifted, train)
             self._lap("degraded until the wake-up")
             job = self._follow(f, wake["id"])
             self._lap("the Architect's job")
             if job["status"] == "succeeded" and job.get("version"):
                 self._wait_served(f, str(job["version"]))
-                self._replay(replay, _cycle(pool, plan.after_turns, 1), "after", "degraded traffic")
+                after = mixed(shifted, train, plan.after_turns, plan.degraded_share, plan.seed)
+                self._replay(replay, after, "after", "degraded traffic on the new release")
                 self._lap("after the release")
             rows = self._releases(f)
         if plan.measure_missing:
@@ -159,8 +177,12 @@ class Scenario:
         now = time.monotonic() - self.started
         self.timings[name] = now - sum(self.timings.values())
 
-    def _replay(self, replay: Replay, batch: Sequence[Example], phase: str, what: str) -> None:
-        self.progress.phase(f"{what}: {len(batch)} turns", len(batch))
+    def _replay(
+        self, replay: Replay, batch: Sequence[Example], phase: str, what: str | None
+    ) -> None:
+        """Route ``batch``; a new progress phase unless ``what`` is None (the current goes on)."""
+        if what is not None:
+            self.progress.phase(f"{what}: {len(batch)} turns", len(batch))
         self.turns += anyio.run(replay.run, batch, phase, lambda turn: self.progress.advance())
 
     def _promote(self, fleet: Fleet) -> None:
@@ -179,12 +201,26 @@ class Scenario:
         self.progress.note(f"promote: released {promoted['version']} (patch)")
         self._wait_served(fleet, str(promoted["version"]))
 
-    def _degrade(self, fleet: Fleet, replay: Replay, pool: list[Example]) -> dict[str, Any]:
+    def _hardest(self, dev: Sequence[Example]) -> list[str]:
+        """The intents the active release routes worst on the dev split (the harness's agent)."""
+        self.progress.phase("finding the intents the active release routes worst (dev split)")
+        active = open_manager(self.settings).read_active()
+        assert active is not None and active.pointer.commit is not None
+        build = BuildStore(self.settings.workspace_path, self.settings.home_path / "builds")
+        code_root = build.ensure(active.pointer.commit)
+        with agent_process(code_root, [e.text for e in dev], "fast") as agent:
+            answers = agent.route(active.document)
+        return hardest_intents(dev, answers, self.plan.hard_intents)
+
+    def _degrade(
+        self, fleet: Fleet, replay: Replay, shifted: list[Example], usual: list[Example]
+    ) -> dict[str, Any]:
         """Degraded traffic in chunks until the Triggerer's wake job appears."""
         sent = 0
+        self.progress.phase("degraded traffic until the Triggerer wakes the Architect", None)
         while sent < self.plan.degraded_max_turns:
-            chunk = _cycle(pool, self.plan.degraded_chunk, sent)
-            self._replay(replay, chunk, "degraded", "degraded traffic")
+            chunk = mixed(shifted, usual, self.plan.degraded_chunk, self.plan.degraded_share, sent)
+            self._replay(replay, chunk, "degraded", None)
             sent += len(chunk)
             jobs = httpx.get(f"{fleet.url('architect')}/jobs", timeout=10).json()["jobs"]
             woken = [j for j in jobs if j["kind"] == "wake"]
@@ -314,10 +350,6 @@ class Scenario:
             ("Tuner summary events", str(result.events)),
             *((f"time: {k}", f"{v:.1f} s") for k, v in self.timings.items()),
         ]
-
-
-def _cycle(pool: Sequence[Example], size: int, offset: int) -> list[Example]:
-    return [pool[(offset + i) % len(pool)] for i in range(size)]
 
 
 def _brief(result: dict[str, Any]) -> str:
