@@ -9,6 +9,7 @@ every service up, and no release is half-made.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -68,10 +69,11 @@ async def route_once(runner: str) -> dict[str, object]:
         return await call(client, "route", text="my card still has not arrived")
 
 
-async def feedback_and_promote(runner: str, tuner: str) -> None:
+async def feedback_and_promote(runner: str, tuner: str, promoting: threading.Event) -> None:
     answer = await route_once(runner)
     async with Client(f"{tuner}/mcp") as client:
         await call(client, "feedback", conversation_id=answer["conversation_id"], reward=1.0)
+        promoting.set()
         await client.call_tool("promote", {})  # killed mid-way, or done: both are fine
 
 
@@ -101,13 +103,12 @@ def test_sigkill_each_service_it_restarts_and_the_fleet_keeps_serving(tmp_path: 
             pid = service_pid(fleet, name)
             assert pid is not None, name
             if name == "tuner":  # a promote in flight when the Tuner dies
+                sent = threading.Event()
                 promoting = threading.Thread(
-                    target=lambda: _quietly(
-                        feedback_and_promote, fleet.url("runner"), fleet.url("tuner")
-                    )
+                    target=promote_quietly, args=(fleet.url("runner"), fleet.url("tuner"), sent)
                 )
                 promoting.start()
-                time.sleep(0.05)  # let the promote reach the Tuner; the kill may land anywhere
+                assert sent.wait(60)  # the promote is on its way: the kill may land anywhere in it
             os.kill(pid, signal.SIGKILL)
             new_pid = restarted(fleet, name, pid)
             assert new_pid != pid
@@ -130,9 +131,7 @@ def test_sigkill_each_service_it_restarts_and_the_fleet_keeps_serving(tmp_path: 
     assert "v0.1.0" in assert_no_half_made_release(settings)
 
 
-def _quietly(fn: object, *args: str) -> None:
-    """Run an async call whose peer may be killed under it: its failure is expected."""
-    try:
-        anyio.run(fn, *args)  # type: ignore[arg-type]
-    except Exception:
-        pass
+def promote_quietly(runner: str, tuner: str, promoting: threading.Event) -> None:
+    """A promote whose Tuner may be killed under it: its failure is expected."""
+    with contextlib.suppress(Exception):
+        anyio.run(feedback_and_promote, runner, tuner, promoting)
