@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from ratchet.cli.main import app
 from ratchet.config import SERVICE_SETTINGS
+from services.architect.triggerer.slo import WORKBOOK_RULES
 from tests.conftest import PROJECT_ROOT
 
 SERVICES = {"runner": 8001, "tuner": 8002, "architect": 8003, "versions": 8004}
@@ -121,3 +122,12 @@ def test_readme_quick_start_matches_the_makefile_and_ci() -> None:
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert all(re.search(rf"^{c}:", makefile, flags=re.M) for c in commands)
     assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
+
+
+def test_bug_every_slo_can_page_routing_accuracy_at_0_8_never_could() -> None:
+    """A burn rate is at most 1 / (1 - objective): at 0.8 (5x) no alert (6x, 14.4x) could fire."""
+    slos = json.loads((PROJECT_ROOT / "ci" / "budgets.json").read_text())["slos"]
+    factors = [factor for *_, factor in WORKBOOK_RULES]
+    for name, slo in slos.items():
+        if isinstance(slo, dict):
+            assert 1 / (1 - slo["objective"]) >= max(factors), name
