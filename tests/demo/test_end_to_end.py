@@ -36,16 +36,17 @@ def test_feedback_patch_degradation_wake_minor_release_served_and_listed(tmp_pat
     progress = Silent()
     result = Scenario(settings, PLAN, progress).run({"RATCHET_PROJECT_ROOT": str(PROJECT_ROOT)})
 
+    # the wake-up: a job of the Triggerer, with the breaching windows and failing conversations
+    job = result.wake_job
+    assert job is not None and job["kind"] == "wake", progress.notes
+    stages = [(s["name"], s["status"], s["log"][-300:]) for s in job["stages"]]
+    assert job["status"] == "succeeded", (job["reason"], stages)
     by_version = {row.version: row for row in result.releases}
     patches = [r for r in result.releases if r.kind == "patch" and r.author == "tuner"]
     minors = [r for r in result.releases if r.author == "architect"]
     assert patches and minors, (result.releases, progress.notes)
     patch, minor = patches[0], minors[0]
     assert (patch.version, minor.kind) == ("v0.1.1", "minor")
-
-    # the wake-up: a job of the Triggerer, with the breaching windows and failing conversations
-    job = result.wake_job
-    assert job is not None and job["kind"] == "wake" and job["status"] == "succeeded", job
     assert job["version"] == minor.version
     evidence = job["evidence"]
     assert evidence["slo"]["name"] == "routing_accuracy"
