@@ -50,7 +50,7 @@ class DemoPlan:
     period_days: float = 1 / 12
     triggerer_interval_s: float = 1.0
     heldout_sample: int = 0  # 0: the full tier routes the whole held-out split
-    full_shards: int = 2
+    full_shards: int = 1  # one client: p95 without self-inflicted queueing on a busy machine
     measure_missing: bool = True  # measure releases without an eval summary (v0.1.0, patches)
     job_timeout_s: float = 1200.0
     seed: int = 7
