@@ -352,6 +352,12 @@ class Scenario:
         ]
 
 
-def _brief(result: dict[str, Any]) -> str:
-    keys = ("added", "rules", "reason", "tried")
-    return ", ".join(f"{k}={result[k]}" for k in keys if k in result) or "done"
+def _brief(mined: dict[str, Any]) -> str:
+    """One line for a ``mine_rules`` result."""
+    if "kept" not in mined:
+        return "done"
+    return (
+        f"{len(mined['kept'])} rule(s) kept of {mined.get('candidates')} mined from "
+        f"{mined.get('mistakes')} corrected mistakes; dev accuracy "
+        f"{mined.get('dev_accuracy_before')} -> {mined.get('dev_accuracy_after')}"
+    )
