@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,20 @@ def first_served(turns: Sequence[Turn]) -> dict[str, float]:
     return seen
 
 
+PAUSE_S = 15.0  # a longer gap between points is a pause in the traffic, drawn as such
+
+
+def segments(points: Sequence[Point]) -> list[list[Point]]:
+    """``points`` split where the traffic paused (more than ``PAUSE_S`` between two)."""
+    runs: list[list[Point]] = []
+    for point in points:
+        if runs and point.at - runs[-1][-1].at <= PAUSE_S:
+            runs[-1].append(point)
+        else:
+            runs.append([point])
+    return runs
+
+
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.2f}%"
 
@@ -77,14 +92,22 @@ def chart_png(
     figure = Figure(figsize=(10, 5), dpi=110)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.plot(
-        [p.at for p in points],
-        [100 * p.accuracy for p in points],
-        marker="o",
-        markersize=3,
-        color="#1f77b4",
-        label="accuracy on replayed traffic (blocks of turns)",
-    )
+    runs = segments(points)
+    first = True
+    for segment in runs:  # no line across a pause in the traffic
+        axes.plot(
+            [p.at for p in segment],
+            [100 * p.accuracy for p in segment],
+            marker="o",
+            markersize=3,
+            color="#1f77b4",
+            label="accuracy on replayed traffic (blocks of turns)" if first else None,
+        )
+        first = False
+    for before, after in itertools.pairwise(runs):
+        start, end = before[-1].at, after[0].at
+        axes.axvspan(start, end, color="#7f7f7f", alpha=0.12, hatch="//")
+        axes.text((start + end) / 2, 50, "no traffic", ha="center", fontsize=8, color="#555555")
     if degraded_at is not None:
         end = max([p.at for p in points] + [degraded_at + 1])
         axes.axvspan(degraded_at, end, color="#d62728", alpha=0.07, label="degraded traffic")
@@ -93,16 +116,19 @@ def chart_png(
         if row.served_at is None:
             continue
         axes.axvline(row.served_at, color=colors.get(row.kind, "#7f7f7f"), linestyle="--")
-        label = row.version
+        label = f"{row.version} {row.kind}"
         if row.heldout_accuracy is not None:
-            label += f"\nheld-out {100 * row.heldout_accuracy:.1f}%"
+            label += f", held-out {100 * row.heldout_accuracy:.1f}%"
+        # along the line: releases a few seconds apart keep their labels apart
         axes.annotate(
             label,
-            (row.served_at, 1.0),
+            (row.served_at, 0.03),
             xycoords=("data", "axes fraction"),
-            xytext=(3, -4),
+            xytext=(-2, 0),
             textcoords="offset points",
-            va="top",
+            rotation=90,
+            ha="right",
+            va="bottom",
             fontsize=8,
         )
     axes.set_xlabel("seconds since the demo began")
@@ -110,7 +136,7 @@ def chart_png(
     axes.set_ylim(0, 105)
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower left", fontsize=8)
+    axes.legend(loc="upper center", fontsize=8)
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png")

@@ -6,7 +6,13 @@ from pathlib import Path
 
 from ratchet.datasets import Example
 from ratchet.demo import ReleaseRow, Turn, hardest_intents, mixed
-from ratchet.demo.report import accuracy_over_time, first_served, write_report
+from ratchet.demo.report import (
+    PAUSE_S,
+    accuracy_over_time,
+    first_served,
+    segments,
+    write_report,
+)
 from tests.services.versions.png import read_png
 
 
@@ -54,3 +60,11 @@ def test_the_report_has_a_png_chart_and_an_html_table(tmp_path: Path) -> None:
     html = page.read_text()
     assert "data:image/png;base64," in html
     assert "<td>v0.2.0</td>" in html and "91.00%" in html and "template coder" in html
+
+
+def test_the_line_breaks_where_the_traffic_paused() -> None:
+    points = accuracy_over_time([turn(i * 0.1, True) for i in range(400)], window=100)
+    later = accuracy_over_time([turn(300 + i * 0.1, True) for i in range(200)], window=100)
+    runs = segments([*points, *later])
+    assert [len(run) for run in runs] == [4, 2]
+    assert runs[1][0].at - runs[0][-1].at > PAUSE_S
