@@ -61,7 +61,7 @@ def initialize(settings: CommonSettings) -> InitReport:
             )
             report.steps.append(f"released {first.version} at {first.commit[:12]}")
         if manager.pointer() is None:
-            document = _state_at(settings.workspace_path, first.commit)
+            document = state_at(settings.workspace_path, first.commit)
             manager.activate(
                 first.version, document, actor="init", reason="first start", commit=first.commit
             )
@@ -79,7 +79,7 @@ def _committed_state(workspace: Path) -> StateDocument:
     return StateDocument.from_file_bytes(str(path), path.read_bytes())
 
 
-def _state_at(workspace: Path, commit: str) -> StateDocument:
+def state_at(workspace: Path, commit: str) -> StateDocument:
     """The active state as committed at ``commit`` (an empty document if none was)."""
     with open_repo(workspace) as repo:
         try:

@@ -205,6 +205,14 @@ class ArchitectSettings(ServiceSettings):
         alias="RATCHET_ARCHITECT_TRIGGERER_COOLDOWN",
         description="Seconds after a wake-up before the Triggerer may wake the Architect again.",
     )
+    triggerer_period_days: float | None = Field(
+        default=None,
+        gt=0,
+        alias="RATCHET_ARCHITECT_TRIGGERER_PERIOD_DAYS",
+        description="Overrides `slos.period_days` of ci/budgets.json for the Triggerer alone: "
+        "the burn-rate windows scale with it (demos and tests compress hours into seconds).",
+    )
+
     # The `llm` coder: any OpenAI-compatible chat-completions endpoint.
     llm_base_url: str = Field(
         default="",

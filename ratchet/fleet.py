@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ratchet.config import SERVICE_SETTINGS
 
@@ -32,6 +33,17 @@ class ServiceSpec:
     name: str
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
+
+
+def wiring(name: str, url: str) -> dict[str, str]:
+    """Settings the other services need once ``name`` is serving at ``url``.
+
+    The Architect's Triggerer polls the Runner's metrics at the port the Runner
+    actually bound (``RATCHET_RUNNER_PORT=0`` picks a free one).
+    """
+    if name == "runner":
+        return {"RATCHET_ARCHITECT_RUNNER_METRICS_URL": f"{url}/metrics"}
+    return {}
 
 
 def built_services() -> list[ServiceSpec]:
@@ -146,7 +158,18 @@ class Supervisor:
             if not child.wait_ready(self.ready_timeout):
                 self.stop()
                 raise RuntimeError(f"{child.spec.name} did not become ready; see {child.log_path}")
+            self._bound(child)
         return {c.spec.name: c.url or "" for c in self.children}
+
+    def _bound(self, child: ManagedProcess) -> None:
+        """Pin the port ``child`` bound, so a restart serves at the same URL; wire the others."""
+        assert child.url is not None
+        port = urlsplit(child.url).port
+        if port is not None:
+            child.env[f"RATCHET_{child.spec.name.upper()}_PORT"] = str(port)
+        for key, value in wiring(child.spec.name, child.url).items():
+            for other in self.children:
+                other.env.setdefault(key, value)  # an explicit setting (e.g. a balancer) wins
 
     def run(self, poll: float = 0.5) -> None:
         """Watch the children until :meth:`request_stop`; restart crashed ones."""

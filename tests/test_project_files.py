@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import tomllib
 from typing import Any
 
 import yaml
+from typer.testing import CliRunner
 
+from ratchet.cli.main import app
+from ratchet.config import SERVICE_SETTINGS
+from services.architect.triggerer.slo import WORKBOOK_RULES
 from tests.conftest import PROJECT_ROOT
 
 SERVICES = {"runner": 8001, "tuner": 8002, "architect": 8003, "versions": 8004}
@@ -23,7 +29,9 @@ def test_compose_runs_the_four_services_with_healthchecks() -> None:
     for name, port in SERVICES.items():
         service = services[name]
         assert service["command"] == ["python", "-m", f"services.{name}"]
-        assert service["ports"] == [f"127.0.0.1:{port}:{port}"]  # published on loopback only
+        assert importlib.util.find_spec(f"services.{name}.__main__") is not None
+        published = port if name != "runner" else f"{port}-8010"  # replicas: a port range
+        assert service["ports"] == [f"127.0.0.1:{published}:{port}"]  # on loopback only
         probe = " ".join(service["healthcheck"]["test"])
         assert "/healthz" in probe and probe.endswith(str(port))
         assert service["environment"]["RATCHET_HOME"] == "/data"
@@ -47,8 +55,46 @@ def test_compose_refuses_to_start_without_a_token() -> None:
 
 def test_compose_profiles_for_s3_and_otel() -> None:
     services = compose()["services"]
-    assert services["s3"]["profiles"] == ["s3"]
-    assert services["otel-collector"]["profiles"] == ["otel"]
+    assert services["s3"]["profiles"] == services["s3-bucket"]["profiles"] == ["s3"]
+    assert "/moto-api/" in " ".join(services["s3"]["healthcheck"]["test"])
+    assert services["s3-bucket"]["depends_on"]["s3"]["condition"] == "service_healthy"
+    init_needs = services["init"]["depends_on"]["s3-bucket"]
+    assert init_needs == {"condition": "service_completed_successfully", "required": False}
+    collector = services["otel-collector"]
+    assert collector["profiles"] == ["otel"]
+    config_file, mounted = collector["volumes"][0].split(":")[:2]
+    assert collector["command"] == [f"--config={mounted}"]
+    config = yaml.safe_load((PROJECT_ROOT / config_file).read_text())
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "0.0.0.0:4318"
+    assert set(config["service"]["pipelines"]) == {"traces", "metrics", "logs"}
+
+
+def test_compose_environment_for_s3_otlp_and_the_triggerer() -> None:
+    env = compose()["services"]["architect"]["environment"]
+    for key in ("RATCHET_BACKEND", "RATCHET_S3_ENDPOINT_URL", "RATCHET_OTLP_ENDPOINT"):
+        assert key in env
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(env)
+    assert env["RATCHET_ARCHITECT_RUNNER_METRICS_URL"] == "http://runner:8001/metrics"
+    known = set()  # every RATCHET_ variable is some process's setting (no typo passes)
+    for cls in SERVICE_SETTINGS.values():
+        fields = cls.model_fields
+        known |= {f.alias for f in fields.values() if f.alias}
+        known |= {f"RATCHET_{name.upper()}" for name in fields}
+    assert {k for k in env if k.startswith("RATCHET_")} <= known
+
+
+def test_dockerfile_command_and_compose_commands_exist() -> None:
+    text = (PROJECT_ROOT / "Dockerfile").read_text()
+    (cmd,) = re.findall(r"^CMD (\[.*\])$", text, flags=re.M)
+    program, *_ = json.loads(cmd)
+    scripts = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert program in scripts
+    commands = [s["command"] for s in compose()["services"].values() if "command" in s]
+    for command in commands:
+        if command[:2] == ["python", "-m"]:
+            assert importlib.util.find_spec(command[2]) is not None, command
+        elif command[0] == "ratchet":
+            assert CliRunner().invoke(app, [*command[1:], "--help"]).exit_code == 0, command
 
 
 def test_dockerfile_installs_from_the_lock_file() -> None:
@@ -76,3 +122,12 @@ def test_readme_quick_start_matches_the_makefile_and_ci() -> None:
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert all(re.search(rf"^{c}:", makefile, flags=re.M) for c in commands)
     assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
+
+
+def test_bug_every_slo_can_page_routing_accuracy_at_0_8_never_could() -> None:
+    """A burn rate is at most 1 / (1 - objective): at 0.8 (5x) no alert (6x, 14.4x) could fire."""
+    slos = json.loads((PROJECT_ROOT / "ci" / "budgets.json").read_text())["slos"]
+    factors = [factor for *_, factor in WORKBOOK_RULES]
+    for name, slo in slos.items():
+        if isinstance(slo, dict):
+            assert 1 / (1 - slo["objective"]) >= max(factors), name

@@ -17,11 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 import ratchet
-from ratchet.bootstrap import initialize, open_manager
+from ratchet.bootstrap import initialize, open_manager, release_store
+from ratchet.builds import BuildStore
 from ratchet.cli import fleet_record
+from ratchet.cli.demo import demo
 from ratchet.cli.doctor import run_checks
 from ratchet.cli.evaluate import evaluate
 from ratchet.config import CommonSettings, load
+from ratchet.containers import ImageBuilder, ImageFollower
 from ratchet.errors import RatchetError
 from ratchet.fleet import Supervisor, built_services, missing_services
 from ratchet.state import Pointer, StateManager
@@ -42,6 +45,8 @@ app.add_typer(versions_app, name="versions")
 app.command("eval")(evaluate)
 app.command()(feedback)
 app.command()(jobs)
+# `ratchet demo`: the main loop end to end on a fresh home.
+app.command()(demo)
 
 
 @contextlib.contextmanager
@@ -130,13 +135,27 @@ def up() -> None:
         raise typer.Exit(1) from None
     for name, url in urls.items():
         console.print(f"[green]•[/green] {name:<10} {url}")
+    images = _follow_images(settings)
     console.print(f"logs in {settings.logs_path}; Ctrl-C stops the fleet")
     record = fleet_record.write(settings.home_path, urls)
     try:
         supervisor.run()
     finally:
+        images.stop()
         fleet_record.remove(settings.home_path, record.pid)
     console.print("stopped")
+
+
+def _follow_images(settings: CommonSettings) -> ImageFollower:
+    """Build ``ratchet:<commit>`` for each release where a Docker engine answers; else say so."""
+    builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
+    follower = ImageFollower(ImageBuilder(builds), release_store(settings))
+    if follower.start():
+        console.print("[green]•[/green] images     ratchet:<commit> built for each release")
+    else:
+        reason = follower.builder.reason
+        console.print(f"[yellow]•[/yellow] images     no Docker engine ({reason}): skipped")
+    return follower
 
 
 @app.command()

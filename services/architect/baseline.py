@@ -19,7 +19,7 @@ from ratchet.ci.full import sample_of
 from ratchet.ci.tiers import CiOptions, run_tier, summary_of
 from ratchet.errors import ConflictError
 from ratchet.objects import ObjectStore
-from ratchet.state import ActiveState
+from ratchet.state import ActiveState, StateDocument
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +58,40 @@ def baseline(
     """The scores of ``active`` (served by the code in ``build``)."""
     commit = active.pointer.commit
     assert commit is not None, "the active version has no commit"
+    return measured(active.version, commit, active.document, build, objects, options)
+
+
+def measured(
+    version: str,
+    commit: str,
+    document: StateDocument,
+    build: Path,
+    objects: ObjectStore,
+    options: CiOptions,
+) -> Baseline:
+    """The scores of release ``version``: its stored summary if comparable, else measured now.
+
+    A summary measured now is written for the commit (once), so the Versions
+    API lists it and the next reader does not measure again.
+    """
     key = summary_key(commit)
     calls = len(sample_of(datasets.load(build, "heldout"), options.heldout_sample))
     stored = objects.get_or_none(key)
     if stored is not None:
         summary = json.loads(stored.data)
         if _comparable(summary, calls):
-            return Baseline(active.version, commit, summary, False)
+            return Baseline(version, commit, summary, False)
     reports = [
-        run_tier(tier, active.document, build, build, CiOptions(unit_tests=(), **_rest(options)))
+        run_tier(tier, document, build, build, CiOptions(unit_tests=(), **_rest(options)))
         for tier in ("fast", "full")
     ]
-    summary = {"version": active.version, "commit": commit, "baseline": True, **summary_of(reports)}
+    summary = {"version": version, "commit": commit, "baseline": True, **summary_of(reports)}
     if stored is None:
         try:
             objects.put_once(key, json.dumps(summary, indent=2, sort_keys=True).encode())
         except ConflictError:
             log.info("%s was written meanwhile; keeping the stored one", key)
-    return Baseline(active.version, commit, summary, True)
+    return Baseline(version, commit, summary, True)
 
 
 def _rest(options: CiOptions) -> dict[str, Any]:

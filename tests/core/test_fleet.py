@@ -70,3 +70,21 @@ def test_built_and_missing_services_cover_all_four() -> None:
     built = {spec.name for spec in built_services()}
     assert built | set(missing_services()) == {"runner", "tuner", "architect", "versions"}
     assert built.isdisjoint(missing_services())
+
+
+def test_a_bound_port_is_pinned_and_the_runner_metrics_url_wired(tmp_path: Path) -> None:
+    """Port 0 picks a free port once; restarts reuse it, so URLs (fleet record) stay true."""
+    specs = [ServiceSpec(name, HELLO) for name in ("runner", "tuner", "architect")]
+    fleet = Supervisor(specs, tmp_path / "logs", env={"RATCHET_RUNNER_PORT": "0"})
+    runner, _tuner, architect = fleet.children
+    runner.url = "http://127.0.0.1:40123"
+    fleet._bound(runner)
+    assert runner.env["RATCHET_RUNNER_PORT"] == "40123"
+    wired = "http://127.0.0.1:40123/metrics"
+    assert architect.env["RATCHET_ARCHITECT_RUNNER_METRICS_URL"] == wired
+    explicit = Supervisor(
+        specs, tmp_path / "logs", env={"RATCHET_ARCHITECT_RUNNER_METRICS_URL": "http://lb/metrics"}
+    )
+    explicit.children[0].url = "http://127.0.0.1:40123"
+    explicit._bound(explicit.children[0])
+    assert explicit.children[2].env["RATCHET_ARCHITECT_RUNNER_METRICS_URL"] == "http://lb/metrics"

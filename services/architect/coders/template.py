@@ -95,6 +95,39 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return merged
 
 
+def lead_new_arms(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """``after`` with each arm it adds to ``before`` made the greedy arm, keeping its prior weight.
+
+    A template's prior (e.g. 4:1, mean 0.8) is written against untuned arms. Once
+    the Tuner's feedback has lifted an old arm's posterior above it, the old arm
+    would stay greedy and the tiers would judge the old code again: a candidate
+    identical in score to its baseline, rejected. The new arm's mean is set
+    halfway between the best old mean and 1; feedback then settles it as usual.
+    """
+    old = ((before.get("strategy") or {}).get("arms")) or {}
+    arms = ((after.get("strategy") or {}).get("arms")) or {}
+    means = [a["alpha"] / (a["alpha"] + a["beta"]) for a in old.values() if _is_arm(a)]
+    if not means:
+        return after
+    lead = (max(means) + 1.0) / 2.0
+    led = dict(arms)
+    for name, arm in arms.items():
+        if name in old or not _is_arm(arm):
+            continue
+        weight = arm["alpha"] + arm["beta"]
+        if arm["alpha"] / weight <= max(means):
+            led[name] = {**arm, "alpha": lead * weight, "beta": (1.0 - lead) * weight}
+    return {**after, "strategy": {**after["strategy"], "arms": led}}
+
+
+def _is_arm(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and all(isinstance(value.get(k), int | float) for k in ("alpha", "beta"))
+        and value["alpha"] + value["beta"] > 0
+    )
+
+
 def apply_template(catalog: Catalog, template: Template, tree: Path) -> list[str]:
     """Write ``template`` into ``tree``; CoderError (nothing written) if any part won't apply."""
     source = catalog.directory(template) / "files"
@@ -128,7 +161,8 @@ def apply_template(catalog: Catalog, template: Template, tree: Path) -> list[str
             document = json.loads((tree / STATE_PATH).read_text())
         except (OSError, ValueError) as exc:
             raise CoderError(f"{template.id}: cannot read {STATE_PATH}: {exc}") from None
-        document["data"] = merge_patch(document.get("data", {}), template.state_patch)
+        data = document.get("data", {})
+        document["data"] = lead_new_arms(data, merge_patch(data, template.state_patch))
         writes[STATE_PATH] = json.dumps(document, indent=2, sort_keys=True) + "\n"
     for name, content in writes.items():  # everything checked: now write
         (tree / name).parent.mkdir(parents=True, exist_ok=True)

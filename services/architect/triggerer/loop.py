@@ -41,6 +41,7 @@ class Triggerer:
         interval_s: float,
         notify: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        period_days: float | None = None,
     ) -> None:
         self.jobs = jobs
         self.code_root = code_root
@@ -50,6 +51,7 @@ class Triggerer:
         self.interval_s = interval_s
         self.notify = notify
         self.clock = clock
+        self.period_days = period_days  # overrides the budgets' period (compressed windows)
         self.started_at = clock()
         self.evaluator: Evaluator | None = None
         self._stop = threading.Event()
@@ -71,6 +73,7 @@ class Triggerer:
             cooldown_s=settings.triggerer_cooldown,
             interval_s=settings.triggerer_interval,
             notify=notify,
+            period_days=settings.triggerer_period_days,
         )
 
     # -- one evaluation -----------------------------------------------------------
@@ -117,7 +120,7 @@ class Triggerer:
         measured = {k: v for k, v in config.slos.items() if k in MEASURED}
         if self.corrections is None:
             measured.pop(ROUTING_ACCURACY, None)
-        config = SloConfig(period_days=config.period_days, slos=measured)
+        config = SloConfig(period_days=self.period_days or config.period_days, slos=measured)
         if self.evaluator is None:
             self.evaluator = Evaluator(
                 config, started_at=self.started_at, cooldown_s=self.cooldown_s

@@ -119,6 +119,23 @@ def test_a_template_applies_all_or_nothing(tree: Path) -> None:
     assert snapshot(tree) == applied
 
 
+def test_bug_a_template_arm_under_tuned_posteriors_was_never_the_greedy_arm(tree: Path) -> None:
+    """After Tuner feedback (blend at 0.9+) the template's 4:1 prior left `blend` greedy,
+    so the tiers judged the old code and the candidate tied its baseline (rejected)."""
+    path = tree / "state/active.state.json"
+    document = json.loads(path.read_text())
+    arms = document["data"]["strategy"]["arms"]
+    arms["blend"] = {"alpha": 271.0, "beta": 31.0}  # tuned: mean 0.897
+    path.write_text(json.dumps(document))
+    apply_template(library(), library().templates[LINEAR], tree)
+    state = read_state(tree)
+    led = state.data["strategy"]["arms"]
+    assert led["blend"] == {"alpha": 271.0, "beta": 31.0}  # the tuned arms are kept
+    mean = led["linear"]["alpha"] / (led["linear"]["alpha"] + led["linear"]["beta"])
+    assert 271 / 302 < mean < 1 and led["linear"]["alpha"] + led["linear"]["beta"] == 5.0
+    assert max(led, key=lambda a: led[a]["alpha"] / (led[a]["alpha"] + led[a]["beta"])) == "linear"
+
+
 @pytest.mark.parametrize("template_id", [LINEAR, BM25])
 def test_an_applied_template_passes_micro_and_beats_v010_on_dev(
     tree: Path, template_id: str

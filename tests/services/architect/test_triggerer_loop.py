@@ -156,3 +156,17 @@ def test_the_architect_starts_and_stops_the_triggerer(tmp_path: Path) -> None:
     assert not trig._thread.is_alive()
     assert create_app(settings, ctx, run_worker=False) is not None  # off without the worker
     ctx.close()
+
+
+def test_the_period_setting_compresses_the_windows(tmp_path: Path, code_root: Path) -> None:
+    """RATCHET_ARCHITECT_TRIGGERER_PERIOD_DAYS overrides the budgets' 28 days (demo, e2e)."""
+    trig, jobs, _ = triggerer(tmp_path, code_root, fake_runner(lambda: 0.0), None)
+    trig.period_days = 1 / 12
+    trig.tick(T0)
+    assert trig.evaluator is not None and trig.evaluator.config.period_days == 1 / 12
+    rules = {r.name: (r.long_s, r.short_s) for r in trig.evaluator.rules}
+    assert rules["page-slow"] == pytest.approx((60.0, 5.0))
+    assert rules["page-fast"] == pytest.approx((10.0, 10.0 / 12))
+    settings = ArchitectSettings(home=tmp_path, RATCHET_ARCHITECT_TRIGGERER_PERIOD_DAYS=0.5)
+    assert settings.triggerer_period_days == 0.5
+    jobs.close()

@@ -1,0 +1,73 @@
+"""What a demo run does, in numbers: traffic sizes, windows, limits, and the fleet's settings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Progress(Protocol):
+    """Where the scenario reports what it is doing (Rich bars in the CLI, a list in tests)."""
+
+    def phase(self, name: str, total: int | None = None) -> None: ...
+
+    def advance(self, steps: int = 1) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+
+class Silent:
+    """A Progress that records the notes and shows nothing."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        self.notes.append(name)
+
+    def advance(self, steps: int = 1) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    learn_rounds: int = 2  # replay, then `promote`: one patch release each
+    turns_per_round: int = 800
+    hard_intents: int = 10  # the degradation: new wording of the intents routed worst
+    degraded_share: float = 0.8  # of the degraded traffic; the rest is the usual traffic
+    degraded_chunk: int = 150  # turns between looks for the Triggerer's wake-up
+    degraded_max_turns: int = 6000  # give up waiting for a wake-up after this many
+    after_turns: int = 600  # degraded traffic again, served by the Architect's release
+    clients: int = 4  # concurrent MCP clients routing
+    feedback_delay_s: float = 0.5  # corrections arrive this late
+    mine_rules: bool = True  # `mine_rules` before each `promote`
+    # The SLO period, compressed: page-slow's windows are 720 x this in seconds
+    # (1/12 day: 60 s and 5 s), page-fast's 120 x (10 s and 0.8 s).
+    period_days: float = 1 / 12
+    triggerer_interval_s: float = 1.0
+    heldout_sample: int = 0  # 0: the full tier routes the whole held-out split
+    full_shards: int = 1  # one client: p95 without self-inflicted queueing on a busy machine
+    measure_missing: bool = True  # measure releases without an eval summary (v0.1.0, patches)
+    job_timeout_s: float = 1200.0
+    seed: int = 7
+
+    def fleet_env(self) -> dict[str, str]:
+        """Settings of the fleet the demo runs: free ports, the template coder, short windows."""
+        ports = {f"RATCHET_{s}_PORT": "0" for s in ("RUNNER", "TUNER", "ARCHITECT", "VERSIONS")}
+        return {
+            **ports,
+            "RATCHET_ARCHITECT_CODER": "template",
+            "RATCHET_ARCHITECT_TRIGGERER": "true",
+            "RATCHET_ARCHITECT_TRIGGERER_INTERVAL": str(self.triggerer_interval_s),
+            "RATCHET_ARCHITECT_TRIGGERER_PERIOD_DAYS": repr(self.period_days),
+            # The fast tier's unit tests are the Architect's to run in CI; the demo
+            # keeps its dev-split evaluation and skips the pytest run to save minutes.
+            "RATCHET_ARCHITECT_FAST_TESTS": json.dumps([]),
+            "RATCHET_ARCHITECT_HELDOUT_SAMPLE": str(self.heldout_sample),
+            "RATCHET_ARCHITECT_FULL_SHARDS": str(self.full_shards),
+            "RATCHET_AUTO_PROMOTE_EVERY": "0",
+        }

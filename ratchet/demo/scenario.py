@@ -1,0 +1,363 @@
+"""The main loop shown end to end on a running fleet (``ratchet demo`` and the e2e test).
+
+1. **learn**: BANKING77 training messages (train split only) routed through the
+   Runner; their true intents come back late as Tuner feedback; ``mine_rules``
+   and ``promote`` release a patch version per round.
+2. **degrade**: traffic shifts to new wording of the intents the active
+   release routes worst: messages of the dev split (carved from the training
+   data, never trained on; the held-out split stays the full tier's alone),
+   mixed with training traffic and corrected as before, until the
+   routing-accuracy SLO burns and the Triggerer opens a ``wake`` job. Training
+   messages alone cannot degrade it: the ``blend`` arm's nearest neighbours
+   have seen every one of them.
+3. **the Architect's release**: traffic pauses while the job's CI runs (its
+   latency budget is measured on this machine); the job's minor release is
+   awaited until the Runner serves it, then the degraded traffic replays on it.
+4. **the record**: every release with its evals from the Versions API (those
+   without a summary measured now, the way the Architect measures a
+   baseline), the best release left active, a chart and an HTML report.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from mcp import Client
+
+from ratchet import datasets
+from ratchet.bootstrap import initialize, open_manager, release_store, state_at
+from ratchet.builds import BuildStore
+from ratchet.ci.agent_process import agent_process
+from ratchet.ci.tiers import CiOptions
+from ratchet.config import CommonSettings
+from ratchet.datasets import Example
+from ratchet.errors import RatchetError
+from ratchet.objects import open_object_store
+from services.architect.baseline import measured
+
+from .launch import Fleet, running_fleet
+from .plan import DemoPlan, Progress
+from .report import ReleaseRow, accuracy_over_time, first_served, write_report
+from .traffic import Replay, Turn, call
+
+FINAL = ("succeeded", "rejected", "failed")
+
+
+class DemoFailed(RatchetError):
+    """A step of the demo did not happen in time (the message says which)."""
+
+
+@dataclass
+class DemoResult:
+    home: Path
+    releases: list[ReleaseRow]
+    turns: list[Turn]
+    wake_job: dict[str, Any] | None
+    best: str | None
+    active: str | None
+    png: Path | None = None
+    html: Path | None = None
+    degraded_at: float | None = None
+    hard_intents: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    events: int = 0  # Tuner summary events published for the Triggerer
+
+
+def hardest_intents(examples: Sequence[Example], answers: Sequence[str], count: int) -> list[str]:
+    """The ``count`` intents with the lowest accuracy of ``answers`` on ``examples``."""
+    seen: dict[str, list[bool]] = defaultdict(list)
+    for example, answer in zip(examples, answers, strict=True):
+        seen[example.intent].append(example.intent == answer)
+    rated = sorted((sum(v) / len(v), intent) for intent, v in seen.items())
+    return [intent for _, intent in rated[:count]]
+
+
+def mixed(
+    shifted: Sequence[Example], usual: Sequence[Example], size: int, share: float, seed: int
+) -> list[Example]:
+    """``size`` messages, a ``share`` of them from ``shifted``, the rest from ``usual``."""
+    rng = random.Random(seed)
+    return [rng.choice(shifted) if rng.random() < share else rng.choice(usual) for _ in range(size)]
+
+
+class Scenario:
+    def __init__(
+        self,
+        settings: CommonSettings,
+        plan: DemoPlan,
+        progress: Progress,
+    ) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.progress = progress
+        self.turns: list[Turn] = []
+        self.timings: dict[str, float] = {}
+        self.started = time.monotonic()
+
+    # -- the run -------------------------------------------------------------------
+
+    def run(self, extra_env: dict[str, str] | None = None) -> DemoResult:
+        plan = self.plan
+        initialize(self.settings)  # the workspace (a clone of this project) holds BANKING77
+        train = list(datasets.load(self.settings.workspace_path, "train"))
+        random.Random(plan.seed).shuffle(train)
+        self.progress.phase("starting the fleet (`ratchet up`)")
+        with running_fleet(self.settings.home_path, {**plan.fleet_env(), **(extra_env or {})}) as f:
+            self._lap("fleet start")
+            for name, url in f.urls.items():
+                self.progress.note(f"{name:<10} {url}")
+            replay = Replay(
+                f.url("runner"),
+                f.url("tuner"),
+                started=self.started,
+                clients=plan.clients,
+                feedback_delay_s=plan.feedback_delay_s,
+            )
+            cursor = 0
+            for round_ in range(plan.learn_rounds):
+                batch = train[cursor : cursor + plan.turns_per_round]
+                cursor += len(batch)
+                self._replay(replay, batch, "learn", f"round {round_ + 1}: routing + feedback")
+                self._promote(f)
+            self._lap("learning")
+            dev = list(datasets.load(self.settings.workspace_path, "dev"))
+            hard = self._hardest(dev)
+            shifted = [e for e in dev if e.intent in hard]
+            self.progress.note(
+                f"degradation: {plan.degraded_share:.0%} of traffic now new wording of "
+                f"{', '.join(hard)}"
+            )
+            degraded_at = time.monotonic() - self.started
+            wake = self._degrade(f, replay, shifted, train)
+            self._lap("degraded until the wake-up")
+            job = self._follow(f, wake["id"])
+            self._lap("the Architect's job")
+            if job["status"] == "succeeded" and job.get("version"):
+                self._wait_served(f, str(job["version"]))
+                after = mixed(shifted, train, plan.after_turns, plan.degraded_share, plan.seed)
+                self._replay(replay, after, "after", "degraded traffic on the new release")
+                self._lap("after the release")
+            rows = self._releases(f)
+        if plan.measure_missing:
+            rows = self._measure_missing(rows)
+        best, active = self._keep_best(rows)
+        result = DemoResult(
+            self.settings.home_path,
+            rows,
+            self.turns,
+            job,
+            best,
+            active,
+            degraded_at=degraded_at,
+            hard_intents=hard,
+            events=len(open_object_store(self.settings).list("events/tuner/")),
+        )
+        result.png, result.html = write_report(
+            self.settings.home_path / "report",
+            accuracy_over_time(self.turns),
+            rows,
+            self._facts(result),
+            degraded_at=degraded_at,
+        )
+        self._lap("report")
+        result.timings = dict(self.timings)
+        return result
+
+    # -- steps ---------------------------------------------------------------------
+
+    def _lap(self, name: str) -> None:
+        now = time.monotonic() - self.started
+        self.timings[name] = now - sum(self.timings.values())
+
+    def _replay(
+        self, replay: Replay, batch: Sequence[Example], phase: str, what: str | None
+    ) -> None:
+        """Route ``batch``; a new progress phase unless ``what`` is None (the current goes on)."""
+        if what is not None:
+            self.progress.phase(f"{what}: {len(batch)} turns", len(batch))
+        self.turns += anyio.run(replay.run, batch, phase, lambda turn: self.progress.advance())
+
+    def _promote(self, fleet: Fleet) -> None:
+        async def promote() -> dict[str, Any]:
+            async with Client(f"{fleet.url('tuner')}/mcp") as tuner:
+                if self.plan.mine_rules:
+                    mined = await call(tuner, "mine_rules")
+                    self.progress.note(f"mine_rules: {_brief(mined)}")
+                return await call(tuner, "promote")
+
+        self.progress.phase("Tuner: mine_rules + promote")
+        promoted = anyio.run(promote)
+        if not promoted["promoted"]:
+            self.progress.note(f"promote: not released ({promoted['reason']})")
+            return
+        self.progress.note(f"promote: released {promoted['version']} (patch)")
+        self._wait_served(fleet, str(promoted["version"]))
+
+    def _hardest(self, dev: Sequence[Example]) -> list[str]:
+        """The intents the active release routes worst on the dev split (the harness's agent)."""
+        self.progress.phase("finding the intents the active release routes worst (dev split)")
+        active = open_manager(self.settings).read_active()
+        assert active is not None and active.pointer.commit is not None
+        build = BuildStore(self.settings.workspace_path, self.settings.home_path / "builds")
+        code_root = build.ensure(active.pointer.commit)
+        with agent_process(code_root, [e.text for e in dev], "fast") as agent:
+            answers = agent.route(active.document)
+        return hardest_intents(dev, answers, self.plan.hard_intents)
+
+    def _degrade(
+        self, fleet: Fleet, replay: Replay, shifted: list[Example], usual: list[Example]
+    ) -> dict[str, Any]:
+        """Degraded traffic in chunks until the Triggerer's wake job appears."""
+        sent = 0
+        self.progress.phase("degraded traffic until the Triggerer wakes the Architect", None)
+        while sent < self.plan.degraded_max_turns:
+            chunk = mixed(shifted, usual, self.plan.degraded_chunk, self.plan.degraded_share, sent)
+            self._replay(replay, chunk, "degraded", None)
+            sent += len(chunk)
+            jobs = httpx.get(f"{fleet.url('architect')}/jobs", timeout=10).json()["jobs"]
+            woken = [j for j in jobs if j["kind"] == "wake"]
+            if woken:
+                self.progress.note(f"Triggerer: {woken[0]['text']}")
+                return dict(woken[0])
+        raise DemoFailed(f"no wake-up after {sent} degraded turns; see {fleet.log_path.parent}")
+
+    def _follow(self, fleet: Fleet, job_id: str) -> dict[str, Any]:
+        """Poll the job until it is final, showing its stages as they finish."""
+        self.progress.phase(f"Architect job {job_id}: template coder + CI tiers")
+        deadline = time.monotonic() + self.plan.job_timeout_s
+        shown = 0
+        with httpx.Client(timeout=10) as http:
+            while time.monotonic() < deadline:
+                job: dict[str, Any] = http.get(f"{fleet.url('architect')}/jobs/{job_id}").json()
+                stages = job.get("stages", [])
+                for stage in stages[shown:]:
+                    if stage.get("seconds") is None:
+                        break
+                    self.progress.note(f"  {stage['name']} {stage['seconds']:.1f}s")
+                    shown += 1
+                if job["status"] in FINAL:
+                    verdict = job.get("version") or job.get("reason")
+                    self.progress.note(f"job {job['status']}: {verdict}")
+                    return job
+                time.sleep(0.5)  # a poll interval against a REST API, not a readiness wait
+        raise DemoFailed(f"job {job_id} not final after {self.plan.job_timeout_s:.0f} s")
+
+    def _wait_served(self, fleet: Fleet, version: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=10) as http:
+            while time.monotonic() < deadline:
+                if http.get(f"{fleet.url('runner')}/healthz").json().get("version") == version:
+                    return
+                time.sleep(0.1)
+        raise DemoFailed(f"the Runner did not serve {version} within {timeout:.0f} s")
+
+    def _releases(self, fleet: Fleet) -> list[ReleaseRow]:
+        """Every release, oldest first, with its evals from the Versions API."""
+        served = first_served(self.turns)
+        rows = []
+        cursor: str | None = None
+        with httpx.Client(base_url=fleet.url("versions"), timeout=10) as http:
+            listed: list[dict[str, Any]] = []
+            while True:
+                page = http.get("/versions", params={"cursor": cursor} if cursor else {}).json()
+                listed += page["versions"]
+                cursor = page.get("next")
+                if not cursor:
+                    break
+            for item in reversed(listed):
+                evals = http.get(f"/versions/{item['version']}/evals")
+                kpis = evals.json()["kpis"] if evals.status_code == 200 else {}
+                rows.append(
+                    ReleaseRow(
+                        item["version"],
+                        str(item["kind"]),
+                        item["author"],
+                        kpis.get("dev_accuracy"),
+                        kpis.get("heldout_accuracy"),
+                        served.get(item["version"]),
+                    )
+                )
+        return rows
+
+    def _measure_missing(self, rows: list[ReleaseRow]) -> list[ReleaseRow]:
+        """Releases without an eval summary, measured as the Architect measures a baseline."""
+        missing = [r for r in rows if r.heldout_accuracy is None]
+        if not missing:
+            return rows
+        self.progress.phase("measuring releases without evals (fast + full tiers)", len(missing))
+        objects = open_object_store(self.settings)
+        releases = {r.version: r for r in release_store(self.settings).releases()}
+        builds = BuildStore(self.settings.workspace_path, self.settings.home_path / "builds")
+        options = CiOptions(
+            unit_tests=(), shards=self.plan.full_shards, heldout_sample=self.plan.heldout_sample
+        )
+        out = []
+        for row in rows:
+            if row.heldout_accuracy is None:
+                release = releases[row.version]
+                document = state_at(self.settings.workspace_path, release.commit)
+                build = builds.ensure(release.commit)
+                base = measured(row.version, release.commit, document, build, objects, options)
+                row = ReleaseRow(
+                    row.version,
+                    row.kind,
+                    row.author,
+                    base.metric("dev_accuracy"),
+                    base.metric("heldout_accuracy"),
+                    row.served_at,
+                    "measured by the demo",
+                )
+                self.progress.advance()
+            out.append(row)
+        self._lap("measuring releases")
+        return out
+
+    def _keep_best(self, rows: list[ReleaseRow]) -> tuple[str | None, str | None]:
+        """Leave the release with the best held-out accuracy active (a rollback if needed)."""
+        manager = open_manager(self.settings)
+        pointer = manager.pointer()
+        active = pointer.version if pointer else None
+        rated = [r for r in rows if r.heldout_accuracy is not None]
+        if not rated:
+            return None, active
+        best = max(rated, key=lambda r: (r.heldout_accuracy or 0.0, r.version)).version
+        if best != active:
+            moved = manager.rollback(
+                actor="human", reason=f"demo: {best} has the best held-out accuracy", to=best
+            )
+            active = moved.version
+            self.progress.note(f"pointer moved back to {best} (best held-out accuracy)")
+        return best, active
+
+    def _facts(self, result: DemoResult) -> list[tuple[str, str]]:
+        wake = result.wake_job or {}
+        right = sum(t.right for t in result.turns)
+        return [
+            ("home", str(result.home)),
+            ("turns routed", f"{len(result.turns)} ({right} right)"),
+            ("degraded traffic", ", ".join(result.hard_intents)),
+            ("wake-up", str(wake.get("text", "none"))),
+            ("Architect job", f"{wake.get('id', '—')}: {wake.get('status', '—')}"),
+            ("best release (left active)", str(result.best)),
+            ("Tuner summary events", str(result.events)),
+            *((f"time: {k}", f"{v:.1f} s") for k, v in self.timings.items()),
+        ]
+
+
+def _brief(mined: dict[str, Any]) -> str:
+    """One line for a ``mine_rules`` result."""
+    if "kept" not in mined:
+        return "done"
+    return (
+        f"{len(mined['kept'])} rule(s) kept of {mined.get('candidates')} mined from "
+        f"{mined.get('mistakes')} corrected mistakes; dev accuracy "
+        f"{mined.get('dev_accuracy_before')} -> {mined.get('dev_accuracy_after')}"
+    )
