@@ -16,7 +16,7 @@ def test_demo_refuses_a_home_that_is_not_fresh(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--home", str(home)])
     said = " ".join(result.output.split())  # Rich wraps at its console's width
     assert result.exit_code == 2
-    assert f"{home} is not empty" in said and "--home" in said
+    assert "used is not empty" in said and "--home" in said
     assert [p.name for p in home.iterdir()] == ["workspace"]  # nothing started, nothing written
 
 
