@@ -95,8 +95,10 @@ class MiniLM:
     """Tokenizer and encoder; :meth:`encode` gives unit-length 384-d sentence vectors."""
 
     def __init__(self, directory: Path | None = None) -> None:
+        from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
 
+        self._threads = ThreadpoolController()
         directory = directory or model_dir()
         weights_path = directory / "model.safetensors"
         self.fingerprint = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
@@ -184,7 +186,15 @@ class MiniLM:
         return result
 
     def encode_one(self, text: str) -> NDArray[np.float32]:
-        """The unit vector of one text (serving: no padding, no batching)."""
+        """The unit vector of one text (serving: no padding, no batching).
+
+        On one BLAS thread: a short sentence is a few small matmuls, where waking
+        threads costs more than it saves, and on a busy machine their spin-waits
+        wreck the tail (measured on 2 loaded cores: p99 1,204 ms, against 40 ms).
+        """
         ids = np.asarray([self.tokenizer.encode(text).ids], dtype=np.int64)
-        vector: NDArray[np.float32] = self._forward(ids, np.ones(ids.shape, dtype=np.float32))[0]
+        with self._threads.limit(limits=1, user_api="blas"):
+            vector: NDArray[np.float32] = self._forward(ids, np.ones(ids.shape, dtype=np.float32))[
+                0
+            ]
         return vector
