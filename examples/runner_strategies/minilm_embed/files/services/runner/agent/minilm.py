@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import erf
 
+ENCODER = "numpy-1"  # in every cache key: change it when the computation below changes
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 HEADS = 12
 EPS = 1e-12
@@ -101,7 +102,8 @@ class MiniLM:
         self._threads = ThreadpoolController()
         directory = directory or model_dir()
         weights_path = directory / "model.safetensors"
-        self.fingerprint = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
+        weights = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
+        self.fingerprint = f"{weights}-{ENCODER}"  # what the vectors depend on
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
