@@ -15,6 +15,7 @@ the Makefile installs it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import struct
@@ -31,6 +32,7 @@ MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 HEADS = 12
 EPS = 1e-12
 BATCH = 64
+RECENT = 4096  # served sentences remembered: the Tuner re-routes the dev split per candidate
 _DTYPES = {"F32": np.float32, "I64": np.int64}
 
 
@@ -100,6 +102,7 @@ class MiniLM:
         from tokenizers import Tokenizer
 
         self._threads = ThreadpoolController()
+        self._recent = functools.lru_cache(maxsize=RECENT)(self._encode_one)
         directory = directory or model_dir()
         weights_path = directory / "model.safetensors"
         weights = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
@@ -188,7 +191,13 @@ class MiniLM:
         return result
 
     def encode_one(self, text: str) -> NDArray[np.float32]:
-        """The unit vector of one text (serving: no padding, no batching).
+        """The unit vector of one text (read-only; the last :data:`RECENT` are remembered,
+        so scoring many states on one split, as the Tuner does, embeds each text once)."""
+        vector: NDArray[np.float32] = self._recent(text)
+        return vector
+
+    def _encode_one(self, text: str) -> NDArray[np.float32]:
+        """One text's vector (serving: no padding, no batching).
 
         On one BLAS thread: a short sentence is a few small matmuls, where waking
         threads costs more than it saves, and on a busy machine their spin-waits
