@@ -56,6 +56,7 @@ def test_on_v010_the_ensemble_brings_both_arms_and_a_bounded_weight(tree: Path) 
     assert {"linear", "minilm", "ensemble"} <= set(arms(tree))
     params = json.loads((tree / "state/active.state.json").read_text())["data"]["params"]
     assert params["ensemble_weight"] == {"value": 0.4, "low": 0.0, "high": 1.0}
+    assert params["ensemble_gate"] == {"value": 0.7, "low": 0.0, "high": 3.0}
     state_py = (tree / "services/runner/agent/state.py").read_text()
     assert 'ArmName = Literal["centroid", "knn", "blend", "ensemble", "minilm", "linear"]' in (
         state_py
@@ -95,7 +96,11 @@ def test_the_mix_beats_both_arms_on_dev(tmp_path: Path) -> None:
     vectors = minilm_head.encoder.encode([e.text for e in dev])
     by_minilm = np.stack([minilm_head.scores_of(v) for v in vectors])
     weight = template.state_patch["params"]["ensemble_weight"]["value"]
-    mixed = weight * by_linear + (1 - weight) * by_minilm
+    gate = template.state_patch["params"]["ensemble_gate"]["value"]
+    top = np.sort(by_linear, axis=1)
+    sure = top[:, -1] - top[:, -2] >= gate  # the linear SVM answers these alone
+    mixed = np.where(sure[:, None], by_linear, weight * by_linear + (1 - weight) * by_minilm)
+    assert 0.5 < sure.mean() < 0.95, sure.mean()  # the gate saves most embeddings, not all
     scores = {
         name: float(np.mean(m.argmax(1) == truth))
         for name, m in (("linear", by_linear), ("minilm", by_minilm), ("ensemble", mixed))
@@ -104,24 +109,30 @@ def test_the_mix_beats_both_arms_on_dev(tmp_path: Path) -> None:
     assert scores["ensemble"] >= template.test.min_dev_accuracy, scores
     assert abs(scores["ensemble"] - template.measured.dev_accuracy) < 0.01, scores
 
-    # The arm itself computes the same mix, with the state's weight.
-    def router(value: float | None) -> SimpleNamespace:
-        param = None if value is None else SimpleNamespace(value=value)
+    # The arm itself computes the same, with the state's weight and gate.
+    def router(value: float | None, gate: float | None) -> SimpleNamespace:
+        def param(x: float | None) -> SimpleNamespace | None:
+            return None if x is None else SimpleNamespace(value=x)
+
+        params = SimpleNamespace(ensemble_weight=param(value), ensemble_gate=param(gate))
         return SimpleNamespace(
-            linear=linear_head,
-            minilm=minilm_head,
-            state=SimpleNamespace(params=SimpleNamespace(ensemble_weight=param)),
+            linear=linear_head, minilm=minilm_head, state=SimpleNamespace(params=params)
         )
 
-    text = dev[0].text
-    expected = 0.7 * linear_head.scores(text) + 0.3 * minilm_head.scores(text)
-    assert np.allclose(ensemble.ensemble_scores(router(0.7), text), expected, atol=1e-5)
+    unsure = dev[int(np.argmin(sure))].text
+    expected = 0.7 * linear_head.scores(unsure) + 0.3 * minilm_head.scores(unsure)
+    assert np.allclose(ensemble.ensemble_scores(router(0.7, gate), unsure), expected, atol=1e-5)
     assert np.allclose(
-        ensemble.ensemble_scores(router(None), text),
-        ensemble.DEFAULT_WEIGHT * linear_head.scores(text)
-        + (1 - ensemble.DEFAULT_WEIGHT) * minilm_head.scores(text),
+        ensemble.ensemble_scores(router(None, None), unsure),
+        ensemble.DEFAULT_WEIGHT * linear_head.scores(unsure)
+        + (1 - ensemble.DEFAULT_WEIGHT) * minilm_head.scores(unsure),
         atol=1e-5,
     )
+    confident = dev[int(np.argmax(sure))].text
+    linear_only = ensemble.ensemble_scores(router(0.7, gate), confident)
+    assert np.array_equal(linear_only, linear_head.scores(confident))
+    never_gated = ensemble.ensemble_scores(router(0.7, 1e9), confident)
+    assert not np.array_equal(never_gated, linear_only)
     missing = SimpleNamespace(linear=None, minilm=minilm_head, state=None)
     with pytest.raises(ValueError, match="needs the linear and minilm heads"):
-        ensemble.ensemble_scores(missing, text)
+        ensemble.ensemble_scores(missing, unsure)

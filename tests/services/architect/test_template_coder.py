@@ -173,12 +173,16 @@ def stage_log(job: Job, name: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # two candidates through micro and fast, two full tiers (3,080 calls)
 def test_misrouting_feedback_becomes_a_minor_release_with_better_heldout_accuracy(
     ctx: ArchitectContext,
 ) -> None:
     ctx.jobs.create(JobKind.FEEDBACK, FEEDBACK)
     (job,) = Worker(ctx).run_pending()
-    assert job.status is JobStatus.SUCCEEDED, (job.reason, job.stages)
+    assert job.status is JobStatus.SUCCEEDED, (
+        job.reason,
+        [f"{s.name}: {s.log}" for s in job.stages],
+    )
     release = ctx.releases.get(str(job.version))
     assert (release.version, release.kind) == ("v0.2.0", ReleaseKind.MINOR)
     summary = json.loads(ctx.objects.get(f"evals/{release.commit}/summary.json").data)
