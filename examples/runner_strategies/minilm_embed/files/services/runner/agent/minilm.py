@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,13 @@ class MiniLM:
         from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
 
+        # One BLAS thread for the process from now on: a served sentence is a few small
+        # matmuls, where waking threads costs more than it saves, and on a busy machine
+        # their spin-waits wreck the tail (2 loaded cores: p99 1,204 ms against 40 ms).
+        # Process-wide, not per call: the Runner predicts in worker threads, and a
+        # per-call limit would be undone by whichever concurrent call ends first.
         self._threads = ThreadpoolController()
+        self._threads.limit(limits=1, user_api="blas")
         self._recent = functools.lru_cache(maxsize=RECENT)(self._encode_one)
         directory = directory or model_dir()
         weights_path = directory / "model.safetensors"
@@ -174,7 +181,12 @@ class MiniLM:
         return out
 
     def encode(self, texts: list[str], batch_size: int = BATCH) -> NDArray[np.float32]:
-        """One unit vector per text; batches of similar length waste little on padding."""
+        """One unit vector per text; batches of similar length waste little on padding.
+        Every core's BLAS threads for the duration (training, not serving)."""
+        with self._threads.limit(limits=os.cpu_count() or 1, user_api="blas"):
+            return self._encode(texts, batch_size)
+
+    def _encode(self, texts: list[str], batch_size: int) -> NDArray[np.float32]:
         encodings = self.tokenizer.encode_batch(texts) if texts else []
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         result = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -197,15 +209,9 @@ class MiniLM:
         return vector
 
     def _encode_one(self, text: str) -> NDArray[np.float32]:
-        """One text's vector (serving: no padding, no batching).
-
-        On one BLAS thread: a short sentence is a few small matmuls, where waking
-        threads costs more than it saves, and on a busy machine their spin-waits
-        wreck the tail (measured on 2 loaded cores: p99 1,204 ms, against 40 ms).
-        """
+        """One text's vector (serving: no padding, no batching)."""
         ids = np.asarray([self.tokenizer.encode(text).ids], dtype=np.int64)
-        with self._threads.limit(limits=1, user_api="blas"):
-            vector: NDArray[np.float32] = self._forward(ids, np.ones(ids.shape, dtype=np.float32))[
-                0
-            ]
+        mask = np.ones(ids.shape, dtype=np.float32)
+        vector: NDArray[np.float32] = self._forward(ids, mask)[0]
+        vector.flags.writeable = False  # shared by every caller of the same text
         return vector
