@@ -190,13 +190,13 @@ def test_misrouting_feedback_becomes_a_minor_release_with_better_heldout_accurac
     base = json.loads(ctx.objects.get(f"evals/{parent.commit}/summary.json").data)
     assert summary["heldout_accuracy"] > base["heldout_accuracy"] + 0.05, (summary, base)
     assert summary["tiers"]["full"]["calls"] == base["tiers"]["full"]["calls"] == 3080
-    # Both candidates went through every tier; the better one (the ensemble, which
-    # brought the linear and minilm arms along) was released.
+    # The ensemble (which brought the linear and minilm arms along) was released; the
+    # minilm arm alone, candidate 2, misroutes a micro golden case and stops there.
     released = git(ctx.settings.workspace_path, "ls-tree", "-r", "--name-only", release.commit)
     for name in ("linear.py", "embedding.py", "minilm.py", "ensemble.py"):
         assert f"services/runner/agent/{name}" in released.split(), name
     assert "services/runner/agent/bm25.py" not in released.split()
-    assert "candidate 2: no regression" in stage_log(job, "compare")
+    assert "candidate 1: no regression" in stage_log(job, "compare")
     # The product's bar (BANKING77 test split), with the latency budget held.
     assert summary["heldout_accuracy"] >= 0.935, summary
     assert summary["p95_latency_ms"] <= 50, summary
