@@ -3,9 +3,11 @@ template stacks (on v0.1.0 it brings both arms; where one is released it is not 
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,6 +25,7 @@ from tests.examples.conftest import template_module, template_package
 
 ENSEMBLE = "runner_strategies/ensemble"
 LINEAR, MINILM = "runner_strategies/tfidf_linear", "runner_strategies/minilm_embed"
+STATE_MODULE = "services/runner/agent/state.py"
 
 
 @pytest.fixture
@@ -63,6 +66,20 @@ def test_on_v010_the_ensemble_brings_both_arms_and_a_bounded_weight(tree: Path) 
     )
     with pytest.raises(CoderError, match="already applied"):
         apply_template(catalog, ensemble, tree)
+
+    # The candidate's own state model keeps the params (the Tuner's CMA-ES reads them from
+    # the state; the Runner must see the values it writes) and still bounds them.
+    spec = importlib.util.spec_from_file_location("applied_state", tree / STATE_MODULE)
+    assert spec is not None and spec.loader is not None
+    applied = importlib.util.module_from_spec(spec)
+    sys.modules["applied_state"] = applied
+    spec.loader.exec_module(applied)
+    data = json.loads((tree / "state/active.state.json").read_text())["data"]
+    parsed = applied.parse(data).params
+    assert (parsed.ensemble_weight.value, parsed.ensemble_gate.value) == (0.4, 0.7)
+    data["params"]["ensemble_weight"]["value"] = 1.5
+    with pytest.raises(ValueError, match=r"outside \[0.0, 1.0\]"):
+        applied.parse(data)
 
 
 def test_on_a_release_with_linear_the_ensemble_adds_only_what_is_missing(tree: Path) -> None:
