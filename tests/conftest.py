@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,15 @@ from ratchet.objects.s3 import make_client
 from tests.helpers.s3server import S3Server, install_s3_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Model caches that are pure functions of their inputs (the minilm template's
+    embeddings) go to pytest's cache: paid once per machine, shared by xdist workers
+    and by the processes tests start (they inherit the variable)."""
+    assert config.cache is not None
+    cache = config.cache.mkdir("ratchet-embeddings")
+    os.environ.setdefault("RATCHET_EMBEDDING_CACHE", str(cache))
 
 
 def git(cwd: Path, *args: str) -> str:

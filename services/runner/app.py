@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from opentelemetry import metrics, trace
@@ -30,6 +31,8 @@ from ratchet.sessions import valid_conversation_id
 from ratchet.state import open_state_manager
 from ratchet.telemetry import CONVERSATION_ID
 
+from .agent.router import Prediction
+from .agent.state import ArmName
 from .runtime import RunnerRuntime, Served
 
 meter = metrics.get_meter("ratchet.runner", ratchet.__version__)
@@ -103,7 +106,11 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
             cid = check(text, conversation_id)
             span.set_attribute(CONVERSATION_ID, cid)
             async with runtime.sessions.lock(cid):
-                result = answer(served, cid, text)
+                arm = arm_for(served, cid)
+                # Off the event loop: a model that computes for milliseconds (a sentence
+                # embedding) would otherwise hold every concurrent call behind it.
+                prediction = await anyio.to_thread.run_sync(served.router.predict, text, arm)
+                result = record(served, cid, text, prediction)
             return result
         except BadInput as exc:
             outcome, detail = "rejected", str(exc)
@@ -132,12 +139,15 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
                 )
             )
 
-    def answer(served: Served, cid: str, text: str) -> RouteResult:
-        """Predict with the conversation's arm and record the turn (lock held)."""
+    def arm_for(served: Served, cid: str) -> ArmName:
+        """The conversation's arm (a new conversation, or one whose arm is gone: sampled)."""
         arm = runtime.sessions.arm_of(cid)
         if arm not in served.router.state.strategy.arms:
             arm = served.router.choose_arm(runtime.rng)
-        prediction = served.router.predict(text, arm)
+        return arm
+
+    def record(served: Served, cid: str, text: str, prediction: Prediction) -> RouteResult:
+        """Record the turn and shape the answer (lock held)."""
         fields = {
             "intent": prediction.intent,
             "confidence": prediction.confidence,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 import time
@@ -47,3 +48,16 @@ def accuracy(
         times.append((time.perf_counter() - started) * 1000)
         right += labels[best] == example.intent
     return right / len(examples), float(np.median(times))
+
+
+def template_package(template_id: str, module: str) -> tuple[Template, ModuleType]:
+    """The template and ``services/runner/agent/<module>`` from its ``files/``, imported as
+    part of a stand-in package, so the template's modules can import one another."""
+    found = catalog()
+    template = found.templates[template_id]
+    package = "template_pkg_" + template_id.replace("/", "_")
+    if package not in sys.modules:
+        stand_in = ModuleType(package)
+        stand_in.__path__ = [str(found.directory(template) / "files/services/runner/agent")]
+        sys.modules[package] = stand_in
+    return template, importlib.import_module(f"{package}.{module}")

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,7 @@ MAX_CANDIDATES = 2
 PLAYBOOK_WEIGHT = 3.0  # a playbook's first choice outweighs a few keyword hits
 _WORD = re.compile(r"[a-z0-9_]+")
 STATE_PATH = f"state/{ACTIVE_KEY}"
+PREPARE_TIMEOUT_S = 1800.0  # embedding 9k texts on two busy cores
 
 
 def words(text: str) -> set[str]:
@@ -128,26 +132,73 @@ def _is_arm(value: Any) -> bool:
     )
 
 
-def apply_template(catalog: Catalog, template: Template, tree: Path) -> list[str]:
-    """Write ``template`` into ``tree``; CoderError (nothing written) if any part won't apply."""
+def _current(tree: Path, writes: dict[str, str], name: str) -> str | None:
+    """A file's text as the planned writes leave it (None: it does not exist)."""
+    if name in writes:
+        return writes[name]
+    return (tree / name).read_text() if (tree / name).is_file() else None
+
+
+def _declared_arms(tree: Path, writes: dict[str, str]) -> set[str]:
+    try:
+        document = json.loads(_current(tree, writes, STATE_PATH) or "{}")
+        return set(document["data"]["strategy"]["arms"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def is_applied(template: Template, tree: Path, writes: dict[str, str] | None = None) -> bool:
+    """The version has ``template``: its state declares the template's arms (a template
+    without arms: all its files are there)."""
+    writes = writes or {}
+    if template.arms():
+        return set(template.arms()) <= _declared_arms(tree, writes)
+    return bool(template.files) and all(
+        _current(tree, writes, name) is not None for name in template.files
+    )
+
+
+def chain(catalog: Catalog, template: Template, tree: Path) -> list[Template]:
+    """``template`` after what it requires that ``tree`` lacks, requirements first."""
+    ordered: list[Template] = []
+
+    def visit(current: Template, path: tuple[str, ...]) -> None:
+        if current.id in path:
+            raise CoderError(f"{template.id}: requirements form a cycle: {' -> '.join(path)}")
+        for required in current.requires:
+            needed = catalog.templates[required]
+            if needed not in ordered and not is_applied(needed, tree):
+                visit(needed, (*path, current.id))
+        ordered.append(current)
+
+    visit(template, ())
+    return ordered
+
+
+def chain_of(catalog: Catalog, template: Template) -> list[Template]:
+    """``template`` and everything it requires, requirements first (whatever a tree has)."""
+    ordered: list[Template] = []
+    for required in template.requires:
+        ordered += [t for t in chain_of(catalog, catalog.templates[required]) if t not in ordered]
+    return [*ordered, template]
+
+
+def _plan(catalog: Catalog, template: Template, tree: Path, writes: dict[str, str]) -> None:
+    """Add ``template``'s writes to ``writes`` (on top of the ones already planned)."""
     source = catalog.directory(template) / "files"
-    writes: dict[str, str] = {}
     for name in template.files:
         content = (source / name).read_text()
-        if (tree / name).exists():
-            same = (tree / name).read_text() == content
+        existing = _current(tree, writes, name)
+        if existing is not None:
             raise CoderError(
                 f"{template.id}: {name} already exists"
-                + (" (the template is already applied)" if same else "")
+                + (" (the template is already applied)" if existing == content else "")
             )
         writes[name] = content
     for edit in template.edits:
-        path = tree / edit.path
-        current = writes.get(edit.path)
+        current = _current(tree, writes, edit.path)
         if current is None:
-            if not path.is_file():
-                raise CoderError(f"{template.id}: {edit.path} does not exist in this version")
-            current = path.read_text()
+            raise CoderError(f"{template.id}: {edit.path} does not exist in this version")
         found = current.count(edit.search)
         if found != 1:
             anchor = edit.search.strip().splitlines()[0]
@@ -158,12 +209,24 @@ def apply_template(catalog: Catalog, template: Template, tree: Path) -> list[str
         writes[edit.path] = current.replace(edit.search, edit.replace)
     if template.state_patch:
         try:
-            document = json.loads((tree / STATE_PATH).read_text())
+            document = json.loads(_current(tree, writes, STATE_PATH) or "")
         except (OSError, ValueError) as exc:
             raise CoderError(f"{template.id}: cannot read {STATE_PATH}: {exc}") from None
         data = document.get("data", {})
         document["data"] = lead_new_arms(data, merge_patch(data, template.state_patch))
         writes[STATE_PATH] = json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def apply_template(catalog: Catalog, template: Template, tree: Path) -> list[str]:
+    """Write ``template`` (and what it requires that ``tree`` lacks) into ``tree``;
+    CoderError (nothing written) if any part won't apply."""
+    if is_applied(template, tree):
+        raise CoderError(
+            f"{template.id}: already applied (the state declares {', '.join(template.arms())})"
+        )
+    writes: dict[str, str] = {}
+    for item in chain(catalog, template, tree):
+        _plan(catalog, item, tree, writes)
     for name, content in writes.items():  # everything checked: now write
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         (tree / name).write_text(content)
@@ -175,6 +238,30 @@ def fingerprint(template: Template) -> str:
     return f"template:{template.id}"
 
 
+def prepare(template: Template, tree: Path, seconds: float = PREPARE_TIMEOUT_S) -> list[str]:
+    """Run the template's ``prepare`` modules in ``tree`` (e.g. fill a model cache once,
+    so the candidate's time-limited tiers load instead of train); their last lines."""
+    said = []
+    for module in template.prepare:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", module],
+                cwd=tree,
+                env={**os.environ, "PYTHONPATH": str(tree)},
+                capture_output=True,
+                text=True,
+                timeout=seconds,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise CoderError(f"{template.id}: prepare {module} took over {seconds:.0f} s") from None
+        lines = (done.stdout + done.stderr).strip().splitlines() or ["no output"]
+        if done.returncode != 0:
+            raise CoderError(f"{template.id}: prepare {module} failed: {lines[-1]}")
+        said.append(f"prepared {module}: {lines[-1]}")
+    return said
+
+
 class TemplateCoder(Coder):
     name = "template"
 
@@ -182,11 +269,17 @@ class TemplateCoder(Coder):
         self.catalog = catalog or library()
         self.limit = limit
 
-    def _split(self, request: CodingRequest) -> tuple[list[Ranked], list[str]]:
-        """(the best few to try, why the others that matched were left out)."""
+    def _split(
+        self, request: CodingRequest, tree: Path | None = None
+    ) -> tuple[list[Ranked], list[str]]:
+        """(the best few to try, why the others that matched were left out). With the
+        candidate's ``tree`` (at the active version), a template it already has is left
+        out too: it is no change."""
         chosen: list[Ranked] = []
         skipped: list[str] = []
         for choice in rank(self.catalog, request.text, request.evidence):
+            if tree is not None and is_applied(choice.template, tree):
+                continue
             earlier = request.rejected(fingerprint(choice.template))
             if earlier is not None:  # same code, same template: it would fail the same way
                 skipped.append(
@@ -210,12 +303,14 @@ class TemplateCoder(Coder):
         return max(1, len(self.ranked(request)))  # 1: propose() says why none matched
 
     def propose(self, request: CodingRequest, worktree: Path, index: int) -> Proposal:
-        ranked, skipped = self._split(request)
+        ranked, skipped = self._split(request, worktree)
         if not ranked and skipped:
             raise CoderError(
                 f"every template that matches was rejected already on {request.base_version} "
                 f"(the ledger): {'; '.join(skipped)}"
             )
+        if not ranked and rank(self.catalog, request.text, request.evidence):
+            raise CoderError("every matching template is already applied in this version")
         if not ranked:
             known = ", ".join(sorted(self.catalog.templates)) or "none"
             raise CoderError(f"no template in examples/ matches this feedback (templates: {known})")
@@ -223,7 +318,9 @@ class TemplateCoder(Coder):
             raise CoderError(f"only {len(ranked)} template(s) match; no candidate {index + 1}")
         choice = ranked[index]
         template = choice.template
+        brought = [t.id for t in chain(self.catalog, template, worktree)[:-1]]
         changed = apply_template(self.catalog, template, worktree)
+        prepared = [line for t in chain_of(self.catalog, template) for line in prepare(t, worktree)]
         return Proposal(
             fingerprint=fingerprint(template),
             summary=f"template {template.id}: {template.title}",
@@ -233,6 +330,8 @@ class TemplateCoder(Coder):
                 f"expected: dev {template.measured.dev_accuracy}, held-out "
                 f"{template.measured.heldout_accuracy}; cost +{template.cost.latency_ms} ms/call, "
                 f"+{template.cost.memory_mb} MB",
+                *(f"brought required template {name}" for name in brought),
                 *(f"changed {name}" for name in changed),
+                *prepared,
             ],
         )
