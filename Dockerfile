@@ -17,8 +17,16 @@ COPY requirements.lock ./
 RUN pip install --no-cache-dir uv==0.13.8 \
     && uv pip install --system --no-cache -r requirements.lock
 
+# The optional extra `embeddings` (the MiniLM and ensemble arms a release may
+# carry): torch's CPU build from PyTorch's own index (PyPI's default is the CUDA
+# build, gigabytes more), then the extra's exact pins.
+ARG TORCH_VERSION=2.13.0
+RUN pip install --no-cache-dir torch==${TORCH_VERSION} \
+        --index-url https://download.pytorch.org/whl/cpu
+
 COPY . .
 RUN uv pip install --system --no-cache --no-deps -e . \
+    && pip install --no-cache-dir -e '.[embeddings]' \
     && git config --global --add safe.directory '*'
 
 VOLUME ["/data"]

@@ -104,6 +104,16 @@ def test_dockerfile_installs_from_the_lock_file() -> None:
     assert text.index("requirements.lock") < text.index("COPY . .")  # dependency layer first
 
 
+def test_the_image_carries_the_embeddings_extra_with_the_makefiles_torch() -> None:
+    """A release with the MiniLM or ensemble arm must run in the image as it runs here."""
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    (pinned,) = re.findall(r"^TORCH_VERSION = (\S+)$", makefile, flags=re.M)
+    assert f"ARG TORCH_VERSION={pinned}\n" in dockerfile
+    assert "download.pytorch.org/whl/cpu" in dockerfile  # not PyPI's CUDA build
+    assert "-e '.[embeddings]'" in dockerfile and "-e '.[embeddings]'" in makefile
+
+
 def test_budgets_are_well_formed() -> None:
     budgets = json.loads((PROJECT_ROOT / "ci" / "budgets.json").read_text())
     assert set(budgets["tiers"]) == {"micro", "fast", "full"}
