@@ -4,11 +4,8 @@ template stacks (on v0.1.0 it brings both arms; where one is released it is not 
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
-import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,6 +19,7 @@ from services.architect.coders import CoderError
 from services.architect.coders.template import apply_template, chain, is_applied
 from tests.conftest import PROJECT_ROOT
 from tests.examples.conftest import template_module, template_package
+from tests.helpers.head_tree import head_tree
 
 ENSEMBLE = "runner_strategies/ensemble"
 LINEAR, MINILM = "runner_strategies/tfidf_linear", "runner_strategies/minilm_embed"
@@ -31,16 +29,7 @@ STATE_MODULE = "services/runner/agent/state.py"
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """The project's committed HEAD (v0.1.0's agent) as a plain directory."""
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", "HEAD"],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    root = tmp_path / "tree"
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(root, filter="data")
-    return root
+    return head_tree(tmp_path / "tree")
 
 
 def arms(tree: Path) -> dict[str, object]:

@@ -4,9 +4,6 @@ tops the scores; anything else falls back to the centroid; unconfigured, it asks
 
 from __future__ import annotations
 
-import io
-import subprocess
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,7 @@ from services.runner.agent.model import train
 from services.runner.agent.state import Features
 from tests.conftest import PROJECT_ROOT
 from tests.examples.conftest import accuracy, catalog, template_module
+from tests.helpers.head_tree import head_tree
 from tests.helpers.openai_replay import replaying, write_script
 
 TEMPLATE = "runner_strategies/llm_router"
@@ -76,15 +74,7 @@ def test_it_is_off_by_default_and_applies_to_head(tmp_path: Path) -> None:
     template = library.templates[TEMPLATE]
     assert template.needs and template.cost.usd_per_1k_calls > 0 and not template.state_patch
     assert TEMPLATE not in [r.template.id for r in rank(library, "the llm gpt endpoint misrouted")]
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", "HEAD"],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    tree = tmp_path / "tree"
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(tree, filter="data")
+    tree = head_tree(tmp_path / "tree")
     assert apply_template(library, template, tree) == sorted(template.paths())
     # Declared greedy with no endpoint configured, the arm routes as the centroid.
     state = read_state(tree)

@@ -3,10 +3,7 @@ from v0.1.0's feedback to a minor release that routes the held-out split better.
 
 from __future__ import annotations
 
-import io
 import json
-import subprocess
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from services.architect.context import ArchitectContext
 from services.architect.jobs import CandidateStatus, Job, JobKind, JobStatus
 from services.architect.worker import Worker
 from tests.conftest import PROJECT_ROOT, git
+from tests.helpers.head_tree import head_tree
 from tests.services.architect.conftest import architect_settings
 
 LINEAR, BM25 = "runner_strategies/tfidf_linear", "runner_strategies/bm25_fts5"
@@ -44,16 +42,7 @@ def request(text: str, evidence: dict[str, Any] | None = None) -> CodingRequest:
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """The project's committed HEAD (v0.1.0's agent) as a plain directory."""
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", "HEAD"],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    root = tmp_path / "tree"
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(root, filter="data")
-    return root
+    return head_tree(tmp_path / "tree")
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
