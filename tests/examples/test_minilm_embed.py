@@ -40,6 +40,7 @@ def test_the_numpy_encoder_matches_sentence_transformers() -> None:
     assert np.abs(one - reference[3]).max() < 1e-4  # serving: one text, no padding
 
 
+@pytest.mark.xdist_group("cpu_heavy")  # see the Makefile: never two at once
 def test_the_head_beats_its_floor_on_dev_and_comes_back_from_the_caches(tmp_path: Path) -> None:
     template, embedding = template_package(MINILM, "embedding")
     train = datasets.load(PROJECT_ROOT, "train")

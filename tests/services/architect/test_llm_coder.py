@@ -18,11 +18,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from examples.catalog import library
 from ratchet.config import ArchitectSettings, load
 from ratchet.errors import ConfigError
 from ratchet.vcs import ReleaseKind, job_worktree
 from services.architect.coders import CoderError, CodingRequest, LlmCoder, coder_for
 from services.architect.coders.llm.client import ChatClient, Message, Usage
+from services.architect.coders.template import rank
 from services.architect.context import ArchitectContext
 from services.architect.jobs import Job, JobKind, JobStatus
 from services.architect.worker import Worker
@@ -118,7 +120,8 @@ def test_a_good_edit_is_released_as_a_minor_version(ctx: ArchitectContext, scrip
     question = last_user_message(asked)
     assert FEEDBACK in question and f"{STATE}\n```\n" in question
     assert "services/runner/agent/router.py\n```\n" in question
-    assert "Example template runner_strategies/tfidf_linear" in question
+    best = rank(library(), FEEDBACK)[0].template.id  # the related template it shows first
+    assert f"Example template {best}" in question
     assert "<<<<<<< SEARCH" in asked["body"]["messages"][0]["content"]
     # The released tree carries the edit; the scores beat v0.1.0's on dev and held-out.
     released = json.loads(git(ctx.settings.workspace_path, "show", f"{release.commit}:{STATE}"))

@@ -173,7 +173,11 @@ def test_an_applied_template_passes_micro_and_beats_v010_on_dev(
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchitectContext]:
     home = tmp_path_factory.mktemp("template") / "home"
     # The whole held-out split (3,080 calls), so the numbers are the real ones.
-    settings = architect_settings(home, coder="template").model_copy(update={"heldout_sample": 0})
+    # One MCP client: the p95 judged is the Runner's per call, not queueing behind a
+    # second client on a 2-core machine that also runs the other test worker.
+    settings = architect_settings(home, coder="template").model_copy(
+        update={"heldout_sample": 0, "full_shards": 1}
+    )
     context = ArchitectContext.from_settings(settings)
     yield context
     context.close()
@@ -185,6 +189,7 @@ def stage_log(job: Job, name: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # two candidates through micro and fast, two full tiers (3,080 calls)
+@pytest.mark.xdist_group("cpu_heavy")  # see the Makefile: never two at once
 def test_misrouting_feedback_becomes_a_minor_release_with_better_heldout_accuracy(
     ctx: ArchitectContext,
 ) -> None:
