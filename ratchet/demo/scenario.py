@@ -230,20 +230,26 @@ class Scenario:
         raise DemoFailed(f"no wake-up after {sent} degraded turns; see {fleet.log_path.parent}")
 
     def _follow(self, fleet: Fleet, job_id: str) -> dict[str, Any]:
-        """Poll the job until it is final, showing its stages as they finish."""
+        """Poll the job until it is final; then show its stages and candidates.
+
+        A candidate stage's row sums every candidate's run of it, so its time is
+        only known once the job is done: the stages are shown then, not as they go.
+        """
         self.progress.phase(f"Architect job {job_id}: template coder + CI tiers")
         deadline = time.monotonic() + self.plan.job_timeout_s
-        shown = 0
         with httpx.Client(timeout=10) as http:
             while time.monotonic() < deadline:
                 job: dict[str, Any] = http.get(f"{fleet.url('architect')}/jobs/{job_id}").json()
-                stages = job.get("stages", [])
-                for stage in stages[shown:]:
-                    if stage.get("seconds") is None:
-                        break
-                    self.progress.note(f"  {stage['name']} {stage['seconds']:.1f}s")
-                    shown += 1
                 if job["status"] in FINAL:
+                    for stage in job.get("stages", []):
+                        if stage.get("seconds") is not None:
+                            self.progress.note(f"  {stage['name']} {stage['seconds']:.1f}s")
+                    for candidate in job.get("candidates", []):
+                        self.progress.note(
+                            f"  candidate {candidate['index']}: {candidate['summary']} -> "
+                            f"{candidate['status']}"
+                            + (f" ({candidate['reason']})" if candidate.get("reason") else "")
+                        )
                     verdict = job.get("version") or job.get("reason")
                     self.progress.note(f"job {job['status']}: {verdict}")
                     return job

@@ -175,6 +175,11 @@ def aggregate(stage: Stage, candidates: list[CandidateRecord]) -> Stage:
         status=status,
         started_at=min(started) if started else None,
         finished_at=max(finished) if finished and status is not StageStatus.RUNNING else None,
-        seconds=round(sum(s.seconds or 0.0 for _, s in runs), 3),
+        # The total is known once no run is still going (a partial sum read as 0.0 s).
+        seconds=(
+            None
+            if any(s.seconds is None for _, s in runs)
+            else round(sum(s.seconds or 0.0 for _, s in runs), 3)
+        ),
         log="\n".join(logs)[-LOG_CHARS:],
     )

@@ -162,6 +162,21 @@ CREATE TABLE IF NOT EXISTS stages (
 """
 
 
+def test_a_candidate_stage_still_running_has_no_total_yet(jobs: JobStore) -> None:
+    """A partial sum read as the stage's time (0.0 s while the first run went on)."""
+    job, _ = jobs.create(JobKind.FEEDBACK, "a")
+    jobs.claim_next()
+    for number in (1, 2):
+        jobs.save_candidate(job.id, CandidateRecord(index=number, coder="template"))
+        jobs.stage_started(job.id, "fast", candidate=number)
+    jobs.stage_finished(job.id, "fast", StageStatus.PASSED, 2.0, "ok", candidate=1)
+    (running,) = [s for s in jobs.get(job.id).stages if s.name == "fast"]
+    assert running.status is StageStatus.RUNNING and running.seconds is None
+    jobs.stage_finished(job.id, "fast", StageStatus.PASSED, 3.0, "ok", candidate=2)
+    (done,) = [s for s in jobs.get(job.id).stages if s.name == "fast"]
+    assert done.status is StageStatus.PASSED and done.seconds == 5.0
+
+
 def test_a_job_database_of_the_first_schema_opens_and_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as db:
