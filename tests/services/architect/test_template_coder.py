@@ -189,7 +189,7 @@ def stage_log(job: Job, name: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # two candidates through micro and fast, two full tiers (3,080 calls)
-@pytest.mark.xdist_group("cpu_heavy")  # see the Makefile: never two at once
+@pytest.mark.usefixtures("cpu_heavy")  # alone among the CPU-heavy tests: p95 is judged
 def test_misrouting_feedback_becomes_a_minor_release_with_better_heldout_accuracy(
     ctx: ArchitectContext,
 ) -> None:
