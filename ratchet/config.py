@@ -170,12 +170,13 @@ class ArchitectSettings(ServiceSettings):
         description="The candidate's pytest paths the fast tier runs (JSON list; [] for none).",
     )
     full_shards: int = Field(
-        default=2,
+        default=1,
         ge=1,
         le=64,
         alias="RATCHET_ARCHITECT_FULL_SHARDS",
         description="Concurrent MCP clients the full tier shards the held-out split over "
-        "(their latency is the p95 judged: more clients than cores measures queueing).",
+        "(their latency is the p95 judged: one client measures the Runner's own latency; "
+        "more clients than idle cores measure queueing, e.g. 2 on a busy 2-core machine).",
     )
     heldout_sample: int = Field(
         default=0,

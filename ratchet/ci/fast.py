@@ -8,8 +8,6 @@ the verdict is computed here, in the static harness, against the budgets.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,34 +15,10 @@ from pathlib import Path
 from ratchet import datasets
 from ratchet.ci.agent_process import AgentRefused, agent_process
 from ratchet.ci.budgets import Budgets, at_least, load_budgets
-from ratchet.ci.limits import candidate_env, memory_cap
 from ratchet.ci.report import TierReport
+from ratchet.ci.unit_tests import run_unit_tests
 from ratchet.errors import RatchetError
 from ratchet.state import StateDocument
-
-TAIL_LINES = 15
-
-
-def run_unit_tests(
-    code_root: Path, paths: Sequence[str], seconds: float, memory_mb: int
-) -> tuple[bool, str]:
-    """Run the candidate's pytest ``paths`` (not the slow ones); (passed, output tail)."""
-    command = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow"]
-    command += ["-p", "no:cacheprovider", *paths]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=code_root,
-            env=candidate_env(code_root),
-            capture_output=True,
-            text=True,
-            timeout=max(seconds, 1.0),
-            preexec_fn=memory_cap(memory_mb),
-        )
-    except subprocess.TimeoutExpired:
-        return False, f"unit tests ran out of the tier's time ({seconds:.0f} s left)"
-    tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-TAIL_LINES:])
-    return done.returncode == 0, tail
 
 
 def run_fast(
@@ -64,13 +38,10 @@ def run_fast(
     limits = budgets.limits("fast")
     details: dict[str, object] = {}
     if unit_tests:
-        passed, tail = run_unit_tests(
-            code_root, unit_tests, limits.time_limit_s, limits.memory_limit_mb
-        )
-        details["unit_tests"] = {"paths": list(unit_tests), "passed": passed, "output": tail}
-        if not passed:
-            last = tail.splitlines()[-1] if tail else "no output"
-            report = TierReport.failed("fast", time.monotonic() - started, f"unit tests: {last}")
+        run = run_unit_tests(code_root, unit_tests, limits.time_limit_s, limits.memory_limit_mb)
+        details["unit_tests"] = run.to_json(unit_tests)
+        if not run.passed:
+            report = TierReport.failed("fast", time.monotonic() - started, run.reason)
             report.details = details
             return report
     try:

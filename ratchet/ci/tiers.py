@@ -25,7 +25,7 @@ from ratchet.state import StateDocument
 @dataclass(frozen=True)
 class CiOptions:
     unit_tests: tuple[str, ...] = ("tests/services/runner",)  # the fast tier's pytest paths
-    shards: int = 2  # concurrent MCP clients in the full tier
+    shards: int = 1  # concurrent MCP clients in the full tier
     heldout_sample: int | None = None  # None: the whole held-out split
 
 

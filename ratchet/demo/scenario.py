@@ -302,9 +302,7 @@ class Scenario:
         objects = open_object_store(self.settings)
         releases = {r.version: r for r in release_store(self.settings).releases()}
         builds = BuildStore(self.settings.workspace_path, self.settings.home_path / "builds")
-        options = CiOptions(
-            unit_tests=(), shards=self.plan.full_shards, heldout_sample=self.plan.heldout_sample
-        )
+        options = CiOptions(unit_tests=(), heldout_sample=self.plan.heldout_sample or None)
         out = []
         for row in rows:
             if row.heldout_accuracy is None:

@@ -1,0 +1,113 @@
+"""The candidate's own unit tests, run by the fast tier, and a verdict a person can act on.
+
+The candidate's pytest runs from its code root in a child process with the
+tier's memory limit and time. Everything pytest writes goes to a scratch
+directory of the harness (``cache_dir``, ``basetemp``), so the candidate's tree
+is left as it was while the suite still gets a working cache provider: the
+project's ``tests/conftest.py`` relies on ``config.cache``, and the harness must
+run the suite the way the suite expects to be run.
+
+A suite that cannot start (a broken ``conftest.py``, an import error, a
+missing path) is the candidate's failure, reported with its first error line,
+never as the last line of an ``INTERNALERROR`` traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ratchet.ci.limits import candidate_env, memory_cap
+
+TAIL_LINES = 15
+
+# pytest's exit codes (pytest.ExitCode), spelled out for the reason a job shows.
+_EXIT_MEANING = {
+    1: "tests failed",
+    2: "the run was interrupted (collection errors)",
+    3: "pytest hit an internal error",
+    4: "pytest could not run as asked",
+    5: "no tests were collected",
+}
+_PREFIX = re.compile(r"^(INTERNALERROR>|E)\s+")  # pytest's markers on traceback lines
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b:?")
+_SUMMARY_LINE = re.compile(r"^=*\s*\d+ (passed|failed|error|errors|skipped|deselected)\b")
+
+
+@dataclass(frozen=True)
+class UnitTestRun:
+    passed: bool
+    reason: str  # one line: what failed and the first error, or the passing summary
+    output: str  # the last lines of pytest's output, for the stage log
+
+    def to_json(self, paths: Sequence[str]) -> dict[str, object]:
+        return {"paths": list(paths), "passed": self.passed, "output": self.output}
+
+
+def first_error_line(output: str) -> str | None:
+    """The first line naming an exception (``AttributeError: ...``), prefixes removed."""
+    for raw in output.splitlines():
+        line = _PREFIX.sub("", raw.strip())
+        if _EXCEPTION_LINE.match(line) and ":" in line:
+            return line
+    return None
+
+
+def _summary_line(output: str) -> str | None:
+    """pytest's closing ``N failed, M passed in T s`` line, without its ``=`` rule."""
+    for raw in reversed(output.splitlines()):
+        line = raw.strip()
+        if _SUMMARY_LINE.match(line):
+            return line.strip("= ").strip()
+    return None
+
+
+def _first_failed(output: str) -> str | None:
+    return next(
+        (line.strip() for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))),
+        None,
+    )
+
+
+def verdict(returncode: int, output: str) -> UnitTestRun:
+    """What a pytest exit code and output mean for the candidate."""
+    tail = "\n".join(output.strip().splitlines()[-TAIL_LINES:])
+    if returncode == 0:
+        return UnitTestRun(True, f"unit tests passed: {_summary_line(output) or 'ok'}", tail)
+    meaning = _EXIT_MEANING.get(returncode, f"pytest exited with {returncode}")
+    if returncode == 1:  # the suite ran: say how it ended and the first test that failed
+        meaning = f"{meaning} ({_summary_line(output) or 'no summary'})"
+        detail = _first_failed(output) or first_error_line(output)
+    else:  # the suite never ran its tests: the candidate's conftest, imports or paths
+        detail = first_error_line(output) or _first_failed(output)
+    last = (output.strip().splitlines() or ["no output"])[-1].strip()
+    return UnitTestRun(False, f"unit tests: {meaning}: {detail or last}", tail)
+
+
+def run_unit_tests(
+    code_root: Path, paths: Sequence[str], seconds: float, memory_mb: int
+) -> UnitTestRun:
+    """Run the candidate's pytest ``paths`` (not the slow ones) from ``code_root``."""
+    with tempfile.TemporaryDirectory(prefix="ratchet-fast-") as scratch:
+        command = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow"]
+        command += ["-o", f"cache_dir={Path(scratch) / 'cache'}"]
+        command += [f"--basetemp={Path(scratch) / 'tmp'}", *paths]
+        try:
+            done = subprocess.run(
+                command,
+                cwd=code_root,
+                env=candidate_env(code_root),
+                capture_output=True,
+                text=True,
+                timeout=max(seconds, 1.0),
+                preexec_fn=memory_cap(memory_mb),
+            )
+        except subprocess.TimeoutExpired:
+            reason = f"unit tests ran out of the tier's time ({seconds:.0f} s left)"
+            return UnitTestRun(False, reason, "")
+    return verdict(done.returncode, done.stdout + done.stderr)
