@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from typing import Any
 
@@ -122,6 +124,21 @@ def test_budgets_are_well_formed() -> None:
     documented = (PROJECT_ROOT / "ci" / "README.md").read_text()
     for field in budgets["budgets"]:
         assert f"budgets.{field}" in documented
+    for field in budgets["exploration"]:
+        assert f"exploration.{field}" in documented
+
+
+def test_the_committed_state_is_what_its_generator_writes() -> None:
+    """v0.1.0's state is the default agent's (`python -m services.runner.agent.state`)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services.runner.agent.state"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    committed = (PROJECT_ROOT / "state" / "active.state.json").read_text()
+    assert json.loads(done.stdout) == json.loads(committed)
 
 
 def test_readme_quick_start_matches_the_makefile_and_ci() -> None:

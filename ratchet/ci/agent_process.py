@@ -47,14 +47,18 @@ class AgentProcess:
         self._stderr = stderr
         self._lock = threading.Lock()
 
-    def route(self, state: StateDocument | dict[str, Any]) -> list[str]:
-        """The intent the agent gives each text under ``state`` (raises AgentRefused)."""
+    def route(self, state: StateDocument | dict[str, Any], arm: str | None = None) -> list[str]:
+        """The intent the agent gives each text under ``state`` with ``arm`` (default: the
+        state's greedy arm); raises AgentRefused."""
         document = state.to_json() if isinstance(state, StateDocument) else state
+        request: dict[str, Any] = {"state": document}
+        if arm is not None:
+            request["arm"] = arm
         with self._lock:
             stdin, stdout = self._process.stdin, self._process.stdout
             assert stdin is not None and stdout is not None
             try:
-                stdin.write(json.dumps({"state": document}) + "\n")
+                stdin.write(json.dumps(request) + "\n")
                 stdin.flush()
             except BrokenPipeError:
                 raise AgentRefused(self._death()) from None

@@ -1,10 +1,10 @@
 """Child process of the harness: routes the harness's texts with each state it is sent.
 
 Runs with the candidate's code root first on ``sys.path``. Reads one JSON
-request per line (``{"state": {...}}``), answers one line per request: the
-intent of every text, routed with the state's greedy arm (what a release is
-judged on), or ``{"error": reason}`` if the agent refuses the state. It grades
-nothing: the harness compares.
+request per line (``{"state": {...}, "arm": name?}``), answers one line per
+request: the intent of every text, routed with the named arm or else the
+state's greedy arm, or ``{"error": reason}`` if the agent refuses the state or
+the arm. It grades nothing: the harness compares.
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ def main() -> None:
     factory = RouterFactory(FilesystemObjectStore(cache_dir), code_root)
     for line in sys.stdin:
         try:
-            router = factory.build(json.loads(line)["state"]["data"])
-            arm = router.state.strategy.best()
+            request = json.loads(line)
+            router = factory.build(request["state"]["data"])
+            arm = request.get("arm") or router.state.strategy.best()
+            if arm not in router.state.strategy.arms:
+                raise ValueError(f"the state declares no arm {arm!r}")
             answer: dict[str, object] = {"intents": [router.predict(t, arm).intent for t in texts]}
         except Exception as exc:  # the agent refused the state: say why, serve the next
             answer = {"error": _reason(exc)}

@@ -36,6 +36,24 @@ class Gates(BaseModel):
     max_error_rate: float = Field(ge=0, le=1)
 
 
+class Exploration(BaseModel):
+    """What exploring the Runner's strategy arms may cost the users it serves.
+
+    An Architect release measures every arm on dev and sets its prior to that
+    evidence; an arm more than ``max_retire_gap`` under the best on dev is
+    retired; at most ``max_explore_share`` of new conversations explore; and the
+    full tier fails a release whose served held-out accuracy is expected to fall
+    more than ``max_cost`` under its best arm's (the arms' shares of the served
+    conversations times their held-out shortfall). Each may only be lowered.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    max_explore_share: float = Field(default=0.1, ge=0, le=1)
+    max_retire_gap: float = Field(default=0.02, ge=0, le=1)
+    max_cost: float = Field(default=0.003, ge=0, le=1)
+
+
 class Budgets(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -43,6 +61,7 @@ class Budgets(BaseModel):
     tiers: dict[str, TierLimits]
     budgets: Gates
     noise_margin: float = Field(ge=0, le=1)
+    exploration: Exploration = Exploration()
 
     def limits(self, tier: str) -> TierLimits:
         return self.tiers[tier]

@@ -7,10 +7,13 @@ calling ``route``; each call is timed at the client. The tier measures
 held-out accuracy (a failed call counts as wrong), the p95 latency and the
 error rate, and records both services' tool lists for the release's bump.
 
-The candidate's state is served with exploration off (``strategy.explore``
-false): every answer comes from the best arm, as in the other tiers, so two
-runs of the same code and state score the same and a comparison with the
-active version measures the change, not the dice.
+The state is served as users get it: each held-out message is a new
+conversation, and the Runner picks its arm as it does for any client
+(:mod:`ratchet.ci.exploration`), so ``heldout_accuracy`` is the accuracy of
+the served policy. After the Runner stops, the agent process routes the same
+messages with each live arm: ``heldout_best_arm_accuracy`` stands next to the
+served figure, and the exploration cost (the served mix's expected shortfall
+against the best arm) is held to its budget.
 """
 
 from __future__ import annotations
@@ -25,21 +28,20 @@ import anyio
 from mcp import Client
 
 from ratchet import datasets
+from ratchet.ci.agent_process import AgentRefused, agent_process
 from ratchet.ci.budgets import Budgets, at_least, at_most, load_budgets
 from ratchet.ci.candidate import CandidateFailed, candidate_services, prepare_home
+from ratchet.ci.exploration import (
+    ArmScore,
+    declared_arms,
+    exploration_cost,
+    live_arms,
+    score_arms,
+)
 from ratchet.ci.report import TierReport
 from ratchet.datasets import Example
 from ratchet.errors import RatchetError
 from ratchet.state import StateDocument
-
-
-def greedy(state: StateDocument) -> StateDocument:
-    """``state`` with exploration off (the best arm answers every call)."""
-    data = dict(state.data)
-    strategy = data.get("strategy")
-    if isinstance(strategy, dict):
-        data["strategy"] = {**strategy, "explore": False}
-    return state.model_copy(update={"data": data})
 
 
 def sample_of(examples: tuple[Example, ...], size: int | None) -> list[Example]:
@@ -72,6 +74,7 @@ async def _evaluate(
 ) -> dict[str, Any]:
     latencies: list[float] = []
     outcome = {"right": 0, "errors": 0}
+    arms: dict[str, int] = {}  # the arm that served each answered call
     tools: dict[str, Any] = {}
 
     async def shard(part: list[Example]) -> None:
@@ -88,7 +91,10 @@ async def _evaluate(
                 content = result.structured_content or {}
                 if result.is_error:
                     outcome["errors"] += 1
-                elif content.get("intent") == example.intent:
+                    continue
+                arm = str(content.get("arm"))
+                arms[arm] = arms.get(arm, 0) + 1
+                if content.get("intent") == example.intent:
                     outcome["right"] += 1
 
     async def list_tools(name: str, url: str) -> None:
@@ -101,7 +107,7 @@ async def _evaluate(
     async with anyio.create_task_group() as group:
         group.start_soon(list_tools, "runner", runner_url)
         group.start_soon(list_tools, "tuner", tuner_url)
-    return {"latencies": latencies, **outcome, "tools": tools}
+    return {"latencies": latencies, **outcome, "arms": arms, "tools": tools}
 
 
 def _run_within(
@@ -117,26 +123,60 @@ def _run_within(
     return anyio.run(bounded)
 
 
+def _arm_scores(
+    state: StateDocument, code_root: Path, examples: list[Example], served: dict[str, int]
+) -> dict[str, ArmScore]:
+    """Each live arm's (and each arm that served) accuracy on the held-out messages."""
+    arms = list(dict.fromkeys([*live_arms(state), *served]))
+    declared = set(declared_arms(state))
+    with agent_process(code_root, [e.text for e in examples], "full") as agent:
+        return score_arms(agent, state, examples, [a for a in arms if a in declared])
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
 def _verdict(
-    measured: dict[str, Any], calls: int, budgets: Budgets, seconds: float, limit: float
+    measured: dict[str, Any],
+    arms: dict[str, ArmScore],
+    calls: int,
+    budgets: Budgets,
+    seconds: float,
+    limit: float,
 ) -> TierReport:
     gates = budgets.budgets
     accuracy = measured["right"] / calls if calls else None
     error_rate = measured["errors"] / calls if calls else None
     p95 = percentile(measured["latencies"], 0.95)
+    by_arm = {name: score.accuracy for name, score in arms.items()}
+    best_arm = max(by_arm, key=lambda name: by_arm[name]) if by_arm else None
+    cost = exploration_cost(measured["arms"], by_arm)
     reasons = [
         *at_least("heldout_accuracy", accuracy, gates.min_heldout_accuracy),
         *at_most("p95_latency_ms", p95, gates.max_p95_latency_ms),
         *at_most("error_rate", error_rate, gates.max_error_rate),
     ]
+    if by_arm:  # an agent with strategy arms: what exploring them costs is bounded
+        reasons += at_most("exploration_cost", cost, budgets.exploration.max_cost)
     if seconds > limit:
         reasons.append(f"took {seconds:.1f} s, over the tier's {limit:.0f} s")
     metrics = {
-        "heldout_accuracy": None if accuracy is None else round(accuracy, 6),
+        "heldout_accuracy": _rounded(accuracy),
+        "heldout_best_arm_accuracy": _rounded(by_arm[best_arm] if best_arm else None),
+        "exploration_cost": _rounded(cost),
         "p95_latency_ms": None if p95 is None else round(p95, 3),
-        "error_rate": None if error_rate is None else round(error_rate, 6),
+        "error_rate": _rounded(error_rate),
     }
-    details = {"calls": calls, "tools": measured["tools"]}
+    details = {
+        "calls": calls,
+        "best_arm": best_arm,
+        "arms": {
+            name: {"served": measured["arms"].get(name, 0), "heldout_accuracy": round(acc, 6)}
+            for name, acc in by_arm.items()
+        },
+        "tools": measured["tools"],
+    }
     return TierReport("full", not reasons, seconds, metrics, reasons, details)
 
 
@@ -145,7 +185,7 @@ def run_full(
     code_root: Path,
     data_root: Path,
     *,
-    shards: int = 2,
+    shards: int = 1,
     sample: int | None = None,
     budgets: Budgets | None = None,
 ) -> TierReport:
@@ -165,7 +205,7 @@ def run_full(
     with tempfile.TemporaryDirectory(prefix="ratchet-full-") as scratch:
         home = Path(scratch)
         try:
-            prepare_home(home, code_root, greedy(state))
+            prepare_home(home, code_root, state)
             with candidate_services(
                 ("runner", "tuner"), code_root, home, seconds=seconds, memory_mb=memory
             ) as services:
@@ -178,6 +218,10 @@ def run_full(
                     return TierReport.failed(
                         "full", elapsed(), f"the candidate runner died: {runner.log_tail(3)}"
                     )
+            # The best arm's accuracy, after the Runner stopped: no load on the p95 above.
+            arms = _arm_scores(state, code_root, examples, measured["arms"])
+        except AgentRefused as exc:
+            return TierReport.failed("full", elapsed(), f"scoring the arms: {exc}")
         except (CandidateFailed, RatchetError, OSError) as exc:
             return TierReport.failed("full", elapsed(), str(exc))
-    return _verdict(measured, len(examples), budgets, elapsed(), seconds)
+    return _verdict(measured, arms, len(examples), budgets, elapsed(), seconds)

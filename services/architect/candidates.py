@@ -1,4 +1,4 @@
-"""One candidate through the gates: worktree → coder → policy → micro → fast (→ full).
+"""One candidate through the gates: worktree → coder → policy → micro → calibrate → fast (→ full).
 
 The candidate lives in a throwaway worktree at the active version; what the
 coder wrote is committed there (the commit object stays in the workspace's
@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ratchet import datasets
+from ratchet.ci.agent_process import AgentRefused, agent_process
 from ratchet.ci.budgets import load_budgets
+from ratchet.ci.exploration import calibrated, declared_arms, score_arms
 from ratchet.ci.report import TierReport
 from ratchet.ci.tiers import run_tier
 from ratchet.errors import CorruptDocumentError, PolicyError
 from ratchet.policy import FileChange, authorisations, check_change
 from ratchet.state import ACTIVE_KEY, StateDocument
+from ratchet.state.revisioned import dumps
 from ratchet.vcs import job_worktree, open_repo
 from ratchet.vcs.releases import staged_changes
 
@@ -27,9 +31,6 @@ from .book import Book
 from .coders import Coder, CoderError, CodingRequest
 from .context import ArchitectContext
 from .stages import Recorder, Rejected
-
-# The tiers every candidate meets; ``full`` is for the best of them (the cascade).
-SCREENING = ("micro", "fast")
 
 
 @dataclass
@@ -139,9 +140,42 @@ def build_candidate(
         log.append(f"{len(changes)} file(s) within the policy; candidate {commit[:12]}")
         log += notes
     candidate = Candidate(index, proposal.summary, commit, state, margin, tree, {}, notes)
-    for tier in SCREENING:
-        run_gate(ctx, recorder, book, candidate, tier, data_root)
+    run_gate(ctx, recorder, book, candidate, "micro", data_root)
+    calibrate(recorder, book, candidate, data_root)
+    run_gate(ctx, recorder, book, candidate, "fast", data_root)
     return candidate
+
+
+def calibrate(recorder: Recorder, book: Book, candidate: Candidate, data_root: Path) -> None:
+    """The candidate's arms measured on dev become its priors (dominated arms retired,
+    exploration capped: ``ratchet.ci.exploration``), amended into its commit, so the
+    tiers judge and the release serves the policy users will get."""
+    with recorder.stage("calibrate", candidate.number) as log:
+        arms = list(declared_arms(candidate.state))
+        if not arms:
+            log.append("the state declares no strategy arms: nothing to calibrate")
+            return
+        try:
+            budget = load_budgets(candidate.tree).exploration
+            dev = datasets.load(data_root, "dev")
+            with agent_process(candidate.tree, [e.text for e in dev], "fast") as agent:
+                scores = score_arms(agent, candidate.state, dev, arms)
+        except (AgentRefused, CorruptDocumentError) as exc:
+            raise Rejected(f"calibration: {exc}") from None
+        state, lines = calibrated(candidate.state, scores, budget)
+        log += lines
+        path = candidate.tree / "state" / ACTIVE_KEY
+        raw = dumps(state.to_json(), pretty=True)
+        if path.read_bytes() == raw:
+            return
+        path.write_bytes(raw)
+        with open_repo(candidate.tree) as repo:
+            repo.git.add("--", f"state/{ACTIVE_KEY}")
+            repo.git.commit("-q", "--amend", "--no-edit")
+            candidate.commit = repo.head.commit.hexsha
+        candidate.state = state
+        book.update(candidate.number, commit=candidate.commit)
+        log.append(f"priors written to state/{ACTIVE_KEY}; candidate {candidate.commit[:12]}")
 
 
 def run_gate(

@@ -143,7 +143,7 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
         """The conversation's arm (a new conversation, or one whose arm is gone: sampled)."""
         arm = runtime.sessions.arm_of(cid)
         if arm not in served.router.state.strategy.arms:
-            arm = served.router.choose_arm(runtime.rng)
+            arm = served.router.choose_arm(cid)
         return arm
 
     def record(served: Served, cid: str, text: str, prediction: Prediction) -> RouteResult:

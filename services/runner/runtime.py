@@ -8,7 +8,6 @@ if a swap happens meanwhile; the swap itself is one reference assignment.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +54,6 @@ class RunnerRuntime:
         self.factory = RouterFactory(store, project_root)
         self.sessions = SessionStore(settings.data_path / "sessions.sqlite3")
         self.audit = AuditLog(settings.data_path / "audit.sqlite3")
-        self.rng = random.Random()
         self.swaps = 0
         active = manager.read_active()
         if active is None:

@@ -8,16 +8,27 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 # A job's stages in order. The candidate stages run once per candidate (recorded
-# on the candidate; the job's row for each is their aggregate); ``rank`` orders
+# on the candidate; the job's row for each is their aggregate); ``calibrate`` sets
+# the arms' priors from their dev evidence (ratchet/ci/exploration.py); ``rank`` orders
 # the candidates that passed ``fast`` by dev accuracy, and only the best goes to
 # ``full`` (the cascade), then ``compare`` judges its held-out scores.
-CANDIDATE_STAGES = ("worktree", "coder", "policy", "micro", "fast", "full", "compare")
+CANDIDATE_STAGES = (
+    "worktree",
+    "coder",
+    "policy",
+    "micro",
+    "calibrate",
+    "fast",
+    "full",
+    "compare",
+)
 STAGES = (
     "plan",
     "worktree",
     "coder",
     "policy",
     "micro",
+    "calibrate",
     "fast",
     "rank",
     "full",

@@ -8,6 +8,7 @@ temperature.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from dataclasses import dataclass
@@ -56,12 +57,20 @@ class IntentRouter:
             if variants
         }
 
-    def choose_arm(self, rng: random.Random) -> ArmName:
-        """Thompson sampling over the declared arms, or the best mean when not exploring."""
+    def choose_arm(self, conversation_id: str) -> ArmName:
+        """The arm of a new conversation: Thompson sampling over the live arms for the
+        ``explore_share`` of conversations that explore, the best mean for the others.
+
+        Drawn from the conversation id: the same conversation under the same state
+        always gets the same arm, and a replay of traffic is served as it was.
+        """
         strategy = self.state.strategy
-        if not strategy.explore:
+        seed = hashlib.sha256(conversation_id.encode()).digest()
+        rng = random.Random(int.from_bytes(seed[:8], "big"))
+        if not strategy.explore or rng.random() >= strategy.explore_share:
             return strategy.best()
-        draws = {name: rng.betavariate(arm.alpha, arm.beta) for name, arm in strategy.arms.items()}
+        live = strategy.live()
+        draws = {name: rng.betavariate(arm.alpha, arm.beta) for name, arm in live.items()}
         return max(draws, key=lambda name: draws[name])
 
     def predict(self, text: str, arm: ArmName) -> Prediction:

@@ -21,6 +21,9 @@ ArmName = Literal["centroid", "knn", "blend"]
 class Arm(BaseModel):
     alpha: float = Field(default=1.0, gt=0)
     beta: float = Field(default=1.0, gt=0)
+    # Dominated on dev by more than the budgets allow: kept with its evidence, never
+    # drawn for a new conversation (conversations already on it keep it).
+    retired: bool = False
 
     @property
     def mean(self) -> float:
@@ -30,16 +33,25 @@ class Arm(BaseModel):
 class Strategy(BaseModel):
     arms: dict[ArmName, Arm]
     explore: bool = True  # Thompson-sample an arm per conversation; False: always the best mean
+    # The share of new conversations that explore (Thompson-sampled); the others get
+    # the best posterior mean. Exploration costs what users are served: its ceiling
+    # is a budget (ci/budgets.json `exploration.max_explore_share`).
+    explore_share: float = Field(default=0.1, ge=0, le=1)
 
     @model_validator(mode="after")
     def _some_arm(self) -> Strategy:
-        if not self.arms:
-            raise ValueError("strategy.arms must declare at least one arm")
+        if not any(not arm.retired for arm in self.arms.values()):
+            raise ValueError("strategy.arms must declare at least one arm that is not retired")
         return self
 
+    def live(self) -> dict[ArmName, Arm]:
+        """The arms a new conversation may get."""
+        return {name: arm for name, arm in self.arms.items() if not arm.retired}
+
     def best(self) -> ArmName:
-        """The arm with the highest posterior mean; ties go to the first declared."""
-        return max(self.arms, key=lambda name: self.arms[name].mean)
+        """The live arm with the highest posterior mean; ties go to the first declared."""
+        live = self.live()
+        return max(live, key=lambda name: live[name].mean)
 
 
 class Param(BaseModel):
