@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import io
 import json
+import os
 import re
 import subprocess
 import sys
+import tokenize
 import tomllib
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 from typer.testing import CliRunner
@@ -158,3 +164,147 @@ def test_bug_every_slo_can_page_routing_accuracy_at_0_8_never_could() -> None:
     for name, slo in slos.items():
         if isinstance(slo, dict):
             assert 1 / (1 - slo["objective"]) >= max(factors), name
+
+
+# -- a clone stands on its own: no link or path leads outside the checkout ----------
+
+_FENCE = re.compile(r"^ {0,3}(```|~~~).*?^ {0,3}\1[^\n]*$", re.M | re.S)
+_CODE_SPAN = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+_LINK_TARGETS = (
+    re.compile(r"\]\(\s*<([^>\n]*)>"),  # [text](<target>), ![alt](<target>)
+    re.compile(r"\]\(\s*([^<)\s][^)\s]*)"),  # [text](target "title"), ![alt](target)
+    re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*<?([^>\s]+)", re.M),  # [ref]: target
+    re.compile(r"""\b(?:href|src)\s*=\s*["']([^"']+)["']""", re.I),  # HTML
+)
+_URL = re.compile(r"^(?:https?:|mailto:)", re.I)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
+# A relative path that climbs (`../`), anywhere in a Markdown file, code included.
+_CLIMB = re.compile(r"(?<![\w./-])(?:\.\./)+[\w./-]*")
+# In Python: a climb that goes on into a directory above the checkout, or to the
+# folder kept beside the project. (A bare `"../x"` is test data for path checks.)
+_PY_CLIMB = re.compile(r"(?<![\w./-])(?:\.\./)+(?:shared\b|[\w.-]+/)")
+# Tokens holding text: strings, comments, and (Python 3.12+) the text parts of f-strings.
+_PY_TEXT = {tokenize.STRING, tokenize.COMMENT, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
+
+
+def _files(pattern: str) -> list[Path]:
+    """Files git tracks (or would: new, not ignored) matching ``pattern``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", pattern],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    paths = sorted({PROJECT_ROOT / name for name in listed.split("\0") if name})
+    return [path for path in paths if path.is_file()]
+
+
+def _inside(path: str) -> bool:
+    """Whether ``path`` (absolute, normalised) is the checkout or under it."""
+    return os.path.commonpath([path, str(PROJECT_ROOT)]) == str(PROJECT_ROOT)
+
+
+def _link_targets(markdown: str) -> list[str]:
+    """Targets of the links in ``markdown``, outside code blocks and code spans."""
+    prose = _CODE_SPAN.sub("", _FENCE.sub("", markdown))
+    found: list[str] = []
+    for pattern in _LINK_TARGETS:
+        found += [m.group(1) for m in pattern.finditer(prose) if m.group(1) not in found]
+    return found
+
+
+def _link_problem(source: Path, target: str) -> str | None:
+    """Why ``target``, linked from ``source``, does not resolve inside the checkout."""
+    if _URL.match(target):
+        return None  # absolute URLs are not fetched
+    if _SCHEME.match(target):
+        return "not a relative link nor an http(s)/mailto URL"
+    path = unquote(target.split("#", 1)[0].split("?", 1)[0])
+    if not path:
+        return None  # an anchor in the same file
+    if path.startswith("/"):
+        return "an absolute path; link relative to the file"
+    resolved = os.path.normpath(source.parent / path)
+    if not _inside(resolved):
+        return "resolves outside the checkout"
+    if not Path(resolved).exists():
+        return "no such file or directory in the checkout"
+    return None
+
+
+def test_every_markdown_link_resolves_inside_the_checkout() -> None:
+    """Docs travel with a clone: every relative link names a file or directory in it,
+    and none leads out of it (e.g. to a folder kept beside the project)."""
+    markdown = _files("*.md")
+    assert PROJECT_ROOT / "README.md" in markdown
+    problems = []
+    for source in markdown:
+        name = source.relative_to(PROJECT_ROOT)
+        text = source.read_text()
+        for target in _link_targets(text):
+            problem = _link_problem(source, target)
+            if problem:
+                problems.append(f"{name}: link {target!r} {problem}")
+        for mention in dict.fromkeys(m.group(0) for m in _CLIMB.finditer(text)):
+            if not _inside(os.path.normpath(source.parent / mention)):
+                problems.append(f"{name}: refers to {mention!r}, outside the checkout")
+    assert not problems, "\n".join(problems)
+
+
+def _file_climb(node: ast.expr) -> int | None:
+    """How many directories ``node`` climbs from ``Path(__file__)`` (None: not such a path).
+
+    ``.parent`` climbs one, ``.parents[n]`` n + 1, ``os.path.dirname`` one;
+    ``resolve()``/``absolute()``/``abspath``/``realpath`` climb none.
+    """
+    if isinstance(node, ast.Name) and node.id == "__file__":
+        return 0
+    if isinstance(node, ast.Attribute) and node.attr == "parent":
+        below = _file_climb(node.value)
+        return None if below is None else below + 1
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "parents"
+        and isinstance(node.slice, ast.Constant)
+        and isinstance(node.slice.value, int)
+    ):
+        below = _file_climb(node.value.value)
+        return None if below is None else below + node.slice.value + 1
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name in {"resolve", "absolute"} and isinstance(func, ast.Attribute):
+            return _file_climb(func.value)
+        if name in {"Path", "PurePath", "abspath", "realpath", "dirname"} and node.args:
+            below = _file_climb(node.args[0])
+            return None if below is None else below + (name == "dirname")
+    return None
+
+
+def test_no_python_file_refers_to_a_path_outside_the_checkout() -> None:
+    """No code reads beside the project: no string or comment climbing into a folder
+    above the checkout, and no ``Path(__file__)`` walk above the project root."""
+    problems = []
+    for source in _files("*.py"):
+        name = source.relative_to(PROJECT_ROOT)
+        text = source.read_text()
+        tokens = tokenize.generate_tokens(io.StringIO(text).readline)
+        for token in tokens:
+            if token.type in _PY_TEXT:
+                for m in _PY_CLIMB.finditer(token.string):
+                    problems.append(f"{name}:{token.start[0]}: refers to {m.group(0)!r}")
+        depth = len(name.parts)  # climbing this far from the file reaches the root
+        lines: set[int] = set()  # the outermost expression of a line is reported, once
+        for node in ast.walk(ast.parse(text, str(name))):
+            if not isinstance(node, ast.expr) or node.lineno in lines:
+                continue
+            climb = _file_climb(node)
+            if climb is not None and climb > depth:
+                lines.add(node.lineno)
+                problems.append(
+                    f"{name}:{node.lineno}: {ast.unparse(node)!r} climbs {climb - depth} "
+                    "above the checkout"
+                )
+    assert not problems, "\n".join(problems)
