@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -73,9 +74,18 @@ async def serve(app: ASGIApp, settings: ServiceSettings, *, log_level: str = "wa
         sock.close()
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_service(build: Callable[[S], ASGIApp], settings_cls: type[S]) -> None:
     """A service's ``__main__``: load settings and build the app (exit 2 with the
     reason if either fails), then serve until stopped."""
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with
+    # the handler it found. Python's default would end the process on the spot,
+    # skipping the exit handlers that flush telemetry still queued for export;
+    # exiting through SystemExit runs them (exit status 143, as a shell reports it).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # Process logs go to stderr (the supervisor keeps them in logs/{service}.log);
     # telemetry adds its own handler for the object store or the collector.
     logging.basicConfig(

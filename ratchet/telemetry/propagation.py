@@ -13,9 +13,6 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-CONVERSATION_ID = "gen_ai.conversation.id"
-"""The span attribute naming the conversation (OpenTelemetry GenAI conventions)."""
-
 _propagator = TraceContextTextMapPropagator()
 
 

@@ -29,7 +29,7 @@ from ratchet.objects import open_object_store
 from ratchet.sessions import CONVERSATION_ID as CONVERSATION_ID_PATTERN
 from ratchet.sessions import valid_conversation_id
 from ratchet.state import open_state_manager
-from ratchet.telemetry import CONVERSATION_ID
+from ratchet.telemetry import annotate_turn
 
 from .agent.router import Prediction
 from .agent.state import ArmName
@@ -98,19 +98,18 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
         # The SDK's span for this tools/call (MCP attributes, trace context from
         # params._meta) carries ours too; a child span per call would only add cost.
         span = trace.get_current_span()
-        span.set_attributes(
-            {"ratchet.version": served.version, "ratchet.state_revision": served.revision}
-        )
+        annotate_turn(span, version=served.version, state_revision=served.revision)
         cid, outcome, detail, result = conversation_id, "ok", None, None
         try:
             cid = check(text, conversation_id)
-            span.set_attribute(CONVERSATION_ID, cid)
+            annotate_turn(span, conversation_id=cid)
             async with runtime.sessions.lock(cid):
                 arm = arm_for(served, cid)
                 # Off the event loop: a model that computes for milliseconds (a sentence
                 # embedding) would otherwise hold every concurrent call behind it.
                 prediction = await anyio.to_thread.run_sync(served.router.predict, text, arm)
                 result = record(served, cid, text, prediction)
+            annotate_turn(span, turn=result.turn)
             return result
         except BadInput as exc:
             outcome, detail = "rejected", str(exc)

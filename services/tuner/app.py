@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from opentelemetry import trace
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,8 +24,9 @@ from ratchet.builds import BuildStore
 from ratchet.config import TunerSettings
 from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
-from ratchet.sessions import SessionStore
+from ratchet.sessions import SessionStore, valid_conversation_id
 from ratchet.state import StateManager, open_state_manager
+from ratchet.telemetry import annotate_turn
 
 from .applier import Applier
 from .autopromote import AutoPromoter
@@ -117,10 +119,22 @@ def build_server(
         idempotency_key: str | None = None,
         wait: bool = False,
     ) -> FeedbackResult:
+        # The SDK's span for this call names the turn as the Runner's span for the
+        # route call did, so the feedback on an answer is found from the answer.
+        span = trace.get_current_span()
         try:
             accepted = intake.submit(conversation_id, turn, correct_intent, reward, idempotency_key)
         except FeedbackRejected as exc:
+            if valid_conversation_id(conversation_id):  # a malformed id is never recorded
+                annotate_turn(span, conversation_id=conversation_id)
             raise ToolError(str(exc)) from None
+        annotate_turn(
+            span,
+            conversation_id=accepted.conversation_id,
+            turn=accepted.turn,  # the latest turn when the caller named none
+            version=accepted.version,
+            state_revision=accepted.state_revision,
+        )
         staging = None
         if accepted.feedback_id is not None:
             if wait:

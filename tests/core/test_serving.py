@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -90,6 +91,27 @@ def test_real_process_on_an_ephemeral_port_enforces_the_token(
     ok = httpx.get(f"{url}/hello", headers={"Authorization": "Bearer s3cret"})
     assert ok.json() == {"pid": process.pid}
     assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_process_through_its_exit_handlers() -> None:
+    """uvicorn re-raises SIGTERM after its graceful shutdown; under Python's default
+    handler the process died there and exit handlers (the telemetry exporters'
+    last flush) never ran, so the final spans of every stopped service were lost."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.hello_service"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "RATCHET_HELLO_PORT": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert json.loads(process.stdout.readline())["event"] == "ready"
+    process.terminate()
+    _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert '{"event": "exit"}' in stderr.splitlines()
 
 
 @pytest.mark.slow

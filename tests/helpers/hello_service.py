@@ -3,11 +3,15 @@
 Run with ``python -m tests.helpers.hello_service``; binds to
 ``RATCHET_HELLO_HOST``/``RATCHET_HELLO_PORT`` (port 0 by default).
 ``POST /crash`` makes the process die, to exercise the supervisor's restarts.
+On a clean exit its exit handlers print ``{"event": "exit"}`` on stderr.
 """
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import sys
 from typing import ClassVar
 
 from fastapi import FastAPI
@@ -42,4 +46,6 @@ def crash() -> None:
 
 
 if __name__ == "__main__":
+    # Exit handlers are where telemetry is flushed: this line says they ran.
+    atexit.register(print, json.dumps({"event": "exit"}), file=sys.stderr, flush=True)
     run_service(lambda settings: app, HelloSettings)

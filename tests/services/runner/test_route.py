@@ -192,6 +192,7 @@ async def test_each_call_is_a_span_with_mcp_and_conversation_attributes(
     assert calls, "no span: was the global tracer provider set elsewhere first?"
     attributes = dict(calls[-1].attributes or {})
     assert attributes["gen_ai.conversation.id"] == "span-1"
+    assert attributes["ratchet.turn"] == answer["turn"] == 1
     assert attributes["mcp.method.name"] == "tools/call"
     assert attributes["ratchet.version"] == answer["version"]
     assert attributes["ratchet.outcome"] == "ok"
