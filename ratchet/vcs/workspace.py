@@ -34,7 +34,10 @@ def ensure_workspace(workspace: Path, source: Path | None = None) -> bool:
             "set RATCHET_PROJECT_ROOT to the project's clone"
         )
     workspace.parent.mkdir(parents=True, exist_ok=True)
-    Repo.clone_from(str(origin), str(workspace)).close()
+    # Without the source's tags: release tags are the workspace's own. A project's
+    # own `vX.Y.Z` tags (or, for a candidate's test suite, the releases of the
+    # workspace its tree came from) would otherwise pass for Ratchet releases.
+    Repo.clone_from(str(origin), str(workspace), no_tags=True).close()
     with open_repo(workspace) as repo, repo.config_writer() as config:
         config.set_value("user", "name", BOT_NAME)
         config.set_value("user", "email", BOT_EMAIL)

@@ -54,8 +54,11 @@ def _metric(value: float | None, fmt: str) -> str:
 def _kpis_cell(kpis: Kpis | None) -> str:
     if kpis is None:
         return ""
+    best = kpis.heldout_best_arm_accuracy
     return (
-        f"{_metric(kpis.heldout_accuracy, '{:.1%}')} · "
+        f"{_metric(kpis.heldout_accuracy, '{:.1%}')}"
+        + (f" (best arm {best:.1%})" if best is not None else "")
+        + " · "
         f"{_metric(kpis.p95_latency_ms, '{:.0f} ms')} · {_metric(kpis.error_rate, '{:.2%}')}"
     )
 
@@ -149,7 +152,7 @@ def show(
             facts.add_row(f"[dim]{label}[/dim]", str(value))
     console.print(facts)
     if report is not None:
-        console.print(f"[bold]metrics[/bold]  {_kpis_cell(report.kpis)}  (acc · p95 · err)")
+        console.print(f"[bold]metrics[/bold]  {_kpis_cell(report.kpis)}  (served acc · p95 · err)")
     if diff is not None:
         _print_diff(console, diff)
     if detail.changelog:

@@ -104,7 +104,18 @@ class ActiveVersion(BaseModel):
 class Kpis(BaseModel):
     """The key metrics of an eval summary, where it reports them."""
 
-    heldout_accuracy: float | None = None
+    heldout_accuracy: float | None = Field(
+        default=None,
+        description="Held-out accuracy of the policy the Runner serves (each message a new "
+        "conversation, arms drawn as the Runner draws them).",
+    )
+    heldout_best_arm_accuracy: float | None = Field(
+        default=None, description="Held-out accuracy of the release's best strategy arm alone."
+    )
+    exploration_cost: float | None = Field(
+        default=None,
+        description="Expected accuracy the served mix of arms gives up against the best arm.",
+    )
     dev_accuracy: float | None = None
     p95_latency_ms: float | None = None
     error_rate: float | None = None

@@ -7,7 +7,7 @@ import { h, s } from "./dom.js";
 export const METRICS = [
   {
     key: "heldout_accuracy",
-    title: "Held-out accuracy",
+    title: "Held-out accuracy (served)",
     budget: "min_heldout_accuracy",
     bound: "min",
     format: (v) => `${(v * 100).toFixed(1)}%`,

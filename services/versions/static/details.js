@@ -38,6 +38,14 @@ function evalSection(report, budgets) {
         : `${metric.bound === "min" ? "≥" : "≤"} ${metric.format(budget)}`),
       h("td", { class: verdict === "over budget" ? "fail" : "pass" }, verdict));
   });
+  const best = report.kpis.heldout_best_arm_accuracy;
+  if (best !== null && best !== undefined) {
+    rows.splice(1, 0, h("tr", {},
+      h("td", {}, "Held-out accuracy (best arm alone)"),
+      h("td", { class: "mono" }, `${(best * 100).toFixed(1)}%`),
+      h("td", { class: "mono muted" }, "—"),
+      h("td", {}, "")));
+  }
   return h("div", {},
     h("table", { class: "kpi-table" },
       h("thead", {}, h("tr", {}, h("th", {}, "metric"), h("th", {}, "value"), h("th", {}, "budget"), h("th", {}, ""))),

@@ -194,6 +194,8 @@ def build_home(root: Path) -> Home:
         commits["v0.2.0"],
         {
             "heldout_accuracy": 0.83,
+            "heldout_best_arm_accuracy": 0.832,
+            "exploration_cost": 0.0015,
             "dev_accuracy": 0.84,
             "p95_latency_ms": 18.0,
             "error_rate": 0.002,

@@ -128,7 +128,9 @@ def test_evals_of_a_release(client: TestClient, built_home: Home) -> None:
     body = client.get("/versions/v0.2.0/evals").json()
     assert body["key"] == f"evals/{built_home.commits['v0.2.0']}/summary.json"
     assert body["kpis"] == {
-        "heldout_accuracy": 0.83,
+        "heldout_accuracy": 0.83,  # served: what users get
+        "heldout_best_arm_accuracy": 0.832,  # next to it
+        "exploration_cost": 0.0015,
         "dev_accuracy": 0.84,
         "p95_latency_ms": 18.0,
         "error_rate": 0.002,
