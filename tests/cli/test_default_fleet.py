@@ -24,8 +24,11 @@ import httpx
 import pytest
 from mcp import Client
 
+from ratchet import datasets
 from ratchet.config import ArchitectSettings, RunnerSettings, TunerSettings, VersionsSettings
+from ratchet.datasets import Example
 from ratchet.demo import running_fleet
+from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -93,6 +96,20 @@ def served_versions(runner: str) -> list[str]:
     return [anyio.run(route) for _ in range(3)]
 
 
+def served_accuracy(runner: str, examples: list[Example]) -> float:
+    """Held-out messages routed as a client would: each a new conversation."""
+
+    async def run() -> int:
+        right = 0
+        async with Client(f"{runner}/mcp") as client:
+            for example in examples:
+                result = await client.call_tool("route", {"text": example.text})
+                right += (result.structured_content or {}).get("intent") == example.intent
+        return right
+
+    return anyio.run(run) / len(examples)
+
+
 def reasons(job: dict[str, Any]) -> str:
     stages = [f"{s['name']} {s['status']}: {(s['log'] or '')[-400:]}" for s in job["stages"]]
     return f"{job['status']}: {job.get('reason')}\n" + "\n".join(stages)
@@ -138,3 +155,11 @@ def test_a_default_fleet_releases_a_patch_job_and_a_template_job(
             assert time.monotonic() < deadline, seen
             time.sleep(0.5)  # the Runner follows the pointer on its poll
         assert "v0.3.0" in cli(home, "versions")
+
+        # What the release claims is what a client is served, within the exploring share's
+        # noise, and that is within the exploration budget of its best arm.
+        claimed = httpx.get(f"{fleet.url('versions')}/versions/v0.3.0/evals").json()["kpis"]
+        got = served_accuracy(runner, list(datasets.load(PROJECT_ROOT, "heldout")))
+        assert abs(got - claimed["heldout_accuracy"]) <= 0.003, (got, claimed)
+        assert claimed["heldout_best_arm_accuracy"] - got <= 0.003 + 0.002, (got, claimed)
+        print(f"\nv0.3.0 served {got:.4f}; claimed {claimed}")

@@ -13,7 +13,6 @@ store as plain ``.npz`` arrays, loaded with ``allow_pickle=False``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import threading
@@ -28,8 +27,8 @@ from sklearn.svm import LinearSVC
 
 from ratchet import datasets
 from ratchet.datasets import Example
-from ratchet.errors import ConflictError
 from ratchet.objects import ObjectStore
+from ratchet.objects.artifacts import Artifacts
 
 ARTIFACT_PREFIX = "artifacts/runner-linear"
 C = 0.5  # dev 0.9075 / held-out 0.9114 at 0.5; 1.0 gives 0.9075 / 0.9091
@@ -154,15 +153,19 @@ def artifact_key(examples: tuple[Example, ...]) -> str:
 def load_or_train(
     store: ObjectStore, examples: tuple[Example, ...], labels: tuple[str, ...]
 ) -> tuple[LinearHead, bool]:
-    """The cached head, or a freshly trained one (then cached); True if trained."""
+    """The cached head (the fleet's store, else the machine's), or a freshly trained one
+    (then cached in both); True if trained. Processes starting together train once."""
     key = artifact_key(examples)
-    cached = store.get_or_none(key)
-    if cached is not None:
-        return from_bytes(cached.data), False
-    head = train(examples, labels)
-    with contextlib.suppress(ConflictError):  # another replica cached it first
-        store.put_once(key, to_bytes(head))
-    return head, True
+    artifacts = Artifacts(store)
+    cached = artifacts.get(key)
+    if cached is None:
+        with artifacts.training():
+            cached = artifacts.get(key)
+            if cached is None:
+                head = train(examples, labels)
+                artifacts.put_all(key, to_bytes(head))
+                return head, True
+    return from_bytes(cached), False
 
 
 class LinearCache:
