@@ -61,6 +61,22 @@ def cpu_heavy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def project_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project as a git checkout to clone workspaces from: this checkout, or, when the
+    suite runs from a plain tree (a release's build, as `ratchet eval --tier fast` runs
+    the candidate's tests), a commit of that tree made aside; the tree is not written."""
+    if (PROJECT_ROOT / ".git").exists():
+        return PROJECT_ROOT
+    root = tmp_path_factory.mktemp("checkout")
+    tree = ["--git-dir", str(root / "tree.git"), "--work-tree", str(PROJECT_ROOT)]
+    git(root, *tree, "init", "-q", "-b", "main")
+    git(root, *tree, "add", "-A")
+    git(root, *tree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tree")
+    git(root, "clone", "-q", str(root / "tree.git"), str(root / "project"))
+    return root / "project"
+
+
 @pytest.fixture
 def source_repo(tmp_path: Path) -> Path:
     """A small project checkout to clone workspaces from (fast, isolated)."""

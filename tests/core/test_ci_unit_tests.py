@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ratchet.ci.unit_tests import first_error_line, run_unit_tests, verdict
-from tests.conftest import PROJECT_ROOT
+from tests.helpers.head_tree import head_tree
 
 INTERNAL_ERROR = """\
 INTERNALERROR> Traceback (most recent call last):
@@ -77,11 +77,17 @@ def test_a_missing_test_path_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_projects_own_suite_runs_under_the_harness_with_the_default_paths() -> None:
-    """What the fast tier runs on every candidate by default (RATCHET_ARCHITECT_FAST_TESTS)."""
+def test_the_projects_own_suite_runs_under_the_harness_with_the_default_paths(
+    tmp_path: Path,
+) -> None:
+    """What the fast tier runs by default (RATCHET_ARCHITECT_FAST_TESTS), on a release's
+    build as `ratchet eval --tier fast` runs it: a plain tree, no git repository."""
     from ratchet.config import ArchitectSettings
 
+    build = head_tree(tmp_path / "build")
+    before = sorted(p.relative_to(build) for p in build.rglob("*"))
     paths = ArchitectSettings.model_fields["fast_tests"].default
-    run = run_unit_tests(PROJECT_ROOT, paths, 300, 2048)
+    run = run_unit_tests(build, paths, 300, 2048)
     assert run.passed, run.reason + "\n" + run.output
     assert "passed" in run.reason
+    assert sorted(p.relative_to(build) for p in build.rglob("*")) == before

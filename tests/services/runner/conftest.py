@@ -12,14 +12,13 @@ from ratchet.config import RunnerSettings
 from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager
 from services.runner.runtime import RunnerRuntime
-from tests.conftest import PROJECT_ROOT
 
 
 @pytest.fixture
-def runner_settings(tmp_path: Path) -> RunnerSettings:
+def runner_settings(tmp_path: Path, project_checkout: Path) -> RunnerSettings:
     """A home whose workspace is a clone of this project (its committed HEAD):
     real processes serve the commit-scoped build of the active release."""
-    settings = RunnerSettings(home=tmp_path / "home", project_root=PROJECT_ROOT, port=0)
+    settings = RunnerSettings(home=tmp_path / "home", project_root=project_checkout, port=0)
     initialize(settings)
     return settings
 
