@@ -5,6 +5,7 @@ Releases are committed and tagged here, never in the developer's checkout.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from git import Repo
@@ -23,10 +24,12 @@ def ensure_workspace(workspace: Path, source: Path | None = None) -> bool:
     """Clone ``source`` into ``workspace`` unless it already exists; True if created."""
     if is_repository(workspace):
         return False
-    if workspace.exists() and any(workspace.iterdir()):
+    if workspace.exists() and any(p.is_file() for p in workspace.rglob("*")):
         raise ConfigError(
             f"{workspace} exists but is not a git repository; move it away and run `ratchet init`"
         )
+    if workspace.exists():  # empty folders only (a command run before `init` made them)
+        shutil.rmtree(workspace)
     origin = (source or default_project_root()).resolve()
     if not is_repository(origin):
         raise ConfigError(

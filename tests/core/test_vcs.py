@@ -79,6 +79,14 @@ def test_a_non_repository_in_the_way_is_a_clear_error(tmp_path: Path, source_rep
         ensure_workspace(blocker, source_repo)
 
 
+def test_empty_folders_left_before_init_are_no_obstacle(tmp_path: Path, source_repo: Path) -> None:
+    """`ratchet eval` on a home not yet initialised made workspace/state/; init then refused."""
+    workspace = tmp_path / "ws"
+    (workspace / "state").mkdir(parents=True)
+    assert ensure_workspace(workspace, source_repo) is True
+    assert (workspace / ".git").exists() and (workspace / "README.md").exists()
+
+
 def test_release_commits_and_tags_with_json_metadata(
     releases: ReleaseStore, workspace: Path, source_repo: Path
 ) -> None:
