@@ -12,29 +12,9 @@ from pydantic import BaseModel, Field
 # the arms' priors from their dev evidence (ratchet/ci/exploration.py); ``rank`` orders
 # the candidates that passed ``fast`` by dev accuracy, and only the best goes to
 # ``full`` (the cascade), then ``compare`` judges its held-out scores.
-CANDIDATE_STAGES = (
-    "worktree",
-    "coder",
-    "policy",
-    "micro",
-    "calibrate",
-    "fast",
-    "full",
-    "compare",
-)
-STAGES = (
-    "plan",
-    "worktree",
-    "coder",
-    "policy",
-    "micro",
-    "calibrate",
-    "fast",
-    "rank",
-    "full",
-    "compare",
-    "release",
-)
+SCREENING_STAGES = ("worktree", "coder", "policy", "micro", "calibrate", "fast")
+CANDIDATE_STAGES = (*SCREENING_STAGES, "full", "compare")
+STAGES = ("plan", *SCREENING_STAGES, "rank", "full", "compare", "release")
 LOG_CHARS = 4000  # a stage keeps the tail of its log, not all of it
 
 
