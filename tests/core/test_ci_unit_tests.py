@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ratchet.ci.unit_tests import first_error_line, run_unit_tests, verdict
+from ratchet.objects.artifacts import CACHE_ENV, machine_cache_root
 from tests.helpers.head_tree import head_tree
 
 INTERNAL_ERROR = """\
@@ -91,3 +92,16 @@ def test_the_projects_own_suite_runs_under_the_harness_with_the_default_paths(
     assert run.passed, run.reason + "\n" + run.output
     assert "passed" in run.reason
     assert sorted(p.relative_to(build) for p in build.rglob("*")) == before
+
+
+def test_the_candidate_shares_the_machines_artifact_cache(tmp_path: Path) -> None:
+    """Trained artifacts are content-addressed: a candidate's tests reuse the machine's
+    (the ensemble's unit tests embedded the training set in every fast tier without)."""
+    test = (
+        "import os\n\ndef test_cache():\n"
+        f"    assert os.environ['{CACHE_ENV}'] == {str(machine_cache_root())!r}\n"
+        "    assert not any(k.startswith('RATCHET_') and k != "
+        f"'{CACHE_ENV}' for k in os.environ)\n"
+    )
+    run = run_unit_tests(candidate(tmp_path, "", test), ["tests"], 60, 2048)
+    assert run.passed, run.output
