@@ -4,6 +4,7 @@ failure with its first error line."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,10 +83,17 @@ def test_the_projects_own_suite_runs_under_the_harness_with_the_default_paths(
     tmp_path: Path,
 ) -> None:
     """What the fast tier runs by default (RATCHET_ARCHITECT_FAST_TESTS), on a release's
-    build as `ratchet eval --tier fast` runs it: a plain tree, no git repository."""
+    build as `ratchet eval --tier fast` runs it: a plain tree, no git repository, whose
+    state the Tuner has tuned (as every candidate's is after the first patch release)."""
     from ratchet.config import ArchitectSettings
 
     build = head_tree(tmp_path / "build")
+    state_path = build / "state" / "active.state.json"
+    tuned = json.loads(state_path.read_text())
+    tuned["revision"] = 130
+    tuned["data"]["strategy"]["arms"]["blend"].update(alpha=700.0, beta=120.0)
+    tuned["data"]["rules"] = [{"id": "r1", "all_of": ["pin"], "intent": "get_physical_card"}]
+    state_path.write_text(json.dumps(tuned))
     before = sorted(p.relative_to(build) for p in build.rglob("*"))
     paths = ArchitectSettings.model_fields["fast_tests"].default
     run = run_unit_tests(build, paths, 300, 2048)
