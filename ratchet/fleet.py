@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ratchet.ci.limits import tied_to_parent
 from ratchet.config import SERVICE_SETTINGS
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,9 @@ class ManagedProcess:
             stdin=subprocess.DEVNULL,
             env=self.env,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children in order
+            # A killed supervisor takes its services with it (the kernel's parent-death
+            # signal; they are crash-safe). Started and stopped on the supervisor's thread.
+            preexec_fn=tied_to_parent(),
         )
         threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
 

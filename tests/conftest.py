@@ -5,15 +5,19 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ratchet.config import Backend, CommonSettings
 from ratchet.objects import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from ratchet.objects.s3 import make_client
+from tests.helpers import leaks
 from tests.helpers.s3server import S3Server, install_s3_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +42,61 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
     ).stdout.strip()
+
+
+LEFTOVER_GRACE_S = 10.0  # for processes still stopping when the test ends
+_spawned = threading.Event()  # a process was started since the last test began
+
+
+def _notice_spawns(event: str, args: tuple[Any, ...]) -> None:
+    if event in leaks.SPAWN_EVENTS:
+        _spawned.set()
+
+
+sys.addaudithook(_notice_spawns)  # once per process: audit hooks cannot be removed
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves a process running, naming each (and kill them).
+
+    After the test (this fixture is set up first, so torn down last): every
+    process whose cwd, command line or environment names the test's tmp_path,
+    or whose environment carries the test's token, is given a few seconds to
+    end, then SIGKILLed and reported. The /proc scan runs only for a test that
+    used tmp_path or started a process (an audit hook notices spawns). Under
+    xdist each worker checks its own tests: paths and tokens are per test.
+    """
+    paths = [request.getfixturevalue("tmp_path")] if "tmp_path" in request.fixturenames else []
+    token = uuid.uuid4().hex
+    previous = os.environ.get(leaks.TOKEN_VAR)
+    os.environ[leaks.TOKEN_VAR] = token
+    _spawned.clear()
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(leaks.TOKEN_VAR, None)
+        else:
+            os.environ[leaks.TOKEN_VAR] = previous
+    if not paths and not _spawned.is_set():
+        return
+    left = leaks.settle(leaks.Matcher(paths, token), LEFTOVER_GRACE_S)
+    if left:
+        listed = "\n".join(f"  {leftover}" for leftover in left)
+        pytest.fail(f"the test left {len(left)} process(es) running (now killed):\n{listed}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_processes_in_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session (of each xdist worker): no process may still refer
+    to the run's temporary directory, e.g. one a module-scoped fixture started."""
+    yield
+    matcher = leaks.Matcher([tmp_path_factory.getbasetemp()], None, "the run's basetemp")
+    left = leaks.settle(matcher, LEFTOVER_GRACE_S)
+    if left:
+        listed = "\n".join(f"  {leftover}" for leftover in left)
+        pytest.fail(f"the run left {len(left)} process(es) running (now killed):\n{listed}")
 
 
 @pytest.fixture

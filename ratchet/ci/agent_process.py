@@ -3,7 +3,9 @@
 The child runs from a release's code root (its commit-scoped build) with the
 tier's memory limit; each answer has the tier's time limit. One process
 serves many states, so scoring a batch of candidates (CMA-ES, rule gating)
-pays the start-up and model training once.
+pays the start-up and model training once. It is a harness child
+(:mod:`ratchet.ci.children`): it dies with the process that started it, and
+what it leaves running is killed when the block ends.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ratchet.ci.children import start
 from ratchet.errors import RatchetError
 from ratchet.state import StateDocument
 
@@ -108,17 +110,12 @@ def agent_process(code_root: Path, texts: Sequence[str], tier: str) -> Iterator[
     """Start the agent of ``code_root`` on ``texts`` with ``tier``'s limits."""
     seconds, memory_mb = tier_limits(code_root, tier)
     sweep_stale_scratch()
-
-    def limit_memory() -> None:  # runs in the child before exec
-        cap = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-
     with tempfile.TemporaryDirectory(prefix=f"ratchet-{tier}-") as scratch:
         texts_path = Path(scratch) / "texts.json"
         texts_path.write_text(json.dumps(list(texts)))
         stderr_path = Path(scratch) / "stderr.log"
         with stderr_path.open("w") as stderr:  # a file: an unread pipe could fill and block
-            process = subprocess.Popen(
+            child = start(
                 [
                     sys.executable,
                     # By path: the harness's own worker, whatever the code root holds.
@@ -127,21 +124,16 @@ def agent_process(code_root: Path, texts: Sequence[str], tier: str) -> Iterator[
                     str(Path(scratch) / "artifacts"),
                     str(code_root),
                 ],
+                memory_mb=memory_mb,
                 cwd=code_root,
                 env={**os.environ, "PYTHONPATH": str(code_root)},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,
-                preexec_fn=limit_memory,
             )
         try:
-            yield AgentProcess(process, seconds, stderr_path)
+            yield AgentProcess(child.process, seconds, stderr_path)
         finally:
-            if process.stdin:
-                process.stdin.close()
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stdin = child.process.stdin
+            child.stop(grace=5, ask=stdin.close if stdin else None)  # end of input: it exits

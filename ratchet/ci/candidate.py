@@ -5,7 +5,9 @@ runs ``python -m services.<name>`` from the candidate's code root (its own
 code, with the tier's memory limit), in a throwaway home whose active
 pointer names the candidate's state with no commit, so the service loads the
 code on its ``PYTHONPATH``. Readiness is the service's ``{"event": "ready"}``
-line, never a sleep; the process is always stopped when the block ends.
+line, never a sleep; the process is always stopped when the block ends, and
+with it whatever it started; it also dies with the process running the tier,
+by SIGKILL too (:mod:`ratchet.ci.children`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ratchet.ci.limits import candidate_env, memory_cap
+from ratchet.ci.children import Child, start
+from ratchet.ci.limits import candidate_env
 from ratchet.config import CommonSettings
 from ratchet.errors import RatchetError
 from ratchet.state import StateDocument, open_state_manager
@@ -38,8 +41,12 @@ class CandidateFailed(RatchetError):
 class CandidateService:
     name: str
     url: str
-    process: subprocess.Popen[str]
+    child: Child
     log: Path
+
+    @property
+    def process(self) -> subprocess.Popen[str]:
+        return self.child.process
 
     def log_tail(self, lines: int = 10) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -95,26 +102,16 @@ def _spawn(name: str, code_root: Path, home: Path, memory_mb: int) -> CandidateS
         **{f"RATCHET_{upper}_PORT": "0", f"RATCHET_{upper}_HOST": "127.0.0.1"},
     )
     with log.open("w") as stderr:
-        process = subprocess.Popen(
+        child = start(
             [sys.executable, "-m", f"services.{name}"],
+            memory_mb=memory_mb,
             cwd=code_root,
             env=env,
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
-            preexec_fn=memory_cap(memory_mb),
         )
-    return CandidateService(name, "", process, log)
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return CandidateService(name, "", child, log)
 
 
 @contextmanager
@@ -131,8 +128,7 @@ def candidate_services(
         for service in services.values():
             url = _readiness(service.process, max(deadline - time.monotonic(), 0.1))
             if url is None:
-                service.process.kill()
-                service.process.wait()
+                service.child.stop(grace=0)
                 raise CandidateFailed(
                     f"the candidate {service.name} did not start within {seconds:.0f} s "
                     f"(exit {service.process.returncode}): {service.log_tail(3) or 'no output'}"
@@ -141,4 +137,4 @@ def candidate_services(
         yield services
     finally:
         for service in services.values():
-            _stop(service.process)
+            service.child.stop(grace=10)

@@ -1,7 +1,9 @@
 """The candidate's own unit tests, run by the fast tier, and a verdict a person can act on.
 
 The candidate's pytest runs from its code root in a child process with the
-tier's memory limit and time. Everything pytest writes goes to a scratch
+tier's memory limit and time, as a harness child (:mod:`ratchet.ci.children`):
+it dies with the process running the tier, and whatever its tests leave
+running is killed when it ends. Everything pytest writes goes to a scratch
 directory of the harness (``cache_dir``, ``basetemp``), so the candidate's tree
 is left as it was while the suite still gets a working cache provider: the
 project's ``tests/conftest.py`` relies on ``config.cache``, and the harness must
@@ -22,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ratchet.ci.limits import candidate_env, memory_cap
+from ratchet.ci.children import run as run_child
+from ratchet.ci.limits import candidate_env
 
 TAIL_LINES = 15
 
@@ -98,14 +101,14 @@ def run_unit_tests(
         command += ["-o", f"cache_dir={Path(scratch) / 'cache'}"]
         command += [f"--basetemp={Path(scratch) / 'tmp'}", *paths]
         try:
-            done = subprocess.run(
+            done = run_child(  # a harness child: what its tests leave running goes with it
                 command,
                 cwd=code_root,
                 env=candidate_env(code_root),
                 capture_output=True,
                 text=True,
                 timeout=max(seconds, 1.0),
-                preexec_fn=memory_cap(memory_mb),
+                memory_mb=memory_mb,
             )
         except subprocess.TimeoutExpired:
             reason = f"unit tests ran out of the tier's time ({seconds:.0f} s left)"

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ratchet.ci.limits import tied_to_parent
 from ratchet.cli import fleet_record
 from ratchet.errors import RatchetError
 
@@ -65,7 +66,12 @@ def running_fleet(
     child_env = {**os.environ, **(env or {}), "RATCHET_HOME": str(home)}
     with log_path.open("ab") as sink:
         process = subprocess.Popen(
-            up_command(), env=child_env, stdout=sink, stderr=subprocess.STDOUT
+            up_command(),
+            env=child_env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            # If the demo dies, `ratchet up` is told to stop (SIGTERM: its services in order).
+            preexec_fn=tied_to_parent(death_signal=signal.SIGTERM),
         )
     fleet = Fleet(process, home, {}, log_path)
     try:

@@ -1,9 +1,17 @@
 """The job worker: one thread running queued jobs one at a time, oldest first.
 
-On start it finishes what a killed process left: worktrees are removed, a
-job whose release was tagged is completed (pointer moved, ``succeeded``),
-every other ``running`` job is queued again or failed past its attempts.
-One Architect process per home is assumed for that recovery.
+On start it finishes what a killed process left: the processes its tiers and
+coders had started and that outlived it are killed (the direct children die
+with it by their parent-death signal; their descendants are found by the
+records of :mod:`ratchet.ci.children`), worktrees are removed, a job whose
+release was tagged is completed (pointer moved, ``succeeded``), every other
+``running`` job is queued again or failed past its attempts. One Architect
+process per home is assumed for that recovery.
+
+Jobs run one at a time on the worker's own long-lived thread, synchronously:
+a tier's processes are started and stopped on that thread, which matters
+because Linux delivers the parent-death signal when the forking *thread*
+exits.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from ratchet.ci.children import reap_orphans
 from ratchet.vcs.worktrees import remove_worktree
 
 from .context import ArchitectContext
@@ -23,6 +32,9 @@ log = logging.getLogger(__name__)
 
 def recover(ctx: ArchitectContext) -> list[Job]:
     """Bring every job a dead process left ``running`` to a runnable or final status."""
+    leftovers = reap_orphans()
+    if leftovers:
+        log.warning("killed %d process(es) a killed process's tiers left running", len(leftovers))
     if ctx.worktrees.is_dir():
         for leftover in ctx.worktrees.iterdir():
             remove_worktree(ctx.settings.workspace_path, leftover)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ratchet.ci.limits import tied_to_parent
 from tests.conftest import PROJECT_ROOT
 
 
@@ -35,6 +36,7 @@ def running(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=tied_to_parent(),  # a killed test worker takes it along
     )
     lines: queue.Queue[str | None] = queue.Queue()
     output: list[str] = []

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from ratchet.ci.limits import tied_to_parent
+from tests.helpers.leaks import session_env
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -29,8 +32,10 @@ class S3Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.helpers.moto_atomic", "127.0.0.1", str(self.port)],
             cwd=Path(__file__).resolve().parents[2],
+            env=session_env(),  # outlives the test that may have started it: not its process
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=tied_to_parent(),  # a killed test worker takes it along
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:

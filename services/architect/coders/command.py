@@ -3,24 +3,25 @@
 The CLI gets the feedback (and the Triggerer's evidence) as its prompt, as an
 argument where the argv holds ``{prompt}`` or on stdin otherwise. It runs in
 the candidate's worktree in a process group of its own, with only PATH, HOME,
-LANG and the configured environment (never the Architect's token), under a
-timeout after which the whole group is killed (so is whatever it leaves
-running when it exits). What it changed is then
+LANG and the configured environment (never the Architect's token; plus the
+harness's ``HARNESS_CHILD_TOKEN`` marker), under a timeout after which the
+whole group is killed (so is whatever it leaves running when it exits). It is
+a harness child (:mod:`ratchet.ci.children`): it dies with the Architect, and
+what it left running is reaped after a crash. What it changed is then
 checked like any candidate (policy, tiers); a CLI that fails or changes
 nothing yields no candidate, with the tail of its output as the reason.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Self
 
+from ratchet.ci.children import start
 from ratchet.config import ArchitectSettings
 
 from .base import Coder, CoderError, CodingRequest, Proposal
@@ -92,7 +93,7 @@ class CommandCoder(Coder):
         # open and keep us waiting after the CLI itself has exited.
         with tempfile.TemporaryFile("w+") as out:
             try:
-                process = subprocess.Popen(
+                child = start(  # a harness child: its own group, dies with the Architect
                     argv,
                     cwd=worktree,
                     env=self._environment(),
@@ -100,18 +101,17 @@ class CommandCoder(Coder):
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     text=True,
-                    start_new_session=True,  # its own process group: killed as a whole
                 )
             except OSError as exc:
                 raise CoderError(f"cannot start {self.argv[0]!r}: {exc}") from None
+            process = child.process
+            timed_out = False
             try:
                 process.communicate(None if in_argv else prompt, timeout=self.timeout)
-                timed_out = False
             except subprocess.TimeoutExpired:
                 timed_out = True
-            with contextlib.suppress(ProcessLookupError):  # what it left running, or all
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            finally:
+                child.stop(grace=0)  # what it left running (its group, its token), or all
             out.seek(0)
             output = out.read()
         if timed_out:

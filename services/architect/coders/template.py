@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from examples.catalog import Catalog, Template, library
+from ratchet.ci.children import run as run_child
 from ratchet.state import ACTIVE_KEY
 
 from .base import Coder, CoderError, CodingRequest, Proposal
@@ -240,11 +241,13 @@ def fingerprint(template: Template) -> str:
 
 def prepare(template: Template, tree: Path, seconds: float = PREPARE_TIMEOUT_S) -> list[str]:
     """Run the template's ``prepare`` modules in ``tree`` (e.g. fill a model cache once,
-    so the candidate's time-limited tiers load instead of train); their last lines."""
+    so the candidate's time-limited tiers load instead of train); their last lines.
+    Each runs as a harness child (:mod:`ratchet.ci.children`): it dies with the
+    Architect, and what it leaves running is killed when it exits."""
     said = []
     for module in template.prepare:
         try:
-            done = subprocess.run(
+            done = run_child(
                 [sys.executable, "-m", module],
                 cwd=tree,
                 env={**os.environ, "PYTHONPATH": str(tree)},
