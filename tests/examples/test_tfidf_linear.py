@@ -5,16 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ratchet import datasets
 from ratchet.objects import FilesystemObjectStore
+from ratchet.objects.artifacts import CACHE_ENV
 from tests.conftest import PROJECT_ROOT
 from tests.examples.conftest import accuracy, template_module
 
 
 def test_the_linear_head_beats_its_floor_on_dev_and_round_trips_without_pickle(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine"))  # an empty machine cache: trains
     template, linear = template_module(
         "runner_strategies/tfidf_linear", "services/runner/agent/linear.py"
     )

@@ -125,7 +125,11 @@ def test_a_good_edit_is_released_as_a_minor_version(ctx: ArchitectContext, scrip
     assert "<<<<<<< SEARCH" in asked["body"]["messages"][0]["content"]
     # The released tree carries the edit; the scores beat v0.1.0's on dev and held-out.
     released = json.loads(git(ctx.settings.workspace_path, "show", f"{release.commit}:{STATE}"))
-    assert released["data"]["strategy"]["arms"]["blend"]["alpha"] == 3.0
+    # The edit raised blend's prior to 3:1; calibration then wrote both arms' dev evidence
+    # (blend 848/1016 right, centroid 790/1016: retired, 5.7 points under blend).
+    arms = released["data"]["strategy"]["arms"]
+    assert (arms["blend"]["alpha"], arms["blend"]["beta"]) == (849.0, 169.0)
+    assert arms["centroid"]["retired"] and not arms["blend"]["retired"]
     summary = json.loads(ctx.objects.get(f"evals/{release.commit}/summary.json").data)
     parent = ctx.releases.get("v0.1.0")
     base = json.loads(ctx.objects.get(f"evals/{parent.commit}/summary.json").data)
