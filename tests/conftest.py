@@ -6,6 +6,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 from ratchet.config import Backend, CommonSettings
 from ratchet.objects import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from ratchet.objects.s3 import make_client
-from tests.helpers import leaks
+from tests.helpers import leaks, machine_share
 from tests.helpers.s3server import S3Server, install_s3_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +98,26 @@ def no_leftover_processes_in_the_run(tmp_path_factory: pytest.TempPathFactory) -
     if left:
         listed = "\n".join(f"  {leftover}" for leftover in left)
         pytest.fail(f"the run left {len(left)} process(es) running (now killed):\n{listed}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    """Under xdist, a test marked ``alone`` runs with no test on another worker.
+
+    For the tests that judge a full tier's p95 against the latency budget: measured
+    beside another test on a 2-core machine, a release's p95 went from 21 ms (idle)
+    to 54 ms, over the 50 ms budget. Outermost of the protocol's wrappers, so the
+    wait for the lock is not counted by pytest-timeout, and the test's fixtures
+    (its leak check included) run inside the lock.
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:  # one process: nothing runs beside the test
+        return (yield)
+    root = Path(tempfile.gettempdir()) / f"ratchet-tests-{run}"
+    root.mkdir(exist_ok=True)
+    alone = item.get_closest_marker("alone") is not None
+    with (machine_share.exclusive if alone else machine_share.shared)(root):
+        return (yield)
 
 
 @pytest.fixture

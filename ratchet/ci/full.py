@@ -75,6 +75,7 @@ async def _evaluate(
     latencies: list[float] = []
     outcome = {"right": 0, "errors": 0}
     arms: dict[str, int] = {}  # the arm that served each answered call
+    arm_latencies: dict[str, list[float]] = {}  # per arm: where a p95 comes from
     tools: dict[str, Any] = {}
 
     async def shard(part: list[Example]) -> None:
@@ -94,6 +95,7 @@ async def _evaluate(
                     continue
                 arm = str(content.get("arm"))
                 arms[arm] = arms.get(arm, 0) + 1
+                arm_latencies.setdefault(arm, []).append(latencies[-1])
                 if content.get("intent") == example.intent:
                     outcome["right"] += 1
 
@@ -107,7 +109,13 @@ async def _evaluate(
     async with anyio.create_task_group() as group:
         group.start_soon(list_tools, "runner", runner_url)
         group.start_soon(list_tools, "tuner", tuner_url)
-    return {"latencies": latencies, **outcome, "arms": arms, "tools": tools}
+    return {
+        "latencies": latencies,
+        **outcome,
+        "arms": arms,
+        "arm_latencies": arm_latencies,
+        "tools": tools,
+    }
 
 
 def _run_within(
@@ -135,6 +143,10 @@ def _arm_scores(
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
+
+
+def _rounded_ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _verdict(
@@ -165,14 +177,20 @@ def _verdict(
         "heldout_accuracy": _rounded(accuracy),
         "heldout_best_arm_accuracy": _rounded(by_arm[best_arm] if best_arm else None),
         "exploration_cost": _rounded(cost),
-        "p95_latency_ms": None if p95 is None else round(p95, 3),
+        "p95_latency_ms": _rounded_ms(p95),
         "error_rate": _rounded(error_rate),
     }
     details = {
         "calls": calls,
         "best_arm": best_arm,
         "arms": {
-            name: {"served": measured["arms"].get(name, 0), "heldout_accuracy": round(acc, 6)}
+            name: {
+                "served": measured["arms"].get(name, 0),
+                "heldout_accuracy": round(acc, 6),
+                "p95_latency_ms": _rounded_ms(
+                    percentile(measured["arm_latencies"].get(name, []), 0.95)
+                ),
+            }
             for name, acc in by_arm.items()
         },
         "tools": measured["tools"],

@@ -115,8 +115,8 @@ def reasons(job: dict[str, Any]) -> str:
     return f"{job['status']}: {job.get('reason')}\n" + "\n".join(stages)
 
 
-@pytest.mark.timeout(2400)  # two jobs through every tier, after any other CPU-heavy test
-@pytest.mark.usefixtures("cpu_heavy")  # the full tier judges p95 latency
+@pytest.mark.timeout(2400)  # two jobs through every tier
+@pytest.mark.alone  # the full tier judges p95 latency
 def test_a_default_fleet_releases_a_patch_job_and_a_template_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -189,7 +189,7 @@ def stage_log(job: Job, name: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # two candidates through micro and fast, two full tiers (3,080 calls)
-@pytest.mark.usefixtures("cpu_heavy")  # alone among the CPU-heavy tests: p95 is judged
+@pytest.mark.alone  # the full tier judges p95 latency
 def test_misrouting_feedback_becomes_a_minor_release_with_better_heldout_accuracy(
     ctx: ArchitectContext,
 ) -> None:
@@ -228,7 +228,7 @@ def test_misrouting_feedback_becomes_a_minor_release_with_better_heldout_accurac
     assert summary["heldout_accuracy"] >= 0.935, summary
     assert summary["heldout_best_arm_accuracy"] - summary["heldout_accuracy"] <= 0.003, summary
     assert "calibrate" in {s.name for s in ensemble.stages}
-    assert summary["p95_latency_ms"] <= 50, summary
+    assert summary["p95_latency_ms"] <= 50, summary["tiers"]["full"]
     timings = [f"{s.name} {s.seconds or 0:.1f}s" for s in job.stages]
     print(
         f"\n{release.version}: held-out {base['heldout_accuracy']} -> "
