@@ -9,7 +9,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,7 @@ def no_leftover_processes_in_the_run(tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     """Under xdist, a test marked ``alone`` runs with no test on another worker.
 
     For the tests that judge a full tier's p95 against the latency budget: measured
