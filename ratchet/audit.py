@@ -1,8 +1,10 @@
-"""One audit record per served call, and the windowed numbers the Triggerer reads.
+"""One audit record per served call, and the windowed numbers behind the Runner's ``/metrics``.
 
-The contract between the Runner (whose code changes per release) and the
-Triggerer (static): a SQLite table of calls under the home folder, written by
-every Runner process, read by anyone with :meth:`AuditLog.window`.
+A SQLite table of calls under the home folder, written by every Runner
+process; :meth:`AuditLog.window` sums a window of it, which the Runner's
+``/metrics`` serves to the Triggerer. The Runner's code changes per release;
+this record does not (it is in the static core), so the Triggerer's SLOs
+measure every release the same way.
 """
 
 from __future__ import annotations

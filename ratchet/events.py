@@ -1,8 +1,12 @@
 """Summary events between services: write-once JSON objects under ``events/{source}/``.
 
-The Tuner publishes one per promotion (its KPIs); the Triggerer reads them in
-key order. Keys start with a UTC timestamp, so listing is reading in time
-order, and each event is written once, so a reader never sees half of one.
+The Tuner publishes one per promotion (its KPIs): a record, in time order, of
+what each patch release learned from, for whoever reads the store (``ratchet
+demo`` counts them). The Triggerer does not read them: a promotion can span
+hours, too coarse for its windows, so it counts corrections in the sessions
+DB instead (``services/architect/triggerer/sources.py``). Keys start with a UTC
+timestamp, so listing is reading in time order, and each event is written
+once, so a reader never sees half of one.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ class SqliteStore:
     Every statement runs under ``_db_lock`` (re-entrant, so a locked method may
     call another): a statement from one thread must never land inside another
     thread's open transaction, and closing while a statement runs crashes
-    sqlite3 (seen: a segfault when a background applier outlived its store).
+    sqlite3 (a segfault: e.g. a background applier still querying a closed store).
     After :meth:`close`, a late caller gets ``sqlite3.ProgrammingError``.
     """
 

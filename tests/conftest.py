@@ -104,11 +104,11 @@ def no_leftover_processes_in_the_run(tmp_path_factory: pytest.TempPathFactory) -
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     """Under xdist, a test marked ``alone`` runs with no test on another worker.
 
-    For the tests that judge a full tier's p95 against the latency budget: measured
-    beside another test on a 2-core machine, a release's p95 went from 21 ms (idle)
-    to 54 ms, over the 50 ms budget. Outermost of the protocol's wrappers, so the
-    wait for the lock is not counted by pytest-timeout, and the test's fixtures
-    (its leak check included) run inside the lock.
+    For the tests that judge a full tier's p95 against the latency budget: beside
+    another test on a 2-core machine, a release's p95 (21 ms idle) rises over the
+    50 ms budget. Outermost of the protocol's wrappers, so the wait for the lock is
+    not counted by pytest-timeout, and the test's fixtures (its leak check included)
+    run inside the lock.
     """
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if run is None:  # one process: nothing runs beside the test
@@ -129,11 +129,11 @@ def anyio_backend() -> str:
 def cpu_heavy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Run alone among the tests that use this fixture, across every xdist worker.
 
-    For tests that saturate both cores (embedding a training set) or judge latency
-    (a full tier's p95 against the budget): two at once, one measures the other's
-    load (CI saw 58.6 ms p95 against a 50 ms budget). A file lock in the run's
-    shared temp root, not xdist's loadgroup, which left 8 of 507 tests unrun here.
-    Such tests need a timeout that covers waiting for another.
+    For tests that saturate both cores (embedding a training set), so that two never
+    run at once; tests that judge latency are marked ``alone`` instead (see
+    :func:`pytest_runtest_protocol`). A file lock in the run's shared temp root, not
+    xdist's loadgroup, which can leave tests silently unrun. Such tests need a
+    timeout that covers waiting for another.
     """
     root = tmp_path_factory.getbasetemp().parent  # shared by the workers of one run
     with (root / "cpu_heavy.lock").open("w") as lock:

@@ -2,9 +2,9 @@
 
 A candidate's processes (its Runner and Tuner in the full tier, the agent
 worker, its unit tests, a coder's CLI) must not outlive the Architect or
-Tuner that started them; a killed Architect used to leave a candidate Runner
-and Tuner listening, reparented to init. Three layers, because each alone
-leaves a gap:
+Tuner that started them: a candidate Runner and Tuner outliving a killed
+Architect would be reparented to init and go on listening. Three layers,
+because each alone leaves a gap:
 
 1. **The parent-death signal** (:func:`ratchet.ci.limits.tied_to_parent`):
    the kernel SIGKILLs the child when its parent dies, by SIGKILL too. It is

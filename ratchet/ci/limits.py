@@ -44,8 +44,8 @@ def candidate_env(code_root: Path, **extra: str) -> dict[str, str]:
 
     One variable is passed on: the machine's cache of trained artifacts
     (content-addressed, so a candidate reads only what its own inputs would
-    make): without it a candidate's unit tests embedded the training set anew
-    in every fast tier (two minutes of the tier's 120 s for the ensemble).
+    make): without it a candidate's unit tests would embed the training set
+    anew in every fast tier (two minutes of the tier's 120 s for the ensemble).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("RATCHET_")}
     env[CACHE_ENV] = str(machine_cache_root())
@@ -65,7 +65,7 @@ def tied_to_parent(
 
     In the child, between fork and exec: ``prctl(PR_SET_PDEATHSIG, death_signal)``,
     so the kernel signals the child when its parent goes, SIGKILL included (a
-    killed Architect used to leave its candidate's Runner and Tuner serving,
+    killed Architect's candidate Runner and Tuner would otherwise go on serving,
     reparented to init); then, if the parent (``parent``, this process by
     default) died before that call, so that no signal will ever come, the child
     SIGKILLs itself before executing anything (SIGKILL whatever

@@ -3,8 +3,10 @@
 Seconds, and the Tuner's gate before each patch release. The check runs in a
 child process started from the code root of the release being tuned (its
 commit-scoped build), with the tier's time and memory limits from
-``ci/budgets.json``; the golden cases and the verdict live here, in the
-static harness, so no candidate can grade itself.
+``ci/budgets.json``. The golden cases are the code root's
+``tests/golden/micro.json``, which a candidate may add to but, by the path
+policy, not cut or alter without the feedback's authorisation; the verdict is
+computed here, in the static harness, so no candidate grades itself.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ tier's memory limit and time, as a harness child (:mod:`ratchet.ci.children`):
 it dies with the process running the tier, and whatever its tests leave
 running is killed when it ends. Everything pytest writes goes to a scratch
 directory of the harness (``cache_dir``, ``basetemp``), so the candidate's tree
-is left as it was while the suite still gets a working cache provider: the
-project's ``tests/conftest.py`` relies on ``config.cache``, and the harness must
-run the suite the way the suite expects to be run.
+is left as it was while the suite still gets a working cache provider, as it
+does under ``make test`` (the project's ``tests/conftest.py`` keeps model caches
+in ``config.cache`` when there is one).
 
 A suite that cannot start (a broken ``conftest.py``, an import error, a
 missing path) is the candidate's failure, reported with its first error line,

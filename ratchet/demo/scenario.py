@@ -68,7 +68,7 @@ class DemoResult:
     degraded_at: float | None = None
     hard_intents: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    events: int = 0  # Tuner summary events published for the Triggerer
+    events: int = 0  # Tuner summary events published (one per promotion)
 
 
 def hardest_intents(examples: Sequence[Example], answers: Sequence[str], count: int) -> list[str]:

@@ -23,7 +23,7 @@ def dumps(document: dict[str, Any], *, pretty: bool = False) -> bytes:
     """Canonical bytes: sorted keys, so equal documents have equal ETags.
 
     Compact unless ``pretty``: json's C encoder only serves ``indent=None``,
-    and the pure-Python one made every staging write ~10x slower. Files
+    and the pure-Python one makes every staging write ~10x slower. Files
     people diff in git (the released state) are written pretty.
     """
     if pretty:

@@ -28,7 +28,7 @@ def ensure_workspace(workspace: Path, source: Path | None = None) -> bool:
         raise ConfigError(
             f"{workspace} exists but is not a git repository; move it away and run `ratchet init`"
         )
-    if workspace.exists():  # empty folders only (a command run before `init` made them)
+    if workspace.exists():  # empty folders only (a command run before `init` may make them)
         shutil.rmtree(workspace)
     origin = (source or default_project_root()).resolve()
     if not is_repository(origin):

@@ -126,7 +126,7 @@ class Promoter:
             )
         except PinnedError as exc:  # pinned between the check and the release
             return refused(f"pinned: {exc}")
-        event = events.publish(  # toward the Triggerer: what this release was learned from
+        event = events.publish(  # the record of what this release was learned from
             self.objects,
             "tuner",
             "promotion",

@@ -3,7 +3,7 @@
 In-process, from the workspace, through the same :class:`~.registry.VersionRegistry`
 the service uses: the commands work whether or not ``ratchet up`` is running,
 and show exactly what the API would answer. Heavy imports wait until a
-command runs, so the rest of the CLI starts as fast as before.
+command runs, so the rest of the CLI does not pay for them at start.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ class _History:
 @dataclass(frozen=True, slots=True)
 class Sources:
     """The stores the registry reads, opened once the workspace exists (opening
-    them earlier would create folders that ``ratchet init`` then refuses)."""
+    them earlier would create folders in a home that is not initialised, and the
+    registry writes nothing)."""
 
     releases: ReleaseStore
     manager: StateManager

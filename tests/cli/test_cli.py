@@ -150,7 +150,7 @@ def test_up_serves_status_reports_down_stops(env: dict[str, str]) -> None:
     assert (Path(env["RATCHET_HOME"]) / "logs" / "runner.log").exists()
 
 
-def test_doctor_only_reads_bug_it_created_staging(env: dict[str, str]) -> None:
+def test_doctor_does_not_create_staging(env: dict[str, str]) -> None:
     assert runner.invoke(app, ["init"], env=env).exit_code == 0
     staging = Path(env["RATCHET_HOME"]) / "workspace" / "state" / "staging.state.json"
     staging.unlink(missing_ok=True)

@@ -4,8 +4,8 @@ No ``RATCHET_*`` variable but the home folder: the default ports, coder,
 fast-tier unit tests, full-tier clients and held-out split. Through the
 command line a user types, a patch job (a diff adding a note) and a template
 job (feedback in words) are each released as a minor version the Runner then
-serves. Every Architect job of a default fleet was once rejected at the fast
-tier, unseen because every test and the demo set the fast tier's tests.
+serves. The Architect's own tests run the fast tier with no unit tests, for
+speed; this one runs the default paths, as a new user's fleet does.
 """
 
 from __future__ import annotations

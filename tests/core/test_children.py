@@ -74,8 +74,8 @@ def tier_parent(
 
 @pytest.mark.slow
 def test_a_killed_parent_takes_its_candidate_runner_and_tuner_along(tmp_path: Path) -> None:
-    """The leak of issue 12: the full tier's candidate services outlived a SIGKILLed
-    Architect, reparented to init, still listening."""
+    """The full tier's candidate services end with a SIGKILLed Architect instead of
+    being reparented to init, still listening."""
     with tier_parent("candidate", tmp_path, seconds=240) as (parent, pids):
         assert set(pids) == {"runner", "tuner"}
         assert not [pid for pid in pids.values() if gone(pid)]

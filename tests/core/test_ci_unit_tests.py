@@ -104,7 +104,8 @@ def test_the_projects_own_suite_runs_under_the_harness_with_the_default_paths(
 
 def test_the_candidate_shares_the_machines_artifact_cache(tmp_path: Path) -> None:
     """Trained artifacts are content-addressed: a candidate's tests reuse the machine's
-    (the ensemble's unit tests embedded the training set in every fast tier without)."""
+    (without it, the ensemble's unit tests would embed the training set in every fast
+    tier)."""
     test = (
         "import os\n\ndef test_cache():\n"
         f"    assert os.environ['{CACHE_ENV}'] == {str(machine_cache_root())!r}\n"

@@ -95,9 +95,9 @@ def test_real_process_on_an_ephemeral_port_enforces_the_token(
 
 @pytest.mark.slow
 def test_sigterm_stops_the_process_through_its_exit_handlers() -> None:
-    """uvicorn re-raises SIGTERM after its graceful shutdown; under Python's default
-    handler the process died there and exit handlers (the telemetry exporters'
-    last flush) never ran, so the final spans of every stopped service were lost."""
+    """uvicorn re-raises SIGTERM after its graceful shutdown; the process must still
+    run its exit handlers (the telemetry exporters' last flush), or a stopped
+    service's final spans are lost."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.hello_service"],
         cwd=PROJECT_ROOT,
@@ -131,9 +131,9 @@ def test_refuses_to_bind_off_loopback_without_a_token() -> None:
     assert result.stdout == ""  # never announced readiness
 
 
-def test_accepted_connections_have_nodelay_bug_40ms_per_call() -> None:
-    """A listening socket made with proto 0 made asyncio skip TCP_NODELAY, and every
-    call paid Nagle plus a delayed ACK (~40 ms); the bound socket must say TCP."""
+def test_accepted_connections_have_nodelay() -> None:
+    """asyncio sets TCP_NODELAY only on a listening socket whose proto says TCP (not
+    0); without it every call pays Nagle plus a delayed ACK (~40 ms)."""
     import asyncio
     import socket
 

@@ -12,9 +12,9 @@ from ratchet.sessions import SessionStore
 from tests.helpers.turns import answered
 
 
-def test_close_waits_for_a_running_query_bug_segfault_with_background_applier(
-    tmp_path: Path,
-) -> None:
+def test_close_waits_for_a_running_query(tmp_path: Path) -> None:
+    """Closing under a running statement crashes sqlite3 (a background applier may
+    still be querying): close waits, and a later call is an error, not a crash."""
     store = SessionStore(tmp_path / "sessions.sqlite3")
     answered(store, "c1")
     closed = threading.Event()

@@ -80,7 +80,8 @@ def test_a_non_repository_in_the_way_is_a_clear_error(tmp_path: Path, source_rep
 
 
 def test_empty_folders_left_before_init_are_no_obstacle(tmp_path: Path, source_repo: Path) -> None:
-    """`ratchet eval` on a home not yet initialised made workspace/state/; init then refused."""
+    """Empty folders where the workspace goes (a command run before `init` may make
+    them) are replaced by the clone."""
     workspace = tmp_path / "ws"
     (workspace / "state").mkdir(parents=True)
     assert ensure_workspace(workspace, source_repo) is True

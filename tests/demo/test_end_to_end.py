@@ -62,7 +62,7 @@ def test_feedback_patch_degradation_wake_minor_release_served_and_listed(tmp_pat
     for row in (patch, minor):
         assert row.dev_accuracy is not None and row.heldout_accuracy is not None, row
     assert minor.heldout_accuracy > by_version[patch.version].heldout_accuracy  # type: ignore[operator]
-    # the Tuner's summary event of its promotion is in the store the Triggerer reads
+    # the Tuner's summary event of its promotion is in the object store
     assert result.events >= 1
 
     # the best release is left active; no half-made release

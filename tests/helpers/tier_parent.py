@@ -5,7 +5,7 @@ of the pids it started, then blocks until it is killed (the test SIGKILLs it).
 
 - ``candidate``: the full tier's candidate Runner and Tuner
   (:func:`ratchet.ci.candidate.candidate_services`) from this project's code,
-  in ``HOME`` — what a killed Architect used to leave listening.
+  in ``HOME`` — what a killed Architect must not leave listening.
 - ``grandchild``: a harness child (:func:`ratchet.ci.children.start`) that
   starts a grandchild of its own and pauses; the parent-death signal does not
   reach the grandchild, so only the reaper does.

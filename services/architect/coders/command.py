@@ -3,13 +3,14 @@
 The CLI gets the feedback (and the Triggerer's evidence) as its prompt, as an
 argument where the argv holds ``{prompt}`` or on stdin otherwise. It runs in
 the candidate's worktree in a process group of its own, with only PATH, HOME,
-LANG and the configured environment (never the Architect's token; plus the
-harness's ``HARNESS_CHILD_TOKEN`` marker), under a timeout after which the
-whole group is killed (so is whatever it leaves running when it exits). It is
-a harness child (:mod:`ratchet.ci.children`): it dies with the Architect, and
-what it left running is reaped after a crash. What it changed is then
-checked like any candidate (policy, tiers); a CLI that fails or changes
-nothing yields no candidate, with the tail of its output as the reason.
+the locale, TMPDIR and the configured environment (never the Architect's
+token; plus the harness's ``HARNESS_CHILD_TOKEN`` marker), under a timeout
+after which the whole group is killed (so is whatever it leaves running when
+it exits). It is a harness child (:mod:`ratchet.ci.children`): it dies with
+the Architect, and what it left running is reaped after a crash. What it
+changed is then checked like any candidate (policy, tiers); a CLI that fails
+or changes nothing yields no candidate, with the tail of its output as the
+reason.
 """
 
 from __future__ import annotations

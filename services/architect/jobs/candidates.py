@@ -175,7 +175,7 @@ def aggregate(stage: Stage, candidates: list[CandidateRecord]) -> Stage:
         status=status,
         started_at=min(started) if started else None,
         finished_at=max(finished) if finished and status is not StageStatus.RUNNING else None,
-        # The total is known once no run is still going (a partial sum read as 0.0 s).
+        # The total is known once no run is still going (a partial sum would read as it).
         seconds=(
             None
             if any(s.seconds is None for _, s in runs)

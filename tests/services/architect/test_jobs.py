@@ -83,7 +83,7 @@ def test_an_unknown_job_is_not_found(jobs: JobStore) -> None:
 def test_each_candidate_keeps_its_own_stages_and_the_job_row_aggregates_them(
     jobs: JobStore,
 ) -> None:
-    """The bug this fixes: a second candidate's stages overwrote the first's."""
+    """A second candidate's stages are recorded beside the first's, never over them."""
     job, _ = jobs.create(JobKind.FEEDBACK, "a")
     jobs.claim_next()
     for number, (status, log) in enumerate(
@@ -163,7 +163,8 @@ CREATE TABLE IF NOT EXISTS stages (
 
 
 def test_a_candidate_stage_still_running_has_no_total_yet(jobs: JobStore) -> None:
-    """A partial sum read as the stage's time (0.0 s while the first run went on)."""
+    """While any candidate's run of a stage goes on, the job row gives it no time: a
+    partial sum would read as the stage's total."""
     job, _ = jobs.create(JobKind.FEEDBACK, "a")
     jobs.claim_next()
     for number in (1, 2):

@@ -110,9 +110,10 @@ def test_a_template_applies_all_or_nothing(tree: Path) -> None:
     assert snapshot(tree) == applied
 
 
-def test_bug_a_template_arm_under_tuned_posteriors_was_never_the_greedy_arm(tree: Path) -> None:
-    """After Tuner feedback (blend at 0.9+) the template's 4:1 prior left `blend` greedy,
-    so the tiers judged the old code and the candidate tied its baseline (rejected)."""
+def test_a_template_arm_leads_even_over_tuned_posteriors(tree: Path) -> None:
+    """The template's new arm is made the greedy one even when Tuner feedback lifted an
+    old arm (blend at 0.9+) above the template's 4:1 prior: otherwise the tiers would
+    judge the old code, and the candidate would tie its baseline (rejected)."""
     path = tree / "state/active.state.json"
     document = json.loads(path.read_text())
     arms = document["data"]["strategy"]["arms"]
@@ -138,8 +139,8 @@ def test_the_coder_skips_what_the_version_has_and_brings_what_a_template_require
     assert f"brought required template {MINILM}" in proposal.log
     assert f"brought required template {LINEAR}" not in proposal.log
     assert any(line.startswith("prepared services.runner.agent.embedding") for line in proposal.log)
-    # Now ensemble, minilm and linear are all there: only bm25 is left to propose (and
-    # its hooks, written against v0.1.0's router, no longer apply).
+    # With ensemble, minilm and linear all there, only bm25 is left to propose, and its
+    # hooks, written against v0.1.0's router, do not apply to this tree.
     with pytest.raises(CoderError, match=f"{BM25}: the anchor"):
         TemplateCoder(limit=4).propose(request(FEEDBACK), tree, 0)
     with pytest.raises(CoderError, match="only 1 template"):

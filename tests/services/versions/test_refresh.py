@@ -157,8 +157,9 @@ def test_the_cache_is_rebuilt_by_a_new_process(home: Home) -> None:
 
 
 def test_no_workspace_is_503_with_what_to_do_and_creates_nothing(tmp_path: Path) -> None:
-    """Opening the stores early would create workspace/state/, which `ratchet init`
-    then refuses as "exists but is not a git repository"."""
+    """The Versions API writes nothing: before `ratchet init` it opens no store (which
+    would create folders in the home), answers 503 saying what to do, and the home is
+    not created."""
     home = tmp_path / "empty"
     client = TestClient(create_app(settings_for(home)))
     for path in ("/versions", "/versions/active", "/versions/v0.1.0", "/pointer/history", "/kpis"):
