@@ -174,50 +174,68 @@ class ReleaseStore:
         may return metadata fields that need the commit (e.g. ``eval_key``).
         """
         with self.lock():
-            latest = self.latest()
-            tag = version or str(
-                next_version(
-                    None if latest is None else Version.parse(latest.version), metadata.kind
-                )
-            )
-            Version.parse(tag)
-            metadata = metadata.model_copy(
-                update={
-                    "parent": metadata.parent or (latest.version if latest else None),
-                    "created_at": metadata.created_at or utcnow(),
-                }
-            )
+            tag, metadata = self._next_tag(metadata, version)
             with open_repo(self.workspace) as repo:
                 if tag in {t.name for t in repo.tags}:
                     raise ConflictError(f"tag {tag} already exists; a release is never overwritten")
-                if paths:
-                    repo.git.add("--", *paths)
-                staged = [p for p in repo.git.diff("--cached", "--name-only").splitlines() if p]
-                try:
-                    authorised = (metadata.model_extra or {}).get("authorised") or ()
-                    check_change(
-                        metadata.author, staged_changes(repo, staged), authorised=authorised
-                    )
-                except PolicyError:
-                    repo.git.reset("--quiet", "HEAD", "--", *staged)  # release nothing
-                    raise
-                if staged or allow_empty:
-                    repo.git.commit("--allow-empty", "-m", f"{tag}: {message}")
-                commit = repo.head.commit.hexsha
+                commit = _commit_staged(repo, paths, metadata, f"{tag}: {message}", allow_empty)
                 if before_tag is not None:
                     extra = before_tag(commit)
                     if extra:
                         metadata = metadata.model_copy(update=extra)
-                body = json.dumps(
-                    metadata.model_dump(mode="json", exclude_none=False), sort_keys=True
-                )
-                try:
-                    repo.git.tag("-a", tag, "-m", body, commit)
-                except GitCommandError as exc:
-                    if "already exists" in str(exc):
-                        raise ConflictError(f"tag {tag} already exists") from None
-                    raise
+                _tag(repo, tag, metadata, commit)
             return Release(tag, commit, metadata, utcnow())
+
+    def _next_tag(
+        self, metadata: ReleaseMetadata, version: str | None
+    ) -> tuple[str, ReleaseMetadata]:
+        """The tag to create (``version``, else the next of ``metadata.kind``) and the
+        metadata with its parent (the latest release) and creation time filled in."""
+        latest = self.latest()
+        tag = version or str(
+            next_version(None if latest is None else Version.parse(latest.version), metadata.kind)
+        )
+        Version.parse(tag)
+        return tag, metadata.model_copy(
+            update={
+                "parent": metadata.parent or (latest.version if latest else None),
+                "created_at": metadata.created_at or utcnow(),
+            }
+        )
+
+
+def _commit_staged(
+    repo: Repo,
+    paths: Sequence[str],
+    metadata: ReleaseMetadata,
+    message: str,
+    allow_empty: bool,
+) -> str:
+    """Stage ``paths``, check what is staged against the path policy (unstaged again if
+    it fails), commit it (or nothing, unless ``allow_empty``): the commit to tag."""
+    if paths:
+        repo.git.add("--", *paths)
+    staged = [p for p in repo.git.diff("--cached", "--name-only").splitlines() if p]
+    try:
+        authorised = (metadata.model_extra or {}).get("authorised") or ()
+        check_change(metadata.author, staged_changes(repo, staged), authorised=authorised)
+    except PolicyError:
+        repo.git.reset("--quiet", "HEAD", "--", *staged)  # release nothing
+        raise
+    if staged or allow_empty:
+        repo.git.commit("--allow-empty", "-m", message)
+    return repo.head.commit.hexsha
+
+
+def _tag(repo: Repo, tag: str, metadata: ReleaseMetadata, commit: str) -> None:
+    """The annotated tag ``tag`` on ``commit``, its message the metadata as JSON."""
+    body = json.dumps(metadata.model_dump(mode="json", exclude_none=False), sort_keys=True)
+    try:
+        repo.git.tag("-a", tag, "-m", body, commit)
+    except GitCommandError as exc:
+        if "already exists" in str(exc):
+            raise ConflictError(f"tag {tag} already exists") from None
+        raise
 
 
 def staged_changes(repo: Repo, paths: Sequence[str]) -> list[FileChange]:

@@ -9,7 +9,6 @@ at release), and every tier runs that tree's code in its own processes.
 from __future__ import annotations
 
 import hashlib
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,9 @@ from ratchet.state.revisioned import dumps
 from ratchet.vcs import job_worktree, open_repo
 from ratchet.vcs.releases import staged_changes
 
-from .book import Book
-from .coders import Coder, CoderError, CodingRequest
-from .context import ArchitectContext
-from .stages import Recorder, Rejected
+from .coders import CoderError, Proposal
+from .jobrun import JobRun
+from .stages import Rejected
 
 
 @dataclass
@@ -89,47 +87,55 @@ def diff_fingerprint(tree: Path, base_commit: str, commit: str) -> str:
     return "diff:" + hashlib.sha256(diff.encode()).hexdigest()[:16]
 
 
-def build_candidate(
-    ctx: ArchitectContext,
-    recorder: Recorder,
-    book: Book,
-    coder: Coder,
-    request: CodingRequest,
-    index: int,
-    base_commit: str,
-    data_root: Path,
-    stack: ExitStack,
-) -> Candidate:
+def build_candidate(run: JobRun, index: int) -> Candidate:
     """Candidate ``index`` through the gates every candidate meets, up to ``fast``.
 
-    Rejected at the first that says no. The worktree stays open on ``stack``
-    (the job's), for the full tier should the candidate get there.
+    Rejected at the first that says no. The worktree stays open on the run's
+    ``worktrees``, for the full tier should the candidate get there.
     """
     number = index + 1
-    with recorder.stage("worktree", number) as log:
-        tree = stack.enter_context(
-            job_worktree(ctx.settings.workspace_path, base_commit, parent=ctx.worktrees)
+    with run.recorder.stage("worktree", number) as log:
+        tree = run.worktrees.enter_context(
+            job_worktree(run.workspace, run.base_commit, parent=run.ctx.worktrees)
         )
-        log.append(f"candidate {number}: worktree at {base_commit[:12]}")
-    with recorder.stage("coder", number) as log:
+        log.append(f"candidate {number}: worktree at {run.base_commit[:12]}")
+    proposal = _propose(run, tree, index)
+    candidate = _check_policy(run, tree, index, proposal)
+    run_gate(run, candidate, "micro")
+    calibrate(run, candidate)
+    run_gate(run, candidate, "fast")
+    return candidate
+
+
+def _propose(run: JobRun, tree: Path, index: int) -> Proposal:
+    """The ``coder`` stage: the coder writes candidate ``index`` into ``tree``."""
+    number = index + 1
+    with run.recorder.stage("coder", number) as log:
         try:
-            proposal = coder.propose(request, tree, index)
+            proposal = run.coder.propose(run.request, tree, index)
         except CoderError as exc:
             log += exc.log  # what it tried before giving up (questions, tokens, cost)
-            raise Rejected(f"{coder.name} coder: {exc}") from None
+            raise Rejected(f"{run.coder.name} coder: {exc}") from None
         log += [proposal.summary, *proposal.log]
-        book.update(number, summary=proposal.summary, fingerprint=proposal.fingerprint)
-    with recorder.stage("policy", number) as log:
-        commit, changes = commit_worktree(tree, f"candidate {number} of job {request.job_id}")
+        run.book.update(number, summary=proposal.summary, fingerprint=proposal.fingerprint)
+    return proposal
+
+
+def _check_policy(run: JobRun, tree: Path, index: int, proposal: Proposal) -> Candidate:
+    """The ``policy`` stage: what the coder wrote, committed and within the path policy,
+    with a state that loads and budgets that parse."""
+    number = index + 1
+    with run.recorder.stage("policy", number) as log:
+        commit, changes = commit_worktree(tree, f"candidate {number} of job {run.request.job_id}")
         if not changes:
             raise Rejected("the candidate changes nothing")
-        book.update(
+        run.book.update(
             number,
             commit=commit,
-            fingerprint=proposal.fingerprint or diff_fingerprint(tree, base_commit, commit),
+            fingerprint=proposal.fingerprint or diff_fingerprint(tree, run.base_commit, commit),
         )
         try:
-            notes = check_change("architect", changes, authorised=authorisations(request.text))
+            notes = check_change("architect", changes, authorised=authorisations(run.request.text))
         except PolicyError as exc:
             raise Rejected(str(exc)) from None
         state = read_state(tree)
@@ -139,25 +145,21 @@ def build_candidate(
             raise Rejected(str(exc)) from None
         log.append(f"{len(changes)} file(s) within the policy; candidate {commit[:12]}")
         log += notes
-    candidate = Candidate(index, proposal.summary, commit, state, margin, tree, {}, notes)
-    run_gate(ctx, recorder, book, candidate, "micro", data_root)
-    calibrate(recorder, book, candidate, data_root)
-    run_gate(ctx, recorder, book, candidate, "fast", data_root)
-    return candidate
+    return Candidate(index, proposal.summary, commit, state, margin, tree, {}, notes)
 
 
-def calibrate(recorder: Recorder, book: Book, candidate: Candidate, data_root: Path) -> None:
+def calibrate(run: JobRun, candidate: Candidate) -> None:
     """The candidate's arms measured on dev become its priors (dominated arms retired,
     exploration capped: ``ratchet.ci.exploration``), amended into its commit, so the
     tiers judge and the release serves the policy users will get."""
-    with recorder.stage("calibrate", candidate.number) as log:
+    with run.recorder.stage("calibrate", candidate.number) as log:
         arms = list(declared_arms(candidate.state))
         if not arms:
             log.append("the state declares no strategy arms: nothing to calibrate")
             return
         try:
             budget = load_budgets(candidate.tree).exploration
-            dev = datasets.load(data_root, "dev")
+            dev = datasets.load(run.build, "dev")
             with agent_process(candidate.tree, [e.text for e in dev], "fast") as agent:
                 scores = score_arms(agent, candidate.state, dev, arms)
         except (AgentRefused, CorruptDocumentError) as exc:
@@ -174,23 +176,16 @@ def calibrate(recorder: Recorder, book: Book, candidate: Candidate, data_root: P
             repo.git.commit("-q", "--amend", "--no-edit")
             candidate.commit = repo.head.commit.hexsha
         candidate.state = state
-        book.update(candidate.number, commit=candidate.commit)
+        run.book.update(candidate.number, commit=candidate.commit)
         log.append(f"priors written to state/{ACTIVE_KEY}; candidate {candidate.commit[:12]}")
 
 
-def run_gate(
-    ctx: ArchitectContext,
-    recorder: Recorder,
-    book: Book,
-    candidate: Candidate,
-    tier: str,
-    data_root: Path,
-) -> TierReport:
+def run_gate(run: JobRun, candidate: Candidate, tier: str) -> TierReport:
     """One CI tier on the candidate's tree, recorded on it; Rejected if it fails."""
-    with recorder.stage(tier, candidate.number) as log:
-        report = run_tier(tier, candidate.state, candidate.tree, data_root, ctx.ci)
+    with run.recorder.stage(tier, candidate.number) as log:
+        report = run_tier(tier, candidate.state, candidate.tree, run.build, run.ctx.ci)
         candidate.reports[tier] = report
-        book.tier(candidate.number, report)
+        run.book.tier(candidate.number, report)
         details = report.details.get("unit_tests")
         if isinstance(details, dict) and details.get("output"):
             log.append(str(details["output"]))

@@ -10,15 +10,13 @@ a bound, so a job whose candidates all fail full costs two full runs, not N.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .baseline import Baseline
 from .book import Book
 from .candidates import Candidate, run_gate
 from .compare import by_dev, dev_verdict, heldout_verdict
-from .context import ArchitectContext
+from .jobrun import JobRun
 from .jobs import STAGES, CandidateStatus
-from .stages import Recorder, Rejected
+from .stages import Rejected
 
 MAX_FULL_RUNS = 2
 
@@ -52,15 +50,9 @@ def screen(
     return ranked
 
 
-def cascade(
-    ctx: ArchitectContext,
-    recorder: Recorder,
-    book: Book,
-    ranked: list[Candidate],
-    base: Baseline,
-    data_root: Path,
-) -> Candidate:
+def cascade(run: JobRun, ranked: list[Candidate], base: Baseline) -> Candidate:
     """The first of ``ranked`` that passes full and the held-out comparison; Rejected if none."""
+    book = run.book
     failures: list[Rejected] = []
     chosen: Candidate | None = None
     for position, candidate in enumerate(ranked):
@@ -82,15 +74,7 @@ def cascade(
             )
             continue
         try:
-            run_gate(ctx, recorder, book, candidate, "full", data_root)
-            with recorder.stage("compare", candidate.number) as lines:
-                why = heldout_verdict(candidate, base)
-                if why is not None:
-                    raise Rejected(why)
-                lines.append(
-                    f"held-out {candidate.metric('heldout_accuracy'):.4f} vs {base.version}'s "
-                    f"{base.metric('heldout_accuracy')}: no regression"
-                )
+            _full(run, candidate, base)
         except Rejected as exc:
             book.settle(candidate.number, CandidateStatus.REJECTED, f"failed {exc.stage}: {exc}")
             failures.append(exc)
@@ -99,3 +83,16 @@ def cascade(
     if chosen is None:
         raise none_kept(failures) if failures else Rejected("no candidate ran in full", "full")
     return chosen
+
+
+def _full(run: JobRun, candidate: Candidate, base: Baseline) -> None:
+    """The ``full`` tier, then the ``compare`` stage: held-out against the base's."""
+    run_gate(run, candidate, "full")
+    with run.recorder.stage("compare", candidate.number) as lines:
+        why = heldout_verdict(candidate, base)
+        if why is not None:
+            raise Rejected(why)
+        lines.append(
+            f"held-out {candidate.metric('heldout_accuracy'):.4f} vs {base.version}'s "
+            f"{base.metric('heldout_accuracy')}: no regression"
+        )

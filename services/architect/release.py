@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,13 @@ from git import GitCommandError
 
 from ratchet.ci.micro import run_micro
 from ratchet.errors import PinnedError
-from ratchet.state import ACTIVE_KEY, ActiveState, StateDocument, StateManager
+from ratchet.state import ACTIVE_KEY, StateDocument, StateManager
 from ratchet.vcs import Release, ReleaseMetadata, ReleaseStore, open_repo
 
 from .baseline import Baseline, summary_key
-from .bump import decide, tool_schema_hash
+from .bump import Bump, decide, tool_schema_hash
 from .candidates import Candidate, read_state
-from .context import ArchitectContext
-from .jobs import Job
+from .jobrun import JobRun
 from .stages import Rejected
 
 log = logging.getLogger(__name__)
@@ -67,69 +67,95 @@ def _undo(workspace: Path) -> None:
 
 
 def release_candidate(
-    ctx: ArchitectContext,
-    job: Job,
-    candidate: Candidate,
-    active: ActiveState,
-    base: Baseline,
-    build: Path,
-    lines: list[str],
+    run: JobRun, candidate: Candidate, base: Baseline, lines: list[str]
 ) -> Release:
-    workspace = ctx.settings.workspace_path
-    with ctx.releases.begin():
+    """``candidate`` on main, committed, summarised, tagged and served; Rejected if it no
+    longer applies or main moved under it and micro fails on the rebased tree."""
+    with run.ctx.releases.begin():
         try:
-            ctx.manager.refuse_if_pinned()
+            run.ctx.manager.refuse_if_pinned()
         except PinnedError as exc:
             raise Rejected(str(exc)) from None
-        with open_repo(workspace) as repo:
-            head = repo.head.commit.hexsha
-            try:
-                repo.git.cherry_pick("--no-commit", candidate.commit)
-            except GitCommandError as exc:
-                _undo(workspace)
-                raise Rejected(
-                    f"main moved and the change no longer applies: {str(exc).splitlines()[-1]}"
-                ) from None
-            if not repo.git.diff("--cached", "--name-only").strip():
-                _undo(workspace)
-                raise Rejected("the change is already on main: nothing to release")
+        head = _cherry_pick(run.workspace, candidate.commit)
         try:
-            return _commit_and_tag(ctx, job, candidate, active, base, build, head, lines)
+            return _commit_and_tag(run, candidate, base, head, lines)
         except BaseException:
-            _undo(workspace)
+            _undo(run.workspace)
             raise
 
 
+def _cherry_pick(workspace: Path, commit: str) -> str:
+    """Stage ``commit``'s change on the workspace's HEAD (returned); Rejected, with the
+    workspace left as it was, if it does not apply or changes nothing there."""
+    with open_repo(workspace) as repo:
+        head = repo.head.commit.hexsha
+        try:
+            repo.git.cherry_pick("--no-commit", commit)
+        except GitCommandError as exc:
+            _undo(workspace)
+            raise Rejected(
+                f"main moved and the change no longer applies: {str(exc).splitlines()[-1]}"
+            ) from None
+        if not repo.git.diff("--cached", "--name-only").strip():
+            _undo(workspace)
+            raise Rejected("the change is already on main: nothing to release")
+    return head
+
+
 def _commit_and_tag(
-    ctx: ArchitectContext,
-    job: Job,
-    candidate: Candidate,
-    active: ActiveState,
-    base: Baseline,
-    build: Path,
-    head: str,
-    lines: list[str],
+    run: JobRun, candidate: Candidate, base: Baseline, head: str, lines: list[str]
 ) -> Release:
-    workspace = ctx.settings.workspace_path
-    state = read_state(workspace)
-    extra: dict[str, Any] = {}
-    if head != active.pointer.commit:
-        micro = run_micro(state, workspace)
-        lines.append(f"main moved since {active.version}: rebased; {micro.reason}")
-        extra["rebase_micro"] = {"passed": micro.passed, "seconds": round(micro.seconds, 3)}
-        if not micro.passed:
-            raise Rejected(f"after the rebase on main, {micro.reason}")
-    bump = decide(base.tools, candidate.tools, build, workspace)
+    """The staged change released (commit, summary, tag), then the pointer moved to it."""
+    job = run.job
+    state = read_state(run.workspace)
+    extra = _micro_if_rebased(run, state, head, lines)
+    bump = decide(base.tools, candidate.tools, run.build, run.workspace)
     lines.append(f"{bump.kind} release" + (f": {'; '.join(bump.reasons)}" if bump.reasons else ""))
-    metadata = ReleaseMetadata.model_validate(
+    notes = "".join(f"\n\n{note}" for note in candidate.authorised_notes)
+    release = run.ctx.releases.release(
+        _metadata(run, candidate, bump, state),
+        message=f"{job.text.splitlines()[0][:72] if job.text.strip() else 'architect'} "
+        f"(job {job.id}){notes}",
+        before_tag=_summary_writer(run, candidate, base, bump, extra),
+    )
+    run.ctx.manager.activate(
+        release.version,
+        state,
+        actor="architect",
+        reason=f"job {job.id}: {job.text[:120]}",
+        commit=release.commit,
+    )
+    log.info("released %s for job %s", release.version, job.id)
+    return release
+
+
+def _micro_if_rebased(
+    run: JobRun, state: StateDocument, head: str, lines: list[str]
+) -> dict[str, Any]:
+    """If main moved since the base, micro again on the rebased tree (Rejected if it
+    fails); what it measured, for the summary."""
+    if head == run.base_commit:
+        return {}
+    micro = run_micro(state, run.workspace)
+    lines.append(f"main moved since {run.base_version}: rebased; {micro.reason}")
+    if not micro.passed:
+        raise Rejected(f"after the rebase on main, {micro.reason}")
+    return {"rebase_micro": {"passed": micro.passed, "seconds": round(micro.seconds, 3)}}
+
+
+def _metadata(
+    run: JobRun, candidate: Candidate, bump: Bump, state: StateDocument
+) -> ReleaseMetadata:
+    """The release tag's metadata: what, by whom, from which job, base and candidate."""
+    return ReleaseMetadata.model_validate(
         {
             "kind": bump.kind,
             "author": "architect",
             "state_hash": state.content_hash(),
             "tool_schema_hash": tool_schema_hash(candidate.tools),
-            "reason": job.text[:300],
-            "job_id": job.id,
-            "base_version": active.version,
+            "reason": run.job.text[:300],
+            "job_id": run.job.id,
+            "base_version": run.base_version,
             "candidate": candidate.commit,
             "bump_reasons": bump.reasons,
             "authorised": sorted({"test-changes"} if candidate.authorised_notes else set()),
@@ -137,11 +163,17 @@ def _commit_and_tag(
         }
     )
 
+
+def _summary_writer(
+    run: JobRun, candidate: Candidate, base: Baseline, bump: Bump, extra: dict[str, Any]
+) -> Callable[[str], dict[str, Any]]:
+    """What runs between commit and tag: the release's eval summary, written once."""
+
     def write_summary(commit: str) -> dict[str, Any]:
         key = summary_key(commit)
         summary = {
             "commit": commit,
-            "job_id": job.id,
+            "job_id": run.job.id,
             "kind": str(bump.kind),
             "passed": True,
             **{k: v for r in candidate.reports.values() for k, v in r.metrics.items()},
@@ -155,22 +187,7 @@ def _commit_and_tag(
             "authorised_changes": candidate.authorised_notes,
             **extra,
         }
-        ctx.objects.put_once(key, json.dumps(summary, indent=2, sort_keys=True).encode())
+        run.ctx.objects.put_once(key, json.dumps(summary, indent=2, sort_keys=True).encode())
         return {"eval_key": key}
 
-    notes = "".join(f"\n\n{note}" for note in candidate.authorised_notes)
-    release = ctx.releases.release(
-        metadata,
-        message=f"{job.text.splitlines()[0][:72] if job.text.strip() else 'architect'} "
-        f"(job {job.id}){notes}",
-        before_tag=write_summary,
-    )
-    ctx.manager.activate(
-        release.version,
-        state,
-        actor="architect",
-        reason=f"job {job.id}: {job.text[:120]}",
-        commit=release.commit,
-    )
-    log.info("released %s for job %s", release.version, job.id)
-    return release
+    return write_summary

@@ -3,18 +3,23 @@ the bound on full runs, and the reasons a candidate loses."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from ratchet.ci.report import TierReport
+from ratchet.state import ActiveState
+from ratchet.state.pointer import Pointer
 from services.architect import cascade as cascade_module
 from services.architect.baseline import Baseline
 from services.architect.book import Book
 from services.architect.candidates import Candidate, read_state
 from services.architect.cascade import MAX_FULL_RUNS, cascade, none_kept, screen
+from services.architect.coders import CodingRequest, TemplateCoder
 from services.architect.compare import by_dev, dev_verdict, heldout_verdict
 from services.architect.context import ArchitectContext
+from services.architect.jobrun import JobRun
 from services.architect.jobs import CandidateStatus, JobKind, JobStore
 from services.architect.ledger import ProposalLedger
 from services.architect.stages import Recorder, Rejected
@@ -74,6 +79,33 @@ def book(tmp_path: Path) -> Book:
     )
 
 
+def job_run(book: Book) -> JobRun:
+    """A run of the book's job on ``BASE``, for a stand-in full tier (the context and the
+    build are not used)."""
+    state = read_state(PROJECT_ROOT)
+    pointer = Pointer(
+        version=BASE.version,
+        commit=BASE.commit,
+        snapshot="",
+        state_hash=state.content_hash(),
+        state_revision=state.revision,
+        actor="human",
+    )
+    return JobRun(
+        ctx=ArchitectContext.__new__(ArchitectContext),
+        job=book.jobs.get(book.job_id),
+        recorder=Recorder(book.jobs, book.job_id),
+        book=book,
+        active=ActiveState(pointer, state),
+        base_commit=BASE.commit,
+        build=PROJECT_ROOT,
+        coder=TemplateCoder(),
+        request=CodingRequest(book.job_id, book.feedback, base_version=BASE.version),
+        candidates=len(book.records),
+        worktrees=ExitStack(),
+    )
+
+
 def test_full_runs_only_the_best_and_at_most_twice(
     book: Book, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,14 +123,13 @@ def test_full_runs_only_the_best_and_at_most_twice(
 
     ran: list[int] = []
 
-    def full_fails(ctx: object, recorder: object, b: Book, c: Candidate, *rest: object) -> None:
+    def full_fails(run: JobRun, c: Candidate, tier: str) -> None:
         ran.append(c.number)
         raise Rejected(f"full failed: p95 of candidate {c.number}", "full")
 
     monkeypatch.setattr(cascade_module, "run_gate", full_fails)
-    ctx = ArchitectContext.__new__(ArchitectContext)  # unused by the stand-in
     with pytest.raises(Rejected) as raised:
-        cascade(ctx, Recorder(book.jobs, book.job_id), book, ranked, BASE, PROJECT_ROOT)
+        cascade(job_run(book), ranked, BASE)
     assert ran == [3, 4] and len(ran) == MAX_FULL_RUNS
     assert raised.value.stage == "full"
     assert book.records[3].reason == "failed full: full failed: p95 of candidate 3"
@@ -119,9 +150,8 @@ def test_the_best_that_passes_full_is_chosen_and_the_rest_lose_without_full(
         book.open(c.number)
     ranked = screen(candidates, BASE, book, [], must_improve=True)
     ran: list[int] = []
-    monkeypatch.setattr(cascade_module, "run_gate", lambda *a: ran.append(a[3].number))
-    ctx = ArchitectContext.__new__(ArchitectContext)
-    chosen = cascade(ctx, Recorder(book.jobs, book.job_id), book, ranked, BASE, PROJECT_ROOT)
+    monkeypatch.setattr(cascade_module, "run_gate", lambda *a: ran.append(a[1].number))
+    chosen = cascade(job_run(book), ranked, BASE)
     assert (chosen.number, ran) == (2, [2])
     assert book.records[1].status is CandidateStatus.LOST
     assert (
