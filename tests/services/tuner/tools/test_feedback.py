@@ -1,4 +1,4 @@
-"""``feedback`` called directly: stored, applied on request, counted once, rejected with a reason."""
+"""``feedback`` called directly: stored, applied on request, counted once, or rejected."""
 
 from __future__ import annotations
 
