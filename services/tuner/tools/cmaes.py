@@ -30,8 +30,6 @@ from .studies import (
     study_key,
 )
 
-__all__ = ["AskResult", "Bounds", "CandidateOut", "CmaTools", "register", "state_params"]
-
 
 class Bounds(BaseModel):
     low: float
