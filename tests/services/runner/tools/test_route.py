@@ -23,21 +23,18 @@ async def test_turns_of_one_conversation_are_numbered_on_the_same_arm(
     assert (first.version, first.state_revision) == ("v0.1.0", runtime.served.revision)
 
 
-@pytest.mark.parametrize(
-    ("text", "conversation_id", "message"),
-    [
+async def test_bad_input_is_rejected_and_audited_as_rejected(runtime: RunnerRuntime) -> None:
+    tool = RouteTool(runtime)
+    cases = [
         ("   ", None, "text is empty"),
         ("x" * 2001, None, "text has 2001 characters; the limit is 2000"),
         ("hi", "-starts-with-a-dash", "conversation_id is malformed"),
-    ],
-)
-async def test_bad_input_is_rejected_and_audited_as_rejected(
-    runtime: RunnerRuntime, text: str, conversation_id: str | None, message: str
-) -> None:
-    with pytest.raises(BadInput, match=message):
-        await RouteTool(runtime).route(text, conversation_id)
+    ]
+    for text, conversation_id, message in cases:
+        with pytest.raises(BadInput, match=message):
+            await tool.route(text, conversation_id)
     stats = runtime.audit.window(60, tool="route")
-    assert (stats.calls, stats.rejected, stats.errors) == (1, 1, 0)
+    assert (stats.calls, stats.rejected, stats.errors) == (3, 3, 0)
 
 
 def test_a_new_conversation_gets_a_fresh_id_and_a_given_one_is_kept(
