@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from ratchet.config import ServiceSettings
 from ratchet.serving import run_service
-from services.runner.app import RouteResult
+from services.runner.tools.route import RouteResult
 
 
 class BareSettings(ServiceSettings):

@@ -1,4 +1,4 @@
-"""What the Tuner's tools share: settings, stores, intake, scorer (built once per process)."""
+"""What the Tuner's tools share: stores, intake, scorer, promotion (built once per process)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from ratchet.objects import ObjectStore
 from ratchet.sessions import SessionStore
 from ratchet.state import StateManager
 
+from .applier import Applier
+from .autopromote import AutoPromoter
 from .intake import Intake
+from .promotion import Promoter
 from .scoring import DevScorer
 
 
@@ -22,3 +25,6 @@ class TunerContext:
     intake: Intake
     scorer: DevScorer
     labels: frozenset[str]
+    promoter: Promoter
+    applier: Applier  # folds stored feedback into staging in the background
+    auto: AutoPromoter

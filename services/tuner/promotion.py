@@ -18,7 +18,7 @@ from ratchet.ci.micro import run_micro
 from ratchet.errors import PinnedError
 from ratchet.objects import ObjectStore
 from ratchet.promotion import release_state
-from ratchet.state import StateManager
+from ratchet.state import ActiveState, StateDocument, StateManager
 from ratchet.vcs import ReleaseKind, ReleaseStore
 
 from .intake import APPLIED, WATERMARK, Intake, reward_of
@@ -89,22 +89,33 @@ class Promoter:
             )
         staging = self.intake.apply_pending()  # release everything received so far
         applied = int((staging.tuning or {}).get(APPLIED, 0))
-
-        def refused(reason: str) -> PromoteResult:
-            return PromoteResult(
-                promoted=False, version=active.version, reason=reason, feedback_applied=applied
+        refusal = self._refusal(active, staging)
+        if refusal is None:
+            report = run_micro(
+                staging, active_code_root(self.manager, self.builds, self.local_root)
             )
+            if report.passed:
+                return self._release(active, staging, applied, report.reason)
+            refusal = report.reason
+        return PromoteResult(
+            promoted=False, version=active.version, reason=refusal, feedback_applied=applied
+        )
 
+    def _refusal(self, active: ActiveState, staging: StateDocument) -> str | None:
+        """Why staging cannot be released over ``active`` before any test, if it cannot."""
         if active.pointer.pinned:
-            return refused(
+            return (
                 f"pinned: {active.version} is pinned by {active.pointer.actor} "
                 f"({active.pointer.reason or 'no reason given'}); unpin it first"
             )
         if staging.content_hash() == active.document.content_hash():
-            return refused(f"nothing to release: staging equals the state of {active.version}")
-        report = run_micro(staging, active_code_root(self.manager, self.builds, self.local_root))
-        if not report.passed:
-            return refused(report.reason)
+            return f"nothing to release: staging equals the state of {active.version}"
+        return None
+
+    def _release(
+        self, active: ActiveState, staging: StateDocument, applied: int, micro: str
+    ) -> PromoteResult:
+        """Tag staging (its micro tier passed) and publish what it learned from."""
         since = int((active.document.tuning or {}).get(WATERMARK, 0))
         through = int((staging.tuning or {}).get(WATERMARK, 0))
         rows = [r for r in self.intake.sessions.feedback_after(since) if r["id"] <= through]
@@ -120,12 +131,17 @@ class Promoter:
                 metadata={
                     "feedback_applied": applied,
                     "staging_revision": staging.revision,
-                    "micro": report.reason,
+                    "micro": micro,
                     "kpis": kpis.model_dump(),
                 },
             )
         except PinnedError as exc:  # pinned between the check and the release
-            return refused(f"pinned: {exc}")
+            return PromoteResult(
+                promoted=False,
+                version=active.version,
+                reason=f"pinned: {exc}",
+                feedback_applied=applied,
+            )
         event = events.publish(  # the record of what this release was learned from
             self.objects,
             "tuner",
@@ -142,7 +158,7 @@ class Promoter:
             promoted=True,
             version=release.version,
             feedback_applied=applied,
-            reason=f"released {release.version}; {report.reason}",
+            reason=f"released {release.version}; {micro}",
             kpis=kpis,
             event=event,
         )

@@ -1,1 +1,1 @@
-"""The Tuner's algorithm tools, one module per algorithm; each registers its tools."""
+"""The Tuner's MCP tools, one module per tool or algorithm; each registers its own tools."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 import anyio
@@ -21,6 +22,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from ratchet.errors import NotFoundError
+from ratchet.objects import ObjectStore
 
 from ..algorithms.thompson import BanditError, Posterior, draw
 from ..context import TunerContext
@@ -65,19 +67,21 @@ def _result(bandit: str, arms: Arms, rewards: int, arm: str | None) -> BanditRes
     return BanditResult(bandit=bandit, arm=arm, arms=shown, rewards=rewards)
 
 
-def register(server: MCPServer, ctx: TunerContext) -> None:
-    rng = random.SystemRandom()
-    store = ctx.objects
+class BanditTools:
+    """The bandit tools over one object store; a draw uses ``rng``."""
 
-    def load(bandit: str) -> tuple[Arms, int]:
+    def __init__(self, objects: ObjectStore, rng: random.Random | None = None) -> None:
+        self.store = objects
+        self.rng = rng or random.SystemRandom()
+
+    def load(self, bandit: str) -> tuple[Arms, int]:
         try:
-            return _decode(store.get(_key(bandit)).data)
+            return _decode(self.store.get(_key(bandit)).data)
         except NotFoundError:
             raise ToolError(f"no bandit {bandit!r}: create it with bandit_create") from None
 
-    @server.tool(description="Declare a bandit and its arms (idempotent for the same arms).")
     async def bandit_create(
-        bandit: str, arms: Annotated[list[str], Field(min_length=2, max_length=1000)]
+        self, bandit: str, arms: Annotated[list[str], Field(min_length=2, max_length=1000)]
     ) -> BanditResult:
         key = _key(bandit)
         if len(set(arms)) != len(arms) or not all(NAME.match(a) for a in arms):
@@ -91,25 +95,15 @@ def register(server: MCPServer, ctx: TunerContext) -> None:
                 return current
             return _encode({name: Posterior() for name in arms}, 0)
 
-        try:
-            written = await anyio.to_thread.run_sync(lambda: store.update(key, create))
-        except BanditError as exc:
-            raise ToolError(str(exc)) from None
+        written = await self._update(key, create)
         return _result(bandit, *_decode(written), arm=None)
 
-    @server.tool(description="Thompson draw: the arm of `bandit` to play next.")
-    async def bandit_draw(bandit: str) -> BanditResult:
-        arms, rewards = await anyio.to_thread.run_sync(load, bandit)
-        return _result(bandit, arms, rewards, draw(arms, rng))
+    async def bandit_draw(self, bandit: str) -> BanditResult:
+        arms, rewards = await anyio.to_thread.run_sync(self.load, bandit)
+        return _result(bandit, arms, rewards, draw(arms, self.rng))
 
-    @server.tool(
-        description=(
-            "Apply a reward in [0, 1] to an arm of `bandit`; with draw_next, also return the "
-            "arm to play next (one call per round)."
-        )
-    )
     async def bandit_reward(
-        bandit: str, arm: str, reward: float, draw_next: bool = False
+        self, bandit: str, arm: str, reward: float, draw_next: bool = False
     ) -> BanditResult:
         key = _key(bandit)
 
@@ -121,9 +115,30 @@ def register(server: MCPServer, ctx: TunerContext) -> None:
                 raise BanditError(f"bandit {bandit!r} has no arm {arm!r}: one of {sorted(arms)}")
             return _encode({**arms, arm: arms[arm].updated(reward)}, rewards + 1)
 
+        arms, rewards = _decode(await self._update(key, apply))
+        return _result(bandit, arms, rewards, draw(arms, self.rng) if draw_next else None)
+
+    async def _update(self, key: str, change: Callable[[bytes | None], bytes]) -> bytes:
+        """``change`` applied to the stored bandit under compare-and-swap, off the loop."""
         try:
-            written = await anyio.to_thread.run_sync(lambda: store.update(key, apply))
+            return await anyio.to_thread.run_sync(lambda: self.store.update(key, change))
         except BanditError as exc:
             raise ToolError(str(exc)) from None
-        arms, rewards = _decode(written)
-        return _result(bandit, arms, rewards, draw(arms, rng) if draw_next else None)
+
+
+def register(server: MCPServer, ctx: TunerContext) -> None:
+    tools = BanditTools(ctx.objects)
+    server.add_tool(
+        tools.bandit_create,
+        description="Declare a bandit and its arms (idempotent for the same arms).",
+    )
+    server.add_tool(
+        tools.bandit_draw, description="Thompson draw: the arm of `bandit` to play next."
+    )
+    server.add_tool(
+        tools.bandit_reward,
+        description=(
+            "Apply a reward in [0, 1] to an arm of `bandit`; with draw_next, also return the "
+            "arm to play next (one call per round)."
+        ),
+    )

@@ -9,7 +9,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ratchet.state import StateDocument
+from ratchet.sessions import SessionStore
+from ratchet.state import StateDocument, StateManager
 
 from ..algorithms.preferences import Comparison, apply_strengths, fit_strengths
 from ..context import TunerContext
@@ -24,19 +25,31 @@ class PreferenceResult(BaseModel):
     staging_revision: int
 
 
-def register(server: MCPServer, ctx: TunerContext) -> None:
-    @server.tool(
-        description=(
-            "Record that reply `winner` was preferred to reply `loser` for `intent`; the "
-            "intent's reply strengths are refitted (Bradley-Terry) from all its comparisons."
-        )
-    )
+def refit(
+    document: StateDocument, intent: str, pairs: list[tuple[str, str]]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``document`` with ``intent``'s reply strengths fitted to ``pairs`` (winner, loser)."""
+    replies = document.data["replies"]
+    known = [reply["id"] for reply in replies[intent]]
+    comparisons = [Comparison(w, lo) for w, lo in pairs if w in known and lo in known]
+    fitted = fit_strengths(comparisons, known).strengths
+    updated = apply_strengths(replies, intent, fitted)
+    new = {name: [r.model_dump() for r in rs] for name, rs in updated.items()}
+    return {**document.data, "replies": new}, document.tuning
+
+
+class PreferenceTool:
+    def __init__(self, manager: StateManager, sessions: SessionStore, labels: frozenset[str]):
+        self.manager = manager
+        self.sessions = sessions
+        self.labels = labels
+
     async def preference(
-        intent: str, winner: str, loser: str, idempotency_key: str | None = None
+        self, intent: str, winner: str, loser: str, idempotency_key: str | None = None
     ) -> PreferenceResult:
-        staging = await anyio.to_thread.run_sync(ctx.manager.read_staging)
+        staging = await anyio.to_thread.run_sync(self.manager.read_staging)
         variants = staging.data.get("replies", {}).get(intent)
-        if intent not in ctx.labels or not variants:
+        if intent not in self.labels or not variants:
             raise ToolError(f"unknown intent {intent!r}: use an intent that has reply variants")
         ids = [reply["id"] for reply in variants]
         for name, reply_id in (("winner", winner), ("loser", loser)):
@@ -46,29 +59,36 @@ def register(server: MCPServer, ctx: TunerContext) -> None:
             raise ToolError("winner and loser must be different replies")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
             raise ToolError("idempotency_key must have 1-200 characters")
+        return await anyio.to_thread.run_sync(
+            self.record_and_fit, intent, winner, loser, idempotency_key
+        )
 
-        def record_and_fit() -> PreferenceResult:
-            stored = ctx.sessions.record_preference(intent, winner, loser, idempotency_key)
-            pairs = ctx.sessions.preferences(intent)
+    def record_and_fit(
+        self, intent: str, winner: str, loser: str, idempotency_key: str | None
+    ) -> PreferenceResult:
+        """Blocking: store the comparison, refit the intent's strengths in staging."""
+        stored = self.sessions.record_preference(intent, winner, loser, idempotency_key)
+        pairs = self.sessions.preferences(intent)
+        written = self.manager.update_staging_document(
+            lambda document: refit(document, intent, pairs), actor="tuner"
+        )
+        final = {r["id"]: float(r["strength"]) for r in written.data["replies"][intent]}
+        return PreferenceResult(
+            duplicate=stored is None,
+            intent=intent,
+            comparisons=len(pairs),
+            strengths=final,
+            suggested=max(final, key=lambda reply_id: final[reply_id]),
+            staging_revision=written.revision,
+        )
 
-            def refit(document: StateDocument) -> tuple[dict[str, Any], dict[str, Any] | None]:
-                replies = document.data["replies"]
-                known = [reply["id"] for reply in replies[intent]]
-                comparisons = [Comparison(w, lo) for w, lo in pairs if w in known and lo in known]
-                fitted = fit_strengths(comparisons, known).strengths
-                updated = apply_strengths(replies, intent, fitted)
-                new = {name: [r.model_dump() for r in rs] for name, rs in updated.items()}
-                return {**document.data, "replies": new}, document.tuning
 
-            written = ctx.manager.update_staging_document(refit, actor="tuner")
-            final = {r["id"]: float(r["strength"]) for r in written.data["replies"][intent]}
-            return PreferenceResult(
-                duplicate=stored is None,
-                intent=intent,
-                comparisons=len(pairs),
-                strengths=final,
-                suggested=max(final, key=lambda reply_id: final[reply_id]),
-                staging_revision=written.revision,
-            )
-
-        return await anyio.to_thread.run_sync(record_and_fit)
+def register(server: MCPServer, ctx: TunerContext) -> None:
+    tool = PreferenceTool(ctx.manager, ctx.sessions, ctx.labels)
+    server.add_tool(
+        tool.preference,
+        description=(
+            "Record that reply `winner` was preferred to reply `loser` for `intent`; the "
+            "intent's reply strengths are refitted (Bradley-Terry) from all its comparisons."
+        ),
+    )

@@ -70,13 +70,15 @@ NEW_TOOL = """    @server.tool(description="The version that serves this call.")
 
 """
 
+REGISTER_SESSION = "    session.register(server, runtime)\n"
+
 
 def good_patch(workspace: Path) -> str:
     """A compatible change: the Runner gains a tool ``serving_version``."""
     return diff_of(
         workspace,
         "services/runner/app.py",
-        lambda s: s.replace("    @server.resource(", NEW_TOOL + "    @server.resource(", 1),
+        lambda s: s.replace(REGISTER_SESSION, NEW_TOOL + REGISTER_SESSION, 1),
     )
 
 

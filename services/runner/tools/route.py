@@ -1,0 +1,161 @@
+"""``route``: a customer message to one of the intents, within a conversation.
+
+Bad input is a tool error (``isError``) saying what to fix, audited as
+'rejected'; an unexpected failure is recorded on the span and reaches the
+client as a one-line error, never a trace.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import anyio.to_thread
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from opentelemetry import metrics, trace
+from opentelemetry.trace import Span
+from pydantic import BaseModel, Field
+
+import ratchet
+from ratchet.audit import CallRecord
+from ratchet.sessions import CONVERSATION_ID as CONVERSATION_ID_PATTERN
+from ratchet.sessions import valid_conversation_id
+from ratchet.telemetry import annotate_turn
+
+from ..agent.router import Prediction
+from ..agent.state import ArmName
+from ..runtime import RunnerRuntime, Served
+
+meter = metrics.get_meter("ratchet.runner", ratchet.__version__)
+calls_counter = meter.create_counter("ratchet.runner.calls", description="route calls by outcome")
+latency_histogram = meter.create_histogram("ratchet.runner.latency", unit="ms")
+
+
+class Alternative(BaseModel):
+    intent: str
+    score: float
+
+
+class RouteResult(BaseModel):
+    intent: str = Field(description="The intent the message is routed to.")
+    confidence: float = Field(ge=0, le=1)
+    alternatives: list[Alternative] = Field(description="Top 3 intents with their scores.")
+    reply: str | None = Field(description="Suggested reply for the intent.")
+    reply_id: str | None
+    conversation_id: str
+    turn: int = Field(ge=1)
+    version: str = Field(description="Release that answered, vMAJOR.MINOR.PATCH.")
+    state_revision: int
+    arm: str = Field(description="Strategy arm used for this conversation.")
+    rule: str | None = Field(description="Id of the rule that overrode the model, if any.")
+
+
+class BadInput(ToolError):
+    """The caller's arguments are wrong; audited as 'rejected', not as an error."""
+
+
+class RouteTool:
+    def __init__(self, runtime: RunnerRuntime) -> None:
+        self.runtime = runtime
+        self.limit = runtime.settings.max_text_chars
+
+    @property
+    def description(self) -> str:
+        return (
+            "Route a customer message to an intent. Pass the conversation_id from a previous "
+            f"answer to continue a conversation (omit it to start one). Text: 1-{self.limit} chars."
+        )
+
+    async def route(self, text: str, conversation_id: str | None = None) -> RouteResult:
+        started = time.perf_counter()
+        served = self.runtime.served  # read once: this call finishes on this state
+        # The SDK's span for this tools/call (MCP attributes, trace context from
+        # params._meta) carries ours too; a child span per call would only add cost.
+        span = trace.get_current_span()
+        annotate_turn(span, version=served.version, state_revision=served.revision)
+        cid, outcome, detail, result = conversation_id, "ok", None, None
+        try:
+            cid = self.check(text, conversation_id)
+            annotate_turn(span, conversation_id=cid)
+            async with self.runtime.sessions.lock(cid):
+                arm = self.arm_for(served, cid)
+                # Off the event loop: a model that computes for milliseconds (a sentence
+                # embedding) would otherwise hold every concurrent call behind it.
+                prediction = await anyio.to_thread.run_sync(served.router.predict, text, arm)
+                result = self.record(served, cid, text, prediction)
+            annotate_turn(span, turn=result.turn)
+            return result
+        except BadInput as exc:
+            outcome, detail = "rejected", str(exc)
+            raise
+        except Exception as exc:
+            outcome, detail = "error", f"{type(exc).__name__}: {exc}"
+            span.record_exception(exc)
+            raise ToolError("route failed on the server; the call was not recorded") from exc
+        finally:
+            record = CallRecord(
+                tool="route",
+                latency_ms=(time.perf_counter() - started) * 1000,
+                outcome=outcome,
+                conversation_id=cid,
+                turn=result.turn if result else None,
+                version=served.version,
+                state_revision=served.revision,
+                detail=detail,
+                trace_id=format(span.get_span_context().trace_id, "032x"),
+            )
+            self.account(span, record, served.version)
+
+    def check(self, text: str, conversation_id: str | None) -> str:
+        """The conversation id to answer in (a new one if none); BadInput if the call is wrong."""
+        if not text.strip():
+            raise BadInput("text is empty: send the customer's message")
+        if len(text) > self.limit:
+            raise BadInput(f"text has {len(text)} characters; the limit is {self.limit}")
+        if conversation_id is None:
+            return uuid.uuid4().hex
+        if not valid_conversation_id(conversation_id):
+            raise BadInput(
+                "conversation_id is malformed: 1-128 characters of letters, digits and "
+                f"_.:- starting with a letter or digit ({CONVERSATION_ID_PATTERN.pattern})"
+            )
+        return conversation_id
+
+    def arm_for(self, served: Served, cid: str) -> ArmName:
+        """The conversation's arm (a new conversation, or one whose arm is gone: sampled)."""
+        arm = self.runtime.sessions.arm_of(cid)
+        if arm not in served.router.state.strategy.arms:
+            arm = served.router.choose_arm(cid)
+        return arm
+
+    def record(self, served: Served, cid: str, text: str, prediction: Prediction) -> RouteResult:
+        """Record the turn and shape the answer (lock held)."""
+        fields = {
+            "intent": prediction.intent,
+            "confidence": prediction.confidence,
+            "alternatives": [
+                {"intent": a.intent, "score": a.score} for a in prediction.alternatives
+            ],
+            "reply": prediction.reply.text if prediction.reply else None,
+            "reply_id": prediction.reply.id if prediction.reply else None,
+            "arm": prediction.arm,
+            "rule": prediction.rule,
+            "version": served.version,
+            "state_revision": served.revision,
+        }
+        turn = self.runtime.sessions.record_turn(cid, text, fields)
+        return RouteResult(conversation_id=cid, turn=turn, **fields)
+
+    def account(self, span: Span, record: CallRecord, version: str) -> None:
+        """The call's outcome on its span, in the metrics and in the audit log."""
+        span.set_attribute("ratchet.outcome", record.outcome)
+        attributes = {"outcome": record.outcome, "version": version}
+        calls_counter.add(1, attributes)
+        latency_histogram.record(record.latency_ms, attributes)
+        self.runtime.audit.record(record)
+
+
+def register(server: MCPServer, runtime: RunnerRuntime) -> None:
+    tool = RouteTool(runtime)
+    server.add_tool(tool.route, description=tool.description)
