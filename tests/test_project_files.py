@@ -20,7 +20,7 @@ import yaml
 from typer.testing import CliRunner
 
 from fleet.cli.main import app
-from ratchet.config import SERVICE_SETTINGS
+from fleet.settings import SERVICE_SETTINGS
 from services.architect.triggerer.slo import WORKBOOK_RULES
 from tests.conftest import PROJECT_ROOT
 

@@ -24,7 +24,6 @@ from starlette.responses import JSONResponse
 
 import ratchet
 from ratchet.audit import CallRecord
-from ratchet.config import RunnerSettings
 from ratchet.objects import open_object_store
 from ratchet.sessions import CONVERSATION_ID as CONVERSATION_ID_PATTERN
 from ratchet.sessions import valid_conversation_id
@@ -34,6 +33,7 @@ from ratchet.telemetry import annotate_turn
 from .agent.router import Prediction
 from .agent.state import ArmName
 from .runtime import RunnerRuntime, Served
+from .settings import RunnerSettings
 
 meter = metrics.get_meter("ratchet.runner", ratchet.__version__)
 calls_counter = meter.create_counter("ratchet.runner.calls", description="route calls by outcome")

@@ -21,7 +21,6 @@ import ratchet
 from ratchet import datasets
 from ratchet.bootstrap import release_store
 from ratchet.builds import BuildStore
-from ratchet.config import TunerSettings
 from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
 from ratchet.sessions import SessionStore, valid_conversation_id
@@ -34,6 +33,7 @@ from .context import TunerContext
 from .intake import APPLIED, FeedbackRejected, Intake
 from .promotion import Promoter, PromoteResult
 from .scoring import DevScorer
+from .settings import TunerSettings
 from .tools import bandits as bandit_tools
 from .tools import cmaes as cma_tools
 from .tools import preferences as preference_tools

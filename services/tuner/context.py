@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ratchet.config import TunerSettings
 from ratchet.objects import ObjectStore
 from ratchet.sessions import SessionStore
 from ratchet.state import StateManager
 
 from .intake import Intake
 from .scoring import DevScorer
+from .settings import TunerSettings
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,11 @@ from mcp import Client
 
 from fleet.demo import running_fleet
 from ratchet import datasets
-from ratchet.config import ArchitectSettings, RunnerSettings, TunerSettings, VersionsSettings
 from ratchet.datasets import Example
+from services.architect.settings import ArchitectSettings
+from services.runner.settings import RunnerSettings
+from services.tuner.settings import TunerSettings
+from services.versions.settings import VersionsSettings
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
