@@ -2,11 +2,13 @@
 
 ``make lint`` runs them; here they run on this checkout and on copies of it
 with one forbidden import added, and the static-over-editable contract is
-held to the path policy that decides what the Architect may edit.
+held to the path policy that decides what the Architect may edit, as is the
+README's Layout table.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -92,13 +94,17 @@ def _packages() -> list[str]:
     return found
 
 
-def _editable(package: str) -> bool:
-    """Whether the path policy lets the Architect change the package's files."""
+def _editable_path(path: str) -> bool:
+    """Whether the path policy lets the Architect change ``path``."""
     try:
-        check_paths("architect", [package.replace(".", "/") + "/__init__.py"])
+        check_paths("architect", [path])
     except PolicyError:
         return False
     return True
+
+
+def _editable(package: str) -> bool:
+    return _editable_path(package.replace(".", "/") + "/__init__.py")
 
 
 def test_the_static_contract_names_what_the_policy_makes_editable() -> None:
@@ -107,3 +113,23 @@ def test_the_static_contract_names_what_the_policy_makes_editable() -> None:
     static = set(_packages()) - editable
     assert set(contract["forbidden_modules"]) == editable
     assert set(contract["source_modules"]) == static
+
+
+def _layout_rows() -> list[tuple[list[str], str]]:
+    """(paths, edited by) of each row of the README's Layout table."""
+    text = (PROJECT_ROOT / "README.md").read_text()
+    table = text.split("## Layout\n", 1)[1].strip().split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        paths, _, edited_by = (cell.strip() for cell in line.strip("|").split("|"))
+        rows.append((re.findall(r"`([^`]+)`", paths), edited_by))
+    return rows
+
+
+def test_the_readme_layout_says_what_the_policy_lets_the_architect_edit() -> None:
+    rows = _layout_rows()
+    assert rows
+    for paths, edited_by in rows:
+        for path in paths:
+            probe = path + "__init__.py" if path.endswith("/") else path
+            assert _editable_path(probe) == ("the Architect" in edited_by), (path, edited_by)
