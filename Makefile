@@ -38,9 +38,11 @@ test: install lint typecheck browser
 test-fast: install
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
+## ruff, then the layering contracts ([tool.importlinter] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 typecheck: install
 	$(BIN)/mypy

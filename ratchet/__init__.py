@@ -1,7 +1,8 @@
 """Ratchet core library: what the four processes share.
 
 Static code: neither the Tuner nor the Architect ever edits anything under
-this package.
+this package. It imports no service and nothing of :mod:`fleet` (the
+import-linter contract ``layers`` in ``pyproject.toml``).
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -19,8 +19,8 @@ from urllib.parse import unquote
 import yaml
 from typer.testing import CliRunner
 
-from ratchet.cli.main import app
-from ratchet.config import SERVICE_SETTINGS
+from fleet.cli.main import app
+from fleet.settings import SERVICE_SETTINGS
 from services.architect.triggerer.slo import WORKBOOK_RULES
 from tests.conftest import PROJECT_ROOT
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
-from ratchet.config import ArchitectSettings
 from ratchet.objects import open_object_store
 from ratchet.serving import run_service
 from ratchet.telemetry import setup_telemetry
 
 from .app import create_app, with_body_limit
+from .settings import ArchitectSettings
 
 
 def build(settings: ArchitectSettings) -> ASGIApp:

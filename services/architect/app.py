@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 import ratchet
-from ratchet.config import ArchitectSettings
 from ratchet.rest import install_handlers
 
 from .context import ArchitectContext
@@ -18,6 +17,7 @@ from .errors import BodyLimit
 from .jobs import JobStatus
 from .models import Health
 from .routes import intake, jobs, proposals
+from .settings import ArchitectSettings
 from .triggerer import Triggerer
 from .worker import Worker
 

@@ -17,8 +17,10 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from ratchet.config import ArchitectSettings, load
+from ratchet.config import load
 from ratchet.errors import RatchetError
+
+from .settings import ArchitectSettings
 
 console = Console()
 err = Console(stderr=True)

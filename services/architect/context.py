@@ -8,13 +8,13 @@ from pathlib import Path
 from ratchet.bootstrap import release_store
 from ratchet.builds import BuildStore
 from ratchet.ci.tiers import CiOptions
-from ratchet.config import ArchitectSettings
 from ratchet.objects import ObjectStore, open_object_store
 from ratchet.state import StateManager, open_state_manager
 from ratchet.vcs import ReleaseStore
 
 from .jobs import JobStore
 from .ledger import ProposalLedger
+from .settings import ArchitectSettings
 
 
 @dataclass

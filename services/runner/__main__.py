@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from ratchet.builds import BuildStore
-from ratchet.config import RunnerSettings, load
+from ratchet.config import load
 from ratchet.objects import open_object_store
 from ratchet.release_follower import ReleaseFollower
 from ratchet.serving import run_service
@@ -19,6 +19,7 @@ from ratchet.state import open_state_manager
 from ratchet.telemetry import setup_telemetry
 
 from .app import build_server, make_runtime
+from .settings import RunnerSettings
 
 
 def follow_releases(settings: RunnerSettings) -> ReleaseFollower:

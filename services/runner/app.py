@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 import ratchet
-from ratchet.config import RunnerSettings
 from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager
 
 from .runtime import RunnerRuntime
+from .settings import RunnerSettings
 from .tools import route, session
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ratchet.audit import AuditLog
-from ratchet.config import RunnerSettings
 from ratchet.errors import NotFoundError
 from ratchet.objects import ObjectStore
 from ratchet.sessions import SessionStore
@@ -21,6 +20,7 @@ from ratchet.state import ActiveState, PointerWatcher, StateManager
 
 from .agent.build import RouterFactory
 from .agent.router import IntentRouter
+from .settings import RunnerSettings
 
 log = logging.getLogger(__name__)
 

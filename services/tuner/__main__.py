@@ -6,7 +6,7 @@ import sys
 
 from starlette.applications import Starlette
 
-from ratchet.config import TunerSettings, load
+from ratchet.config import load
 from ratchet.objects import open_object_store
 from ratchet.serving import run_service
 from ratchet.sessions import SessionStore
@@ -14,6 +14,7 @@ from ratchet.state import open_state_manager
 from ratchet.telemetry import setup_telemetry
 
 from .app import build_server, create_app
+from .settings import TunerSettings
 
 
 def main() -> None:

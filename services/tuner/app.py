@@ -17,7 +17,6 @@ import ratchet
 from ratchet import datasets
 from ratchet.bootstrap import release_store
 from ratchet.builds import BuildStore
-from ratchet.config import TunerSettings
 from ratchet.objects import open_object_store
 from ratchet.sessions import SessionStore
 from ratchet.state import StateManager, open_state_manager
@@ -28,6 +27,7 @@ from .context import TunerContext
 from .intake import Intake
 from .promotion import Promoter
 from .scoring import DevScorer
+from .settings import TunerSettings
 from .tools import bandits, cmaes, feedback, preferences, promote, rules, status
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

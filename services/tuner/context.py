@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ratchet.config import TunerSettings
 from ratchet.objects import ObjectStore
 from ratchet.sessions import SessionStore
 from ratchet.state import StateManager
@@ -14,6 +13,7 @@ from .autopromote import AutoPromoter
 from .intake import Intake
 from .promotion import Promoter
 from .scoring import DevScorer
+from .settings import TunerSettings
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ratchet.config import VersionsSettings
 from ratchet.objects import open_object_store
 from ratchet.serving import run_service
 from ratchet.telemetry import setup_telemetry
 
 from .app import create_app
+from .settings import VersionsSettings
 
 
 def build(settings: VersionsSettings) -> FastAPI:

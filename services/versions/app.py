@@ -13,13 +13,13 @@ from fastapi import FastAPI
 
 import ratchet
 from ratchet.auth import PUBLIC_PATHS_ATTR
-from ratchet.config import VersionsSettings
 from ratchet.rest import install_handlers
 
 from .errors import STATUSES
 from .models import Health
 from .registry import VersionRegistry
 from .routes import kpis, page, pointer, versions
+from .settings import VersionsSettings
 
 DESCRIPTION = (
     "Read-only registry of Ratchet's releases, from the workspace's git tags and the "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ratchet.bootstrap import release_store
-from ratchet.config import CommonSettings, VersionsSettings
+from ratchet.config import CommonSettings
 from ratchet.errors import NotFoundError
 from ratchet.objects import open_object_store
 from ratchet.state import Pointer, StateManager, open_state_manager
@@ -41,6 +41,7 @@ from .models import (
     VersionSummary,
 )
 from .refs import RefsWatcher, git_dir
+from .settings import VersionsSettings
 
 
 @dataclass(frozen=True, slots=True)

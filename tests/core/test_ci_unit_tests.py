@@ -85,7 +85,7 @@ def test_the_projects_own_suite_runs_under_the_harness_with_the_default_paths(
     """What the fast tier runs by default (RATCHET_ARCHITECT_FAST_TESTS), on a release's
     build as `ratchet eval --tier fast` runs it: a plain tree, no git repository, whose
     state the Tuner has tuned (as every candidate's is after the first patch release)."""
-    from ratchet.config import ArchitectSettings
+    from services.architect.settings import ArchitectSettings
 
     build = head_tree(tmp_path / "build")
     state_path = build / "state" / "active.state.json"

@@ -6,17 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from ratchet.config import (
-    SERVICE_SETTINGS,
-    ArchitectSettings,
-    CommonSettings,
-    RunnerSettings,
-    TunerSettings,
-    VersionsSettings,
-    is_loopback,
-    load,
-)
+from fleet.settings import SERVICE_SETTINGS
+from ratchet.config import CommonSettings, is_loopback, load
 from ratchet.errors import ConfigError
+from services.architect.settings import ArchitectSettings
+from services.runner.settings import RunnerSettings
+from services.tuner.settings import TunerSettings
+from services.versions.settings import VersionsSettings
 
 
 def test_defaults_run_on_one_machine(monkeypatch: pytest.MonkeyPatch) -> None:

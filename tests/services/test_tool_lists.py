@@ -18,13 +18,14 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 
 from ratchet.bootstrap import initialize
-from ratchet.config import RunnerSettings, TunerSettings
 from ratchet.objects import open_object_store
 from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
 from services.runner.app import build_server as build_runner
 from services.runner.runtime import RunnerRuntime
+from services.runner.settings import RunnerSettings
 from services.tuner.app import build_server as build_tuner
+from services.tuner.settings import TunerSettings
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 

@@ -1,7 +1,6 @@
 """Coders behind one interface (:mod:`.base`); the registry picks one per job."""
 
-from ratchet.config import ArchitectSettings
-
+from ..settings import ArchitectSettings
 from .base import Coder, CoderError, CodingRequest, Proposal
 from .command import CommandCoder
 from .llm import LlmCoder

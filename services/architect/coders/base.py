@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from ratchet.config import ArchitectSettings
 from ratchet.errors import RatchetError
 
 from ..ledger import LedgerEntry
+from ..settings import ArchitectSettings
 
 
 class CoderError(RatchetError):

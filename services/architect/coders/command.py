@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Self
 
 from ratchet.ci.children import start
-from ratchet.config import ArchitectSettings
 
+from ..settings import ArchitectSettings
 from .base import Coder, CoderError, CodingRequest, Proposal
 
 PLACEHOLDER = "{prompt}"

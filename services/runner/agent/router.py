@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ratchet.words import words
+
 from .model import SparseRow, TrainedModel
 from .state import AgentState, ArmName, Reply, Rule
 
-_WORD = re.compile(r"[a-z0-9']+")
 TOP_K = 3
-
-
-def words(text: str) -> set[str]:
-    """The lower-cased words of ``text``: what a rule's ``all_of`` is matched against."""
-    return set(_WORD.findall(text.lower()))
 
 
 @dataclass(frozen=True, slots=True)

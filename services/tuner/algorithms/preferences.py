@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-
-from services.runner.agent.state import Reply
+from pydantic import BaseModel, ConfigDict
 
 # Precision of the Gaussian prior. Near the prior, one drawn comparison against
 # an equal opponent has curvature 1/4, so 0.25 weighs the prior like a single
@@ -31,6 +30,21 @@ DEFAULT_REGULARIZATION = 0.25
 MAX_ITERATIONS = 100
 TOLERANCE = 1e-9
 DIGITS = 4  # strengths written to the state: readable diffs, far below any real difference
+
+
+class Reply(BaseModel):
+    """A reply variant as the state carries it (``replies[intent][i]``).
+
+    The Tuner's own reading of the state's JSON, not the Runner's model: the
+    Tuner sets ``strength`` and keeps every other field as it found it, so a
+    release that adds fields to a reply loses none of them here.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    text: str
+    strength: float = 0.0  # Bradley-Terry log-strength; the strongest is suggested
 
 
 class UnknownItemError(ValueError):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, NamedTuple, Protocol
 
-from services.runner.agent.router import words
+from ratchet.words import words
 
 # Three independent corrections agreeing is a pattern; one or two can be a slip.
 DEFAULT_MIN_SUPPORT = 3
@@ -83,7 +83,7 @@ def rule_id(intent: str, all_of: Iterable[str]) -> str:
 
 
 def content_words(text: str) -> set[str]:
-    """The router's words minus stopwords and single characters."""
+    """The words rules are matched against, minus stopwords and single characters."""
     return {w for w in words(text) if len(w) > 1 and w not in STOPWORDS}
 
 

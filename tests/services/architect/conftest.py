@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ratchet.bootstrap import initialize
-from ratchet.config import ArchitectSettings
+from services.architect.settings import ArchitectSettings
 from tests.conftest import PROJECT_ROOT, git
 
 HELDOUT_SAMPLE = 300  # the full tier on a spread tenth of the held-out split: quicker

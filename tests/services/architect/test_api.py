@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ratchet.config import ArchitectSettings
 from services.architect.app import create_app, with_body_limit
 from services.architect.context import ArchitectContext
 from services.architect.jobs import STAGES
+from services.architect.settings import ArchitectSettings
 
 PATCH = "--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-old\n+new\n"
 

@@ -13,9 +13,9 @@ import pytest
 from mcp import Client
 
 from ratchet.bootstrap import release_store
-from ratchet.config import ArchitectSettings
 from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager
+from services.architect.settings import ArchitectSettings
 from tests.helpers.mcp import call
 from tests.helpers.processes import running
 from tests.services.architect.conftest import architect_settings, good_patch, settings_env

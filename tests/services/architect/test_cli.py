@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from ratchet.cli.main import app
+from fleet.cli.main import app
 from services.architect.cli import job_view
 from services.architect.jobs import CandidateRecord, CandidateStatus, JobKind, JobStatus
 from services.architect.jobs.model import Job

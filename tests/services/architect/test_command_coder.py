@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from ratchet.config import ArchitectSettings
 from services.architect.coders import (
     CoderError,
     CodingRequest,
@@ -18,6 +17,7 @@ from services.architect.coders import (
 )
 from services.architect.context import ArchitectContext
 from services.architect.jobs import CandidateStatus, JobKind, JobStatus
+from services.architect.settings import ArchitectSettings
 from services.architect.worker import Worker
 from tests.conftest import git
 from tests.services.architect.conftest import architect_settings

@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from examples import catalog as examples
-from ratchet.config import ArchitectSettings
 from services.architect.app import create_app
 from services.architect.coders import CoderError, CodingRequest, TemplateCoder
 from services.architect.coders import template as template_coder
@@ -19,6 +18,7 @@ from services.architect.coders.template import rank
 from services.architect.context import ArchitectContext
 from services.architect.jobs import CandidateStatus, JobKind, JobStatus
 from services.architect.ledger import LedgerEntry, ProposalLedger
+from services.architect.settings import ArchitectSettings
 from services.architect.worker import Worker
 from tests.services.architect.conftest import architect_settings
 

@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from examples.catalog import library
-from ratchet.config import ArchitectSettings, load
+from ratchet.config import load
 from ratchet.errors import ConfigError
 from ratchet.vcs import ReleaseKind, job_worktree
 from services.architect.coders import CoderError, CodingRequest, LlmCoder, coder_for
@@ -27,6 +27,7 @@ from services.architect.coders.llm.client import ChatClient, Message, Usage
 from services.architect.coders.template import rank
 from services.architect.context import ArchitectContext
 from services.architect.jobs import Job, JobKind, JobStatus
+from services.architect.settings import ArchitectSettings
 from services.architect.worker import Worker
 from tests.conftest import git
 from tests.helpers.openai_replay import ReplayServer, replaying, write_script

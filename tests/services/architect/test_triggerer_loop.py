@@ -10,11 +10,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from ratchet.config import ArchitectSettings
 from ratchet.sessions import SessionStore
 from services.architect.app import create_app
 from services.architect.context import ArchitectContext
 from services.architect.jobs import JobKind, JobStatus, JobStore
+from services.architect.settings import ArchitectSettings
 from services.architect.triggerer import Triggerer
 from services.architect.triggerer.sources import Corrections, RunnerMetrics, latency_over
 from tests.conftest import PROJECT_ROOT

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ratchet.bootstrap import initialize
-from ratchet.config import RunnerSettings
 from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager
 from services.runner.runtime import RunnerRuntime
+from services.runner.settings import RunnerSettings
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 from mcp import Client
 
 from ratchet.bootstrap import release_store
-from ratchet.config import RunnerSettings
 from ratchet.state import open_state_manager
 from ratchet.vcs import Release, ReleaseKind, ReleaseMetadata
+from services.runner.settings import RunnerSettings
 from tests.helpers.processes import home_env, running
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

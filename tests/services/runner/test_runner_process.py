@@ -18,10 +18,10 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from ratchet.bootstrap import release_store
-from ratchet.config import RunnerSettings
 from ratchet.promotion import release_state
 from ratchet.state import open_state_manager
 from ratchet.vcs import ReleaseKind
+from services.runner.settings import RunnerSettings
 from tests.conftest import PROJECT_ROOT
 from tests.helpers.processes import home_env, running
 

@@ -12,8 +12,8 @@ import pytest
 from mcp import Client
 
 from ratchet.bootstrap import initialize
-from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
+from services.tuner.settings import TunerSettings
 from tests.conftest import PROJECT_ROOT
 from tests.helpers.mcp import call
 from tests.helpers.turns import answered

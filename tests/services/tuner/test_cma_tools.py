@@ -9,11 +9,11 @@ import anyio
 import pytest
 from mcp import Client
 
-from ratchet.config import TunerSettings
 from ratchet.objects import open_object_store
 from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
 from services.tuner.app import build_server
+from services.tuner.settings import TunerSettings
 from tests.helpers.mcp import call
 
 pytestmark = pytest.mark.anyio

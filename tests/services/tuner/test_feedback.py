@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
 from services.tuner.app import build_server
 from services.tuner.intake import WATERMARK, Intake
+from services.tuner.settings import TunerSettings
 from tests.helpers.mcp import call
 from tests.services.tuner.conftest import answered, settled
 

@@ -8,9 +8,9 @@ import random
 import numpy as np
 import pytest
 
-from services.runner.agent.state import Reply
 from services.tuner.algorithms.preferences import (
     Comparison,
+    Reply,
     UnknownItemError,
     apply_strengths,
     fit_strengths,
@@ -120,3 +120,9 @@ def test_apply_strengths_is_pure() -> None:
         apply_strengths(replies, "top_up", {"card_arrival.a": 1.0})
     with pytest.raises(UnknownItemError):
         apply_strengths(replies, "no_such_intent", {})
+
+
+def test_apply_strengths_keeps_reply_fields_it_does_not_know() -> None:
+    raw = {"top_up": [{"id": "top_up.a", "text": "T", "locale": "en"}]}
+    reply = apply_strengths(raw, "top_up", {"top_up.a": 0.5})["top_up"][0]
+    assert reply.model_dump() == {"id": "top_up.a", "text": "T", "strength": 0.5, "locale": "en"}

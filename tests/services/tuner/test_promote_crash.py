@@ -11,10 +11,10 @@ import pytest
 from mcp import Client
 
 from ratchet.bootstrap import release_store
-from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
 from ratchet.state import StateDocument, open_state_manager
 from ratchet.vcs import Version
+from services.tuner.settings import TunerSettings
 from tests.conftest import git
 from tests.helpers.mcp import call
 from tests.helpers.processes import home_env, running

@@ -8,8 +8,8 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
+from services.tuner.settings import TunerSettings
 from tests.helpers.mcp import call
 from tests.helpers.processes import home_env, running
 from tests.services.tuner.conftest import answered, settled

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from ratchet.config import TunerSettings
 from ratchet.objects import open_object_store
 from ratchet.telemetry.jsonl import TELEMETRY_PREFIX
+from services.tuner.settings import TunerSettings
 from tests.helpers.mcp import call
 from tests.helpers.processes import home_env, running
 

@@ -9,12 +9,12 @@ import pytest
 from mcp import Client
 
 from ratchet import datasets, events
-from ratchet.config import TunerSettings
 from ratchet.objects import FilesystemObjectStore, open_object_store
 from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
 from services.runner.agent.build import RouterFactory
 from services.tuner.app import build_server
+from services.tuner.settings import TunerSettings
 from tests.conftest import PROJECT_ROOT
 from tests.helpers.mcp import call
 from tests.services.tuner.conftest import answered

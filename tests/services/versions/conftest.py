@@ -28,13 +28,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ratchet.bootstrap import initialize, release_store
-from ratchet.config import VersionsSettings
 from ratchet.objects import open_object_store
 from ratchet.promotion import release_state
 from ratchet.state import StateDocument, StateManager, open_state_manager
 from ratchet.state.revisioned import dumps
 from ratchet.vcs import Release, ReleaseKind, ReleaseMetadata
 from services.versions.app import create_app
+from services.versions.settings import VersionsSettings
 from tests.conftest import PROJECT_ROOT, git
 
 BUDGETS = json.loads((PROJECT_ROOT / "ci" / "budgets.json").read_text())

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ratchet.cli.main import app
+from fleet.cli.main import app
 from tests.services.versions.conftest import Home
 
 runner = CliRunner()

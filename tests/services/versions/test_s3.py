@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from ratchet.bootstrap import initialize
-from ratchet.config import Backend, CommonSettings, VersionsSettings
+from ratchet.config import Backend, CommonSettings
 from services.versions.app import create_app
+from services.versions.settings import VersionsSettings
 from tests.services.versions.conftest import tune, write_summary
 
 

@@ -17,8 +17,8 @@ from typing import Self
 from pydantic import SecretStr
 
 from examples.catalog import Catalog, library
-from ratchet.config import ArchitectSettings
 
+from ...settings import ArchitectSettings
 from ..base import Coder, CoderError, CodingRequest, Proposal
 from .client import ChatClient, ChatError, Usage
 from .edits import SEARCH, EditError, apply_edits, parse_edits

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ratchet.config import TunerSettings
 from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
 from services.tuner.app import build_context
 from services.tuner.context import TunerContext
+from services.tuner.settings import TunerSettings
 
 
 @pytest.fixture

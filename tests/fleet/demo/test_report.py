@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ratchet.datasets import Example
-from ratchet.demo import ReleaseRow, Turn, hardest_intents, mixed
-from ratchet.demo.report import (
+from fleet.demo import ReleaseRow, Turn, hardest_intents, mixed
+from fleet.demo.report import (
     PAUSE_S,
     accuracy_over_time,
     first_served,
     segments,
     write_report,
 )
+from ratchet.datasets import Example
 from tests.services.versions.png import read_png
 
 

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
-from ratchet.config import SERVICE_SETTINGS, Backend, CommonSettings, load
+from fleet.settings import SERVICE_SETTINGS
+from ratchet.config import Backend, CommonSettings, load
 from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager

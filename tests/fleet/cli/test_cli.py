@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import ratchet
-from ratchet.cli.main import app
+from fleet.cli.main import app
 from tests.conftest import PROJECT_ROOT, git
 
 runner = CliRunner()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ratchet.cli.main import app
+from fleet.cli.main import app
 
 
 def test_demo_refuses_a_home_that_is_not_fresh(tmp_path: Path) -> None:

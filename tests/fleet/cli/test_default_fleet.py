@@ -24,10 +24,13 @@ import httpx
 import pytest
 from mcp import Client
 
+from fleet.demo import running_fleet
 from ratchet import datasets
-from ratchet.config import ArchitectSettings, RunnerSettings, TunerSettings, VersionsSettings
 from ratchet.datasets import Example
-from ratchet.demo import running_fleet
+from services.architect.settings import ArchitectSettings
+from services.runner.settings import RunnerSettings
+from services.tuner.settings import TunerSettings
+from services.versions.settings import VersionsSettings
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -59,7 +62,7 @@ def free(port: int) -> bool:
 
 def cli(home: Path, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "ratchet.cli.main", *args],
+        [sys.executable, "-m", "fleet.cli.main", *args],
         env={**os.environ, "RATCHET_HOME": str(home), "COLUMNS": "200"},
         capture_output=True,
         text=True,

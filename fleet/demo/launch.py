@@ -18,8 +18,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from fleet import record as fleet_record
 from ratchet.ci.limits import tied_to_parent
-from ratchet.cli import fleet_record
 from ratchet.errors import RatchetError
 
 
@@ -52,7 +52,7 @@ class Fleet:
 
 def up_command() -> list[str]:
     """``ratchet up`` with this interpreter (the console script may not be on PATH)."""
-    return [sys.executable, "-m", "ratchet.cli.main", "up"]
+    return [sys.executable, "-m", "fleet.cli.main", "up"]
 
 
 @contextlib.contextmanager

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from fleet.containers import ImageBuilder, ImageFollower, image_tags
 from ratchet.bootstrap import initialize, release_store
 from ratchet.builds import BuildStore
 from ratchet.config import CommonSettings
-from ratchet.containers import ImageBuilder, ImageFollower, image_tags
 from tests.conftest import git
 
 
@@ -38,7 +38,7 @@ def test_no_engine_is_detected_logged_once_and_skipped(
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")  # nothing listens
     images = builder(released)
     (release,) = release_store(released).releases()
-    with caplog.at_level(logging.INFO, logger="ratchet.containers"):
+    with caplog.at_level(logging.INFO, logger="fleet.containers"):
         assert images.build(release) is None
         assert images.build(release) is None
         assert images.has_image(release) is False

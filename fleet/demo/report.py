@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -111,6 +112,21 @@ def chart_png(
     if degraded_at is not None:
         end = max([p.at for p in points] + [degraded_at + 1])
         axes.axvspan(degraded_at, end, color="#d62728", alpha=0.07, label="degraded traffic")
+    _mark_releases(axes, releases)
+    axes.set_xlabel("seconds since the demo began")
+    axes.set_ylabel("accuracy (%)")
+    axes.set_ylim(0, 105)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper center", fontsize=8)
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _mark_releases(axes: Axes, releases: Sequence[ReleaseRow]) -> None:
+    """A dashed line where the Runner began serving each release, labelled along it."""
     colors = {"patch": "#2ca02c", "minor": "#9467bd", "major": "#8c564b"}
     for row in releases:
         if row.served_at is None:
@@ -131,16 +147,6 @@ def chart_png(
             va="bottom",
             fontsize=8,
         )
-    axes.set_xlabel("seconds since the demo began")
-    axes.set_ylabel("accuracy (%)")
-    axes.set_ylim(0, 105)
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend(loc="upper center", fontsize=8)
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 def html_report(

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ratchet.fleet import ServiceSpec, Supervisor, built_services, missing_services
+from fleet.supervisor import ServiceSpec, Supervisor, built_services, missing_services
 from tests.conftest import PROJECT_ROOT
 
 HELLO = [sys.executable, "-m", "tests.helpers.hello_service"]

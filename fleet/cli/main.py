@@ -17,16 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 import ratchet
+from fleet import record as fleet_record
+from fleet.cli.demo import demo
+from fleet.cli.doctor import run_checks
+from fleet.cli.evaluate import evaluate
+from fleet.containers import ImageBuilder, ImageFollower
+from fleet.supervisor import Supervisor, built_services, missing_services
 from ratchet.bootstrap import initialize, open_manager, release_store
 from ratchet.builds import BuildStore
-from ratchet.cli import fleet_record
-from ratchet.cli.demo import demo
-from ratchet.cli.doctor import run_checks
-from ratchet.cli.evaluate import evaluate
 from ratchet.config import CommonSettings, load
-from ratchet.containers import ImageBuilder, ImageFollower
 from ratchet.errors import RatchetError
-from ratchet.fleet import Supervisor, built_services, missing_services
 from ratchet.state import Pointer, StateManager
 from services.architect.cli import feedback, jobs
 from services.versions.cli import versions_app

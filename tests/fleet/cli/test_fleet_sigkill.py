@@ -23,12 +23,12 @@ import pytest
 from mcp import Client
 from typer.testing import CliRunner
 
+from fleet.cli.main import app
+from fleet.demo import Fleet, running_fleet
+from fleet.demo.traffic import call
+from fleet.supervisor import SERVICE_ORDER
 from ratchet.bootstrap import release_store, state_at
-from ratchet.cli.main import app
 from ratchet.config import CommonSettings
-from ratchet.demo import Fleet, running_fleet
-from ratchet.demo.traffic import call
-from ratchet.fleet import SERVICE_ORDER
 from ratchet.state import open_state_manager
 from tests.conftest import PROJECT_ROOT
 

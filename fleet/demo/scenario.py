@@ -121,12 +121,7 @@ class Scenario:
                 clients=plan.clients,
                 feedback_delay_s=plan.feedback_delay_s,
             )
-            cursor = 0
-            for round_ in range(plan.learn_rounds):
-                batch = train[cursor : cursor + plan.turns_per_round]
-                cursor += len(batch)
-                self._replay(replay, batch, "learn", f"round {round_ + 1}: routing + feedback")
-                self._promote(f)
+            self._learn(f, replay, train)
             self._lap("learning")
             dev = list(datasets.load(self.settings.workspace_path, "dev"))
             hard = self._hardest(dev)
@@ -146,7 +141,24 @@ class Scenario:
                 self._replay(replay, after, "after", "degraded traffic on the new release")
                 self._lap("after the release")
             rows = self._releases(f)
-        if plan.measure_missing:
+        return self._record(rows, job, degraded_at, hard)
+
+    # -- steps ---------------------------------------------------------------------
+
+    def _learn(self, fleet: Fleet, replay: Replay, train: Sequence[Example]) -> None:
+        """Each round: training messages routed with feedback, then a patch promoted."""
+        cursor = 0
+        for round_ in range(self.plan.learn_rounds):
+            batch = train[cursor : cursor + self.plan.turns_per_round]
+            cursor += len(batch)
+            self._replay(replay, batch, "learn", f"round {round_ + 1}: routing + feedback")
+            self._promote(fleet)
+
+    def _record(
+        self, rows: list[ReleaseRow], job: dict[str, Any], degraded_at: float, hard: list[str]
+    ) -> DemoResult:
+        """The releases measured, the best kept active, the chart and report written."""
+        if self.plan.measure_missing:
             rows = self._measure_missing(rows)
         best, active = self._keep_best(rows)
         result = DemoResult(
@@ -170,8 +182,6 @@ class Scenario:
         self._lap("report")
         result.timings = dict(self.timings)
         return result
-
-    # -- steps ---------------------------------------------------------------------
 
     def _lap(self, name: str) -> None:
         now = time.monotonic() - self.started

@@ -17,9 +17,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from fleet.demo import DemoPlan, DemoResult, Scenario
+from fleet.demo.report import percent
 from ratchet.config import CommonSettings, load
-from ratchet.demo import DemoPlan, DemoResult, Scenario
-from ratchet.demo.report import percent
 from ratchet.errors import RatchetError
 
 console = Console()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from fleet.demo import DemoPlan, Scenario, Silent
 from ratchet.bootstrap import release_store
 from ratchet.config import CommonSettings
-from ratchet.demo import DemoPlan, Scenario, Silent
 from ratchet.state import open_state_manager
 from tests.conftest import PROJECT_ROOT
 

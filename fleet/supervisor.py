@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from fleet.settings import SERVICE_SETTINGS
 from ratchet.ci.limits import tied_to_parent
-from ratchet.config import SERVICE_SETTINGS
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,10 @@ from rich.table import Table
 from ratchet.bootstrap import open_manager
 from ratchet.builds import BuildStore
 from ratchet.ci.tiers import CiOptions, run_tiers, summary_of, tiers_up_to
-from ratchet.config import ArchitectSettings, load
+from ratchet.config import load
 from ratchet.errors import RatchetError
 from ratchet.state import ACTIVE_KEY, StateDocument
+from services.architect.settings import ArchitectSettings
 
 console = Console()
 err = Console(stderr=True)
