@@ -33,6 +33,7 @@ from .bump import decide, tool_schema_hash
 from .candidates import Candidate, read_state
 from .context import ArchitectContext
 from .jobs import Job
+from .lineage import job_lineage
 from .stages import Rejected
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ def _commit_and_tag(
             "bump_reasons": bump.reasons,
             "authorised": sorted({"test-changes"} if candidate.authorised_notes else set()),
             "authorised_changes": candidate.authorised_notes,
+            "learned_from": job_lineage(job, ctx.settings.data_path),
         }
     )
 

@@ -135,6 +135,7 @@ def build_server(runtime: RunnerRuntime) -> MCPServer:
                     state_revision=served.revision,
                     detail=detail,
                     trace_id=format(span.get_span_context().trace_id, "032x"),
+                    span_id=format(span.get_span_context().span_id, "016x"),
                 )
             )
 

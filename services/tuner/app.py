@@ -27,6 +27,7 @@ from ratchet.objects import open_object_store
 from ratchet.sessions import SessionStore, valid_conversation_id
 from ratchet.state import StateManager, open_state_manager
 from ratchet.telemetry import annotate_turn
+from ratchet.telemetry.links import add_link
 
 from .applier import Applier
 from .autopromote import AutoPromoter
@@ -135,6 +136,7 @@ def build_server(
             version=accepted.version,
             state_revision=accepted.state_revision,
         )
+        add_link(span, accepted.route_call_link)  # a trace store joins it to the route call
         staging = None
         if accepted.feedback_id is not None:
             if wait:

@@ -33,9 +33,11 @@ from .models import (
     EvalReport,
     KpiPoint,
     KpiSeries,
+    LineageEvent,
     Links,
     PointerHistory,
     PointerMove,
+    ReleaseLineage,
     VersionDetail,
     VersionDiff,
     VersionSummary,
@@ -123,10 +125,14 @@ class VersionRegistry:
         author: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        learned_from: str | None = None,
     ) -> dict[str, Any]:
-        """A ``VersionPage`` payload (built from the index's ready summaries)."""
+        """A ``VersionPage`` payload (built from the index's ready summaries); with
+        ``learned_from``, only the releases whose tags name that conversation."""
         index = self.index()
-        page: Page = index.page(kind=kind, author=author, cursor=cursor, limit=limit)
+        page: Page = index.page(
+            kind=kind, author=author, cursor=cursor, limit=limit, learned_from=learned_from
+        )
         return {
             "versions": page.items,
             "next": page.next,
@@ -155,6 +161,26 @@ class VersionRegistry:
                 gitread.changelog(self.workspace, release.commit, parent.commit if parent else None)
             ),
             metadata=extra,
+        )
+
+    def lineage(self, version: str) -> ReleaseLineage:
+        """What the release learned from, as its tag names it; NotFoundError if it names none."""
+        release = self.index().get(version)
+        lineage = release.metadata.learned_from
+        if lineage is None:
+            raise NotFoundError(
+                f"{version} names no feedback it learned from: a {release.metadata.author} "
+                "release made without feedback, or tagged before releases named their feedback"
+            )
+        return ReleaseLineage(
+            version=version,
+            author=release.metadata.author,
+            parent=release.metadata.parent,
+            source=lineage.source,
+            total=lineage.total,
+            truncated=lineage.truncated,
+            conversations=lineage.conversations(),
+            events=[LineageEvent.model_validate(e.model_dump()) for e in lineage.events],
         )
 
     def diff(self, version: str, against: str | None) -> VersionDiff:
