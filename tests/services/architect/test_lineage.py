@@ -68,7 +68,7 @@ def test_a_wake_job_names_its_failing_conversations() -> None:
 def test_a_feedback_jobs_text_names_conversations_explicitly() -> None:
     text = (
         'The answer in conversation_id: c-41 was wrong, and conversation_id="c-42". '
-        "Also see conversation_id c-43. A conversation about cards is not an id."
+        "A bare conversation_id c-40 is not one. Also conversation_id: c-43."
     )
     assert named_turns(job(text)) == [("c-41", None), ("c-42", None), ("c-43", None)]
     assert named_turns(job("make the Runner faster")) == []
