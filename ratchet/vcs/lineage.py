@@ -54,13 +54,21 @@ class LearnedFrom(BaseModel):
 
 
 def learned_from(
-    source: str, events: Iterable[FeedbackEvent], *, limit: int = MAX_EVENTS
+    source: str,
+    events: Iterable[FeedbackEvent],
+    *,
+    total: int | None = None,
+    limit: int = MAX_EVENTS,
 ) -> LearnedFrom:
-    """The bounded record of ``events``: the first ``limit`` named, all counted."""
+    """The bounded record of ``events``: the first ``limit`` named, all counted.
+
+    ``total`` is for a caller that built only the events it names (it counted
+    the rest); by default every event given is counted.
+    """
     named: list[FeedbackEvent] = []
-    total = 0
+    counted = 0
     for event in events:
-        total += 1
+        counted += 1
         if len(named) < limit:
             named.append(event)
-    return LearnedFrom(source=source, total=total, events=named)
+    return LearnedFrom(source=source, total=counted if total is None else total, events=named)

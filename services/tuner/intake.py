@@ -104,7 +104,7 @@ class Intake:
         self.sessions = sessions
         self.manager = manager
         self.labels = frozenset(labels)
-        self.audit = audit or AuditLog(sessions.path.parent / AUDIT_FILE)
+        self.audit = AuditLog(sessions.path.parent / AUDIT_FILE) if audit is None else audit
 
     def submit(
         self,

@@ -68,7 +68,7 @@ def lineage_of(rows: list[dict[str, Any]], audit: AuditLog) -> LearnedFrom:
         )
         for row in named
     ]
-    return learned_from("tuner_feedback", events).model_copy(update={"total": len(rows)})
+    return learned_from("tuner_feedback", events, total=len(rows))
 
 
 def kpis_of(rows: list[dict[str, Any]]) -> Kpis:
