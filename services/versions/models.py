@@ -74,6 +74,12 @@ class Links(BaseModel):
     feedback_ids: list[str] = Field(default_factory=list)
     feedback_applied: int | None = None
     trace_id: str | None = None
+    learned_from: int | None = Field(
+        default=None, description="Feedback events it learned from (details: /learned-from)."
+    )
+    conversations: list[str] = Field(
+        default_factory=list, description="The conversations it learned from, as its tag names."
+    )
 
 
 class VersionDetail(VersionSummary):

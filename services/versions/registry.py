@@ -23,7 +23,7 @@ from ratchet.errors import NotFoundError
 from ratchet.objects import open_object_store
 from ratchet.state import Pointer, StateManager, open_state_manager
 from ratchet.state.pointer import POINTER_KEY
-from ratchet.vcs import ReleaseKind, ReleaseStore
+from ratchet.vcs import LearnedFrom, ReleaseKind, ReleaseStore
 
 from . import diffs, evals, gitread
 from .errors import Unavailable
@@ -156,7 +156,7 @@ class VersionRegistry:
             tool_schema_hash=meta.tool_schema_hash,
             active=self._active_version() == version,
             children=index.children.get(version, []),
-            links=_links(extra, meta.trace_id),
+            links=_links(extra, meta.trace_id, meta.learned_from),
             changelog=list(
                 gitread.changelog(self.workspace, release.commit, parent.commit if parent else None)
             ),
@@ -276,7 +276,7 @@ class VersionRegistry:
         return pointer.version if pointer else None
 
 
-def _links(extra: dict[str, Any], trace_id: str | None) -> Links:
+def _links(extra: dict[str, Any], trace_id: str | None, lineage: LearnedFrom | None) -> Links:
     ids = extra.get("feedback_ids", extra.get("feedback_id"))
     if ids is None:
         ids = []
@@ -291,6 +291,8 @@ def _links(extra: dict[str, Any], trace_id: str | None) -> Links:
         if isinstance(applied, int) and not isinstance(applied, bool)
         else None,
         trace_id=trace_id,
+        learned_from=None if lineage is None else lineage.total,
+        conversations=[] if lineage is None else lineage.conversations(),
     )
 
 

@@ -7,6 +7,8 @@ from fastapi.testclient import TestClient
 
 from ratchet.bootstrap import release_store
 from ratchet.vcs import FeedbackEvent, ReleaseKind, ReleaseMetadata, learned_from
+from services.versions.cli import learned_from_summary
+from services.versions.models import Links
 from tests.services.versions.conftest import Home, client_for
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -53,7 +55,7 @@ def test_the_releases_that_learned_from_a_conversation(lineage_client: TestClien
     assert lineage_client.get("/versions?learned_from=c-2&limit=1").json()["total"] == 2
 
 
-def test_what_a_release_learned_from(lineage_client: TestClient) -> None:
+def test_what_a_releaselearned_from_summary(lineage_client: TestClient) -> None:
     body = lineage_client.get("/versions/v1.0.2/learned-from").json()
     assert body["version"] == "v1.0.2" and body["parent"] == "v1.0.1"
     assert (body["source"], body["total"], body["truncated"]) == ("tuner_feedback", 2, False)
@@ -65,7 +67,14 @@ def test_what_a_release_learned_from(lineage_client: TestClient) -> None:
         "feedback_id": 1,
     }
     detail = lineage_client.get("/versions/v1.0.2").json()
-    assert "learned_from" not in detail["metadata"]  # shown at /learned-from, not twice
+    assert (
+        "learned_from" not in detail["metadata"]
+    )  # in brief under links, in full at /learned-from
+    assert (detail["links"]["learned_from"], detail["links"]["conversations"]) == (
+        2,
+        ["c-1", "c-2"],
+    )
+    assert lineage_client.get("/versions/v1.0.1").json()["links"]["learned_from"] is None
 
 
 @pytest.mark.parametrize(
@@ -84,3 +93,10 @@ def test_bad_lineage_queries_say_why(
     response = lineage_client.get(path)
     assert response.status_code == status
     assert words in response.json()["detail"]
+
+
+def test_the_command_line_names_what_a_releaselearned_from_summary() -> None:
+    many = Links(learned_from=9, conversations=[f"c-{i}" for i in range(7)])
+    assert learned_from_summary(many) == "9 feedback events: c-0, c-1, c-2, c-3, c-4, …"
+    assert learned_from_summary(Links(learned_from=0)) == "0 feedback events"
+    assert learned_from_summary(Links()) is None  # a release that names none: no row
