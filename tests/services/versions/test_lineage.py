@@ -55,7 +55,7 @@ def test_the_releases_that_learned_from_a_conversation(lineage_client: TestClien
     assert lineage_client.get("/versions?learned_from=c-2&limit=1").json()["total"] == 2
 
 
-def test_what_a_releaselearned_from_summary(lineage_client: TestClient) -> None:
+def test_what_a_release_learned_from(lineage_client: TestClient) -> None:
     body = lineage_client.get("/versions/v1.0.2/learned-from").json()
     assert body["version"] == "v1.0.2" and body["parent"] == "v1.0.1"
     assert (body["source"], body["total"], body["truncated"]) == ("tuner_feedback", 2, False)
@@ -95,7 +95,7 @@ def test_bad_lineage_queries_say_why(
     assert words in response.json()["detail"]
 
 
-def test_the_command_line_names_what_a_releaselearned_from_summary() -> None:
+def test_the_command_line_names_what_a_release_learned_from() -> None:
     many = Links(learned_from=9, conversations=[f"c-{i}" for i in range(7)])
     assert learned_from_summary(many) == "9 feedback events: c-0, c-1, c-2, c-3, c-4, …"
     assert learned_from_summary(Links(learned_from=0)) == "0 feedback events"
