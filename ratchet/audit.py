@@ -5,11 +5,16 @@ process; :meth:`AuditLog.window` sums a window of it, which the Runner's
 ``/metrics`` serves to the Triggerer. The Runner's code changes per release;
 this record does not (it is in the static core), so the Triggerer's SLOs
 measure every release the same way.
+Each record also names the span of its call (trace id and span id), so the
+Tuner links its feedback span to the route call's (:meth:`AuditLog.route_call`)
+and a release names the traces of the turns it learned from.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +32,18 @@ CREATE TABLE IF NOT EXISTS calls (
     latency_ms REAL NOT NULL,
     outcome TEXT NOT NULL,
     detail TEXT,
-    trace_id TEXT
+    trace_id TEXT,
+    span_id TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_at ON calls(at);
 """
+# A table created before spans were recorded gains the column; the index on the
+# turn comes after it, on tables old and new.
+_MIGRATIONS = ("ALTER TABLE calls ADD COLUMN span_id TEXT",)
+_TURN_INDEX = "CREATE INDEX IF NOT EXISTS calls_turn ON calls(conversation_id, turn)"
+
+AUDIT_FILE = "audit.sqlite3"
+"""The audit log's file name under the home's data folder."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +56,16 @@ class CallRecord:
     version: str | None = None
     state_revision: int | None = None
     detail: str | None = None
-    trace_id: str | None = None
+    trace_id: str | None = None  # 32 hex digits, as OpenTelemetry writes them
+    span_id: str | None = None  # 16 hex digits
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRef:
+    """The span of one served call: where a trace store finds it."""
+
+    trace_id: str  # 32 hex digits
+    span_id: str | None  # 16 hex digits; None in records made before span ids were kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +94,23 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 class AuditLog(SqliteStore):
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
+        with self._db_lock:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
+            if "span_id" not in columns:
+                for statement in _MIGRATIONS:
+                    try:
+                        self._db.execute(statement)
+                    except sqlite3.OperationalError as exc:  # another process migrated first
+                        if "duplicate column" not in str(exc):
+                            raise
+            self._db.execute(_TURN_INDEX)
 
     def record(self, call: CallRecord, at: float | None = None) -> None:
         with self._db_lock:
             self._db.execute(
                 "INSERT INTO calls (at, tool, conversation_id, turn, version, state_revision, "
-                "latency_ms, outcome, detail, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "latency_ms, outcome, detail, trace_id, span_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     time.time() if at is None else at,
                     call.tool,
@@ -89,6 +122,7 @@ class AuditLog(SqliteStore):
                     call.outcome,
                     call.detail,
                     call.trace_id,
+                    call.span_id,
                 ),
             )
 
@@ -125,3 +159,22 @@ class AuditLog(SqliteStore):
     def count(self) -> int:
         with self._db_lock:
             return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+    def route_call(self, conversation_id: str, turn: int) -> SpanRef | None:
+        """The span of the route call that answered the turn, if it was recorded."""
+        return self.route_calls([(conversation_id, turn)]).get((conversation_id, turn))
+
+    def route_calls(self, turns: Iterable[tuple[str, int]]) -> dict[tuple[str, int], SpanRef]:
+        """The spans of the route calls that answered ``turns`` (those recorded)."""
+        found: dict[tuple[str, int], SpanRef] = {}
+        with self._db_lock:
+            for conversation_id, turn in dict.fromkeys(turns):
+                row = self._db.execute(
+                    "SELECT trace_id, span_id FROM calls WHERE tool = 'route' AND outcome = 'ok' "
+                    "AND conversation_id = ? AND turn = ? AND trace_id IS NOT NULL "
+                    "ORDER BY id DESC LIMIT 1",
+                    (conversation_id, turn),
+                ).fetchone()
+                if row is not None and int(row[0], 16):  # all zeros: no span was recording
+                    found[(conversation_id, turn)] = SpanRef(str(row[0]), row[1])
+        return found

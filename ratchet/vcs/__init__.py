@@ -1,5 +1,6 @@
 """Version store: the workspace repository, releases as annotated tags, job worktrees."""
 
+from ratchet.vcs.lineage import MAX_EVENTS, FeedbackEvent, LearnedFrom, learned_from
 from ratchet.vcs.releases import InvalidTag, Release, ReleaseMetadata, ReleaseStore, TagScan
 from ratchet.vcs.repo import is_repository, open_repo
 from ratchet.vcs.semver import FIRST, ReleaseKind, Version, next_version
@@ -8,7 +9,10 @@ from ratchet.vcs.worktrees import job_worktree
 
 __all__ = [
     "FIRST",
+    "MAX_EVENTS",
+    "FeedbackEvent",
     "InvalidTag",
+    "LearnedFrom",
     "Release",
     "ReleaseKind",
     "ReleaseMetadata",
@@ -19,6 +23,7 @@ __all__ = [
     "ensure_workspace",
     "is_repository",
     "job_worktree",
+    "learned_from",
     "next_version",
     "open_repo",
 ]

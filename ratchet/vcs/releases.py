@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ratchet.errors import ConflictError, NotFoundError, PolicyError
 from ratchet.policy import FileChange, check_change
 from ratchet.state.document import utcnow
+from ratchet.vcs.lineage import LearnedFrom
 from ratchet.vcs.repo import discard_untagged_releases, open_repo, restore_to_head
 from ratchet.vcs.semver import ReleaseKind, Version, next_version
 
@@ -45,6 +46,7 @@ class ReleaseMetadata(BaseModel):
     trace_id: str | None = None
     reason: str = ""
     created_at: str = ""
+    learned_from: LearnedFrom | None = None  # the feedback it was made from (ratchet.vcs.lineage)
 
 
 @dataclass(frozen=True, slots=True)

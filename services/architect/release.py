@@ -33,6 +33,7 @@ from .baseline import Baseline, summary_key
 from .bump import Bump, decide, tool_schema_hash
 from .candidates import Candidate, read_state
 from .jobrun import JobRun
+from .lineage import job_lineage
 from .stages import Rejected
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ def _metadata(
             "bump_reasons": bump.reasons,
             "authorised": sorted({"test-changes"} if candidate.authorised_notes else set()),
             "authorised_changes": candidate.authorised_notes,
+            "learned_from": job_lineage(run.job, run.ctx.settings.data_path),
         }
     )
 

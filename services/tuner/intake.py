@@ -7,6 +7,10 @@ past the watermark into the state and move the watermark. A conflict re-reads
 and re-applies from the newer watermark, a crash after storing leaves the
 feedback pending for the next apply, so each feedback is applied exactly once
 and none is lost.
+
+Each accepted feedback carries the span of the route call that answered its
+turn (from the Runner's audit log beside the sessions), which the feedback
+span links to.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import Link
+
+from ratchet.audit import AUDIT_FILE, AuditLog, SpanRef
 from ratchet.sessions import SessionStore, valid_conversation_id
 from ratchet.state import StateDocument, StateManager
+from ratchet.telemetry.links import route_call_link
 
 WATERMARK = "feedback_watermark"
 APPLIED = "feedback_applied"
@@ -33,6 +41,19 @@ class Accepted:
     turn: int
     version: str
     state_revision: int
+    route_call: SpanRef | None = None  # the span that answered the turn, if audited
+
+    @property
+    def route_call_link(self) -> Link | None:
+        """The span link from the feedback's span to the route call's."""
+        if self.route_call is None:
+            return None
+        return route_call_link(
+            self.route_call.trace_id,
+            self.route_call.span_id,
+            conversation_id=self.conversation_id,
+            turn=self.turn,
+        )
 
 
 def reward_of(row: dict[str, Any]) -> float:
@@ -72,10 +93,18 @@ def apply_feedback(
 
 
 class Intake:
-    def __init__(self, sessions: SessionStore, manager: StateManager, labels: tuple[str, ...]):
+    def __init__(
+        self,
+        sessions: SessionStore,
+        manager: StateManager,
+        labels: tuple[str, ...],
+        audit: AuditLog | None = None,
+    ):
+        """``audit`` defaults to the Runner's audit log in the sessions' folder."""
         self.sessions = sessions
         self.manager = manager
         self.labels = frozenset(labels)
+        self.audit = AuditLog(sessions.path.parent / AUDIT_FILE) if audit is None else audit
 
     def submit(
         self,
@@ -118,6 +147,7 @@ class Intake:
             answered["turn"],
             answered["version"],
             answered["state_revision"],
+            self.audit.route_call(conversation_id, answered["turn"]),
         )
 
     def apply_pending(self, through: int | None = None) -> StateDocument:

@@ -13,13 +13,21 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ratchet import events
+from ratchet.audit import AuditLog
 from ratchet.builds import BuildStore
 from ratchet.ci.micro import run_micro
 from ratchet.errors import PinnedError
 from ratchet.objects import ObjectStore
 from ratchet.promotion import release_state
 from ratchet.state import ActiveState, StateDocument, StateManager
-from ratchet.vcs import ReleaseKind, ReleaseStore
+from ratchet.vcs import (
+    MAX_EVENTS,
+    FeedbackEvent,
+    LearnedFrom,
+    ReleaseKind,
+    ReleaseStore,
+    learned_from,
+)
 
 from .intake import APPLIED, WATERMARK, Intake, reward_of
 from .scoring import active_code_root
@@ -43,6 +51,24 @@ class PromoteResult(BaseModel):
     feedback_applied: int
     kpis: Kpis | None = None
     event: str | None = Field(default=None, description="Key of the summary event published.")
+
+
+def lineage_of(rows: list[dict[str, Any]], audit: AuditLog) -> LearnedFrom:
+    """The feedback ``rows`` a patch was tuned on, each with its route call's trace id."""
+    named = rows[:MAX_EVENTS]
+    spans = audit.route_calls((row["conversation_id"], row["turn"]) for row in named)
+    events = [
+        FeedbackEvent(
+            conversation_id=row["conversation_id"],
+            turn=row["turn"],
+            trace_id=span.trace_id
+            if (span := spans.get((row["conversation_id"], row["turn"])))
+            else None,
+            feedback_id=row["id"],
+        )
+        for row in named
+    ]
+    return learned_from("tuner_feedback", events, total=len(rows))
 
 
 def kpis_of(rows: list[dict[str, Any]]) -> Kpis:
@@ -133,6 +159,7 @@ class Promoter:
                     "staging_revision": staging.revision,
                     "micro": micro,
                     "kpis": kpis.model_dump(),
+                    "learned_from": lineage_of(rows, self.intake.audit),
                 },
             )
         except PinnedError as exc:  # pinned between the check and the release

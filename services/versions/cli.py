@@ -21,7 +21,7 @@ from ratchet.config import CommonSettings, load
 from ratchet.errors import RatchetError
 
 if TYPE_CHECKING:
-    from .models import Kpis, VersionDiff
+    from .models import Kpis, Links, VersionDiff
     from .registry import VersionRegistry
 
 versions_app = typer.Typer(
@@ -144,6 +144,7 @@ def show(
         ("job", detail.links.job_id),
         ("feedback", ", ".join(detail.links.feedback_ids) or None),
         ("feedback applied", detail.links.feedback_applied),
+        ("learned from", learned_from_summary(detail.links)),
         ("state hash", detail.state_hash),
         ("eval summary", detail.eval_key if report else f"none yet ({detail.eval_key})"),
     ]
@@ -161,6 +162,15 @@ def show(
             console.print(f"  [dim]{entry.commit[:10]}[/dim] {entry.subject}")
     if detail.metadata:
         console.print(f"[dim]metadata[/dim] {json.dumps(detail.metadata, sort_keys=True)}")
+
+
+def learned_from_summary(links: Links) -> str | None:
+    """``3 feedback events: c-1, c-2``, or None for a release that names none."""
+    if links.learned_from is None:
+        return None
+    shown = ", ".join(links.conversations[:5])
+    more = ", …" if len(links.conversations) > 5 else ""
+    return f"{links.learned_from} feedback events" + (f": {shown}{more}" if shown else "")
 
 
 def _print_diff(console: Console, diff: VersionDiff) -> None:

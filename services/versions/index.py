@@ -13,6 +13,7 @@ client pages is newer than every cursor, so pages never shift or repeat.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ KNOWN_FIELDS = frozenset(
         "trace_id",
         "reason",
         "created_at",
+        "learned_from",
     }
 )
 
@@ -91,6 +93,7 @@ class ReleaseIndex:
     by_version: dict[str, int] = field(init=False)
     summaries: list[dict[str, Any]] = field(init=False)
     children: dict[str, list[str]] = field(init=False)
+    learned_by: dict[str, list[int]] = field(init=False)  # conversation -> positions
     _views: dict[tuple[ReleaseKind | None, str | None], _View] = field(
         init=False, default_factory=dict
     )
@@ -99,6 +102,11 @@ class ReleaseIndex:
         self.by_version = {release.version: i for i, release in enumerate(self.releases)}
         self.summaries = [summary_of(r).model_dump(mode="json") for r in self.releases]
         self.children = {}
+        self.learned_by = {}
+        for position, release in enumerate(self.releases):  # newest first, as pages are
+            lineage = release.metadata.learned_from
+            for conversation_id in lineage.conversations() if lineage else ():
+                self.learned_by.setdefault(conversation_id, []).append(position)
         for release in reversed(self.releases):  # oldest first, so children read in order
             if release.metadata.parent:
                 self.children.setdefault(release.metadata.parent, []).append(release.version)
@@ -138,8 +146,9 @@ class ReleaseIndex:
         author: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        learned_from: str | None = None,
     ) -> Page:
-        view = self._view(kind, author)
+        view = self._view(kind, author, learned_from)
         start = 0
         if cursor is not None:
             before = parse_version(cursor, name="cursor")
@@ -152,18 +161,30 @@ class ReleaseIndex:
             total=len(view.positions),
         )
 
-    def _view(self, kind: ReleaseKind | None, author: str | None) -> _View:
+    def _view(
+        self, kind: ReleaseKind | None, author: str | None, learned_from: str | None = None
+    ) -> _View:
+        if learned_from is not None:  # not cached: one view per conversation would pile up
+            candidates = self.learned_by.get(learned_from, [])
+            return self._filtered(candidates, kind, author)
         view = self._views.get((kind, author))
         if view is None:  # computing one twice under a race is harmless
-            positions = [
-                i
-                for i, release in enumerate(self.releases)
-                if (kind is None or release.kind == kind)
-                and (author is None or release.metadata.author == author)
-            ]
-            keys = []
-            for i in positions:
-                v = Version.parse(self.releases[i].version)
-                keys.append((-v.major, -v.minor, -v.patch))
-            view = self._views[(kind, author)] = _View(positions, keys)
+            view = self._views[(kind, author)] = self._filtered(
+                range(len(self.releases)), kind, author
+            )
         return view
+
+    def _filtered(
+        self, candidates: Iterable[int], kind: ReleaseKind | None, author: str | None
+    ) -> _View:
+        positions = [
+            i
+            for i in candidates
+            if (kind is None or self.releases[i].kind == kind)
+            and (author is None or self.releases[i].metadata.author == author)
+        ]
+        keys = []
+        for i in positions:
+            v = Version.parse(self.releases[i].version)
+            keys.append((-v.major, -v.minor, -v.patch))
+        return _View(positions, keys)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ratchet.vcs import ReleaseKind
 
 VERSION_PATTERN = r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
+CONVERSATION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 
 class Problem(BaseModel):
@@ -73,6 +74,12 @@ class Links(BaseModel):
     feedback_ids: list[str] = Field(default_factory=list)
     feedback_applied: int | None = None
     trace_id: str | None = None
+    learned_from: int | None = Field(
+        default=None, description="Feedback events it learned from (details: /learned-from)."
+    )
+    conversations: list[str] = Field(
+        default_factory=list, description="The conversations it learned from, as its tag names."
+    )
 
 
 class VersionDetail(VersionSummary):
@@ -86,6 +93,34 @@ class VersionDetail(VersionSummary):
     metadata: dict[str, Any] = Field(
         description="Every other field of the tag's metadata (e.g. the Tuner's kpis, micro)."
     )
+
+
+class LineageEvent(BaseModel):
+    """One piece of feedback a release learned from."""
+
+    model_config = ConfigDict(extra="allow")
+
+    conversation_id: str
+    turn: int | None = Field(description="The turn, when the feedback or job named one.")
+    trace_id: str | None = Field(
+        description="Trace id of the Runner's route call that answered the turn, when known."
+    )
+
+
+class ReleaseLineage(BaseModel):
+    """What a release learned from, as its tag names it (bounded: first events, total)."""
+
+    version: str
+    author: str
+    parent: str | None
+    source: str = Field(
+        description="tuner_feedback: the feedback since the parent release that the state was "
+        "tuned on; architect_job: the conversations the job's feedback or wake input named."
+    )
+    total: int = Field(description="Every feedback event it learned from, named or not.")
+    truncated: bool = Field(description="The tag names only the first events (see total).")
+    conversations: list[str] = Field(description="The conversations named, each once.")
+    events: list[LineageEvent]
 
 
 class ActiveVersion(BaseModel):

@@ -23,7 +23,7 @@ from ratchet.errors import NotFoundError
 from ratchet.objects import open_object_store
 from ratchet.state import Pointer, StateManager, open_state_manager
 from ratchet.state.pointer import POINTER_KEY
-from ratchet.vcs import ReleaseKind, ReleaseStore
+from ratchet.vcs import LearnedFrom, ReleaseKind, ReleaseStore
 
 from . import diffs, evals, gitread
 from .errors import Unavailable
@@ -33,9 +33,11 @@ from .models import (
     EvalReport,
     KpiPoint,
     KpiSeries,
+    LineageEvent,
     Links,
     PointerHistory,
     PointerMove,
+    ReleaseLineage,
     VersionDetail,
     VersionDiff,
     VersionSummary,
@@ -125,10 +127,14 @@ class VersionRegistry:
         author: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        learned_from: str | None = None,
     ) -> dict[str, Any]:
-        """A ``VersionPage`` payload (built from the index's ready summaries)."""
+        """A ``VersionPage`` payload (built from the index's ready summaries); with
+        ``learned_from``, only the releases whose tags name that conversation."""
         index = self.index()
-        page: Page = index.page(kind=kind, author=author, cursor=cursor, limit=limit)
+        page: Page = index.page(
+            kind=kind, author=author, cursor=cursor, limit=limit, learned_from=learned_from
+        )
         return {
             "versions": page.items,
             "next": page.next,
@@ -152,11 +158,31 @@ class VersionRegistry:
             tool_schema_hash=meta.tool_schema_hash,
             active=self._active_version() == version,
             children=index.children.get(version, []),
-            links=_links(extra, meta.trace_id),
+            links=_links(extra, meta.trace_id, meta.learned_from),
             changelog=list(
                 gitread.changelog(self.workspace, release.commit, parent.commit if parent else None)
             ),
             metadata=extra,
+        )
+
+    def lineage(self, version: str) -> ReleaseLineage:
+        """What the release learned from, as its tag names it; NotFoundError if it names none."""
+        release = self.index().get(version)
+        lineage = release.metadata.learned_from
+        if lineage is None:
+            raise NotFoundError(
+                f"{version} names no feedback it learned from: a {release.metadata.author} "
+                "release made without feedback, or tagged before releases named their feedback"
+            )
+        return ReleaseLineage(
+            version=version,
+            author=release.metadata.author,
+            parent=release.metadata.parent,
+            source=lineage.source,
+            total=lineage.total,
+            truncated=lineage.truncated,
+            conversations=lineage.conversations(),
+            events=[LineageEvent.model_validate(e.model_dump()) for e in lineage.events],
         )
 
     def diff(self, version: str, against: str | None) -> VersionDiff:
@@ -252,7 +278,7 @@ class VersionRegistry:
         return pointer.version if pointer else None
 
 
-def _links(extra: dict[str, Any], trace_id: str | None) -> Links:
+def _links(extra: dict[str, Any], trace_id: str | None, lineage: LearnedFrom | None) -> Links:
     ids = extra.get("feedback_ids", extra.get("feedback_id"))
     if ids is None:
         ids = []
@@ -267,6 +293,8 @@ def _links(extra: dict[str, Any], trace_id: str | None) -> Links:
         if isinstance(applied, int) and not isinstance(applied, bool)
         else None,
         trace_id=trace_id,
+        learned_from=None if lineage is None else lineage.total,
+        conversations=[] if lineage is None else lineage.conversations(),
     )
 
 

@@ -104,6 +104,7 @@ class RouteTool:
                 state_revision=served.revision,
                 detail=detail,
                 trace_id=format(span.get_span_context().trace_id, "032x"),
+                span_id=format(span.get_span_context().span_id, "016x"),
             )
             self.account(span, record, served.version)
 

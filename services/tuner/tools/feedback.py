@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from ratchet.sessions import valid_conversation_id
 from ratchet.telemetry import annotate_turn
+from ratchet.telemetry.links import add_link
 
 from ..applier import Applier
 from ..context import TunerContext
@@ -75,6 +76,7 @@ class FeedbackTool:
             version=accepted.version,
             state_revision=accepted.state_revision,
         )
+        add_link(span, accepted.route_call_link)  # a trace store joins it to the route call
         staging = None
         if accepted.feedback_id is not None:
             if wait:

@@ -17,10 +17,12 @@ from ratchet.vcs import ReleaseKind
 
 from ..etags import NOT_MODIFIED, etagged
 from ..models import (
+    CONVERSATION_PATTERN,
     VERSION_PATTERN,
     ActiveVersion,
     EvalReport,
     Problem,
+    ReleaseLineage,
     VersionDetail,
     VersionDiff,
     VersionPage,
@@ -70,10 +72,21 @@ def list_versions(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 50,
+    learned_from: Annotated[
+        str | None,
+        Query(
+            pattern=CONVERSATION_PATTERN,
+            description="Only the releases that learned from this conversation "
+            "(whose tag names it among the feedback it was made from).",
+        ),
+    ] = None,
 ) -> Response:
     """Releases from the workspace's tags. Lightweight or unparsable `v*` tags are not
     releases: they are reported under `flagged`, never listed."""
-    return etagged(request, registry.page(kind=kind, author=author, cursor=cursor, limit=limit))
+    page = registry.page(
+        kind=kind, author=author, cursor=cursor, limit=limit, learned_from=learned_from
+    )
+    return etagged(request, page)
 
 
 @router.get(
@@ -107,6 +120,18 @@ def get_version(request: Request, registry: Registry, v: VersionParam) -> Respon
 def get_evals(request: Request, registry: Registry, v: VersionParam) -> Response:
     """The summary at `evals/{commit}/summary.json` and the key metrics found in it."""
     return etagged(request, registry.eval_report(v))
+
+
+@router.get(
+    "/versions/{v}/learned-from",
+    response_model=ReleaseLineage,
+    responses={**NOT_MODIFIED, **BAD, **MISSING, **UNAVAILABLE},
+    summary="The feedback a release learned from",
+)
+def get_lineage(request: Request, registry: Registry, v: VersionParam) -> Response:
+    """The conversations, turns and route-call trace ids the release's tag names (the
+    first 100 and a total); 404 for a release that names none."""
+    return etagged(request, registry.lineage(v))
 
 
 @router.get(
