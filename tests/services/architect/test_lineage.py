@@ -7,14 +7,15 @@ from typing import Any
 
 import pytest
 
-from ratchet.audit import AUDIT_FILE, AuditLog, CallRecord
 from services.architect.context import ArchitectContext
 from services.architect.jobs import Job, JobKind, JobStatus
 from services.architect.lineage import job_lineage, named_turns
 from services.architect.worker import Worker
+from tests.helpers.audit import audit_route_call
 from tests.services.architect.conftest import architect_settings, good_patch
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN = "00f067aa0ba902b7"
 
 
 def job(text: str, evidence: dict[str, Any] | None = None) -> Job:
@@ -27,24 +28,6 @@ def job(text: str, evidence: dict[str, Any] | None = None) -> Job:
         evidence=evidence,
         created_at="2026-01-01T00:00:00Z",
     )
-
-
-def audit_route_call(data_path: Path, cid: str, turn: int) -> None:
-    audit = AuditLog(data_path / AUDIT_FILE)
-    try:
-        audit.record(
-            CallRecord(
-                tool="route",
-                latency_ms=1.0,
-                outcome="ok",
-                conversation_id=cid,
-                turn=turn,
-                trace_id=TRACE,
-                span_id="00f067aa0ba902b7",
-            )
-        )
-    finally:
-        audit.close()
 
 
 WAKE_EVIDENCE = {
@@ -75,7 +58,7 @@ def test_a_feedback_jobs_text_names_conversations_explicitly() -> None:
 
 
 def test_the_lineage_has_trace_ids_where_the_audit_log_knows_the_turn(tmp_path: Path) -> None:
-    audit_route_call(tmp_path, "c-7", 3)
+    audit_route_call(tmp_path, "c-7", 3, TRACE, SPAN)
     lineage = job_lineage(job("SLO alarm", WAKE_EVIDENCE), tmp_path)
     assert lineage.source == "architect_job" and lineage.total == 2
     assert [(e.conversation_id, e.turn, e.trace_id) for e in lineage.events] == [
@@ -90,7 +73,7 @@ def test_the_lineage_has_trace_ids_where_the_audit_log_knows_the_turn(tmp_path: 
 def test_a_released_job_names_the_conversations_it_learned_from(tmp_path: Path) -> None:
     ctx = ArchitectContext.from_settings(architect_settings(tmp_path / "home"))
     try:
-        audit_route_call(ctx.settings.data_path, "c-7", 3)
+        audit_route_call(ctx.settings.data_path, "c-7", 3, TRACE, SPAN)
         ctx.jobs.create(
             JobKind.FEEDBACK,
             "say which version answers; see conversation_id: c-9",

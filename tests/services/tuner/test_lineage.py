@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from ratchet.audit import AUDIT_FILE, AuditLog, CallRecord, SpanRef
+from ratchet.audit import AUDIT_FILE, AuditLog, SpanRef
 from ratchet.bootstrap import release_store
 from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
@@ -16,6 +16,7 @@ from services.tuner.app import build_server
 from services.tuner.intake import Intake
 from services.tuner.promotion import lineage_of
 from services.tuner.settings import TunerSettings
+from tests.helpers.audit import audit_route_call
 from tests.helpers.mcp import call
 from tests.services.tuner.conftest import answered
 
@@ -30,21 +31,7 @@ def trace_of(turn: int) -> str:
 
 def audited(data_path: Path, cid: str, turn: int) -> None:
     """The Runner's audit record of the route call that answered the turn."""
-    audit = AuditLog(data_path / AUDIT_FILE)
-    try:
-        audit.record(
-            CallRecord(
-                tool="route",
-                latency_ms=1.0,
-                outcome="ok",
-                conversation_id=cid,
-                turn=turn,
-                trace_id=trace_of(turn),
-                span_id=SPAN,
-            )
-        )
-    finally:
-        audit.close()
+    audit_route_call(data_path, cid, turn, trace_of(turn), SPAN)
 
 
 def test_accepted_feedback_carries_the_route_calls_span(
