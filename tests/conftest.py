@@ -110,10 +110,13 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
     not counted by pytest-timeout, and the test's fixtures (its leak check included)
     run inside the lock.
     """
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run is None:  # one process: nothing runs beside the test
+    worker = getattr(item.config, "workerinput", None)
+    # Only an xdist worker itself: not one process alone, and not a pytest that a test
+    # started (a candidate's suite in the fast tier), which inherits the worker's
+    # environment and would wait forever on the lock its `alone` parent holds.
+    if worker is None:
         return (yield)
-    root = Path(tempfile.gettempdir()) / f"ratchet-tests-{run}"
+    root = Path(tempfile.gettempdir()) / f"ratchet-tests-{worker['testrunuid']}"
     root.mkdir(exist_ok=True)
     alone = item.get_closest_marker("alone") is not None
     with (machine_share.exclusive if alone else machine_share.shared)(root):
