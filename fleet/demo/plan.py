@@ -37,7 +37,9 @@ class DemoPlan:
     learn_rounds: int = 2  # replay, then `promote`: one patch release each
     turns_per_round: int = 800
     hard_intents: int = 10  # the degradation: new wording of the intents routed worst
-    degraded_share: float = 0.8  # of the degraded traffic; the rest is the usual traffic
+    # All of it: the usual traffic (training wording, ~93% right) would dilute the burn
+    # toward the 6x paging rate (at 80%, 6.0-6.3x: a page or none, run to run).
+    degraded_share: float = 1.0  # of the degraded traffic; the rest is the usual traffic
     degraded_chunk: int = 150  # turns between looks for the Triggerer's wake-up
     degraded_max_turns: int = 6000  # give up waiting for a wake-up after this many
     after_turns: int = 600  # degraded traffic again, served by the Architect's release
