@@ -14,10 +14,13 @@ from git import GitCommandError
 
 from ratchet.atomic import sweep_temp_files
 from ratchet.config import CommonSettings
-from ratchet.errors import NotFoundError
+from ratchet.errors import ConfigError, NotFoundError
 from ratchet.state import ACTIVE_KEY, StateDocument, StateManager, open_state_manager
+from ratchet.tasks import Task, active_name, find_task, load_task
+from ratchet.tasks.workspace import install_task
 from ratchet.vcs import FIRST, ReleaseKind, ReleaseMetadata, ReleaseStore, ensure_workspace
 from ratchet.vcs.repo import open_repo
+from ratchet.vcs.workspace import default_project_root
 
 
 @dataclass
@@ -32,7 +35,15 @@ def release_store(settings: CommonSettings) -> ReleaseStore:
     return ReleaseStore(settings.workspace_path, settings.locks_path / "release.lock")
 
 
+def requested_task(settings: CommonSettings) -> Task | None:
+    """The task ``RATCHET_TASK`` names, checked (TaskError before anything is created)."""
+    if settings.task is None:
+        return None
+    return load_task(find_task(settings.task, settings.project_root or default_project_root()))
+
+
 def initialize(settings: CommonSettings) -> InitReport:
+    task = requested_task(settings)
     report = InitReport(settings.home_path, settings.workspace_path)
     for path in (settings.home_path, settings.data_path, settings.locks_path, settings.logs_path):
         path.mkdir(parents=True, exist_ok=True)
@@ -49,6 +60,8 @@ def initialize(settings: CommonSettings) -> InitReport:
     with releases.lock():
         first = releases.latest()
         if first is None:
+            if task is not None:
+                report.steps.extend(install_task(settings.workspace_path, task))
             first = releases.release(
                 ReleaseMetadata(
                     kind=ReleaseKind.MINOR,
@@ -60,6 +73,11 @@ def initialize(settings: CommonSettings) -> InitReport:
                 version=FIRST,
             )
             report.steps.append(f"released {first.version} at {first.commit[:12]}")
+        elif task is not None and task.name != active_name(settings.workspace_path):
+            raise ConfigError(
+                f"{settings.home_path} serves task {active_name(settings.workspace_path)!r}, "
+                f"not {task.name!r}: a home serves one task; use a new RATCHET_HOME for it"
+            )
         if manager.pointer() is None:
             document = state_at(settings.workspace_path, first.commit)
             manager.activate(

@@ -60,6 +60,11 @@ class CommonSettings(BaseSettings):
     project_root: Path | None = Field(
         default=None, description="Checkout the workspace is cloned from (default: this source)."
     )
+    task: str | None = Field(
+        default=None,
+        description="Task a new home serves: a built-in task's name or a task folder "
+        "(default: the project's, banking77). A home serves one task for its life.",
+    )
 
     @property
     def home_path(self) -> Path:

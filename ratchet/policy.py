@@ -34,7 +34,7 @@ WRITABLE: dict[str, tuple[str, ...]] = {
     ),
 }
 READ_ONLY: dict[str, tuple[str, ...]] = {
-    "architect": ("tests/datasets/",),
+    "architect": ("tasks/",),
 }
 EXACT_FILES = frozenset({"ci/budgets.json"})  # writable as a file, not as a prefix
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ratchet.errors import ConflictError, NotFoundError, PolicyError
 from ratchet.policy import FileChange, check_change
 from ratchet.state.document import utcnow
+from ratchet.tasks.task import ACTIVE_FILE
 from ratchet.vcs.lineage import LearnedFrom
 from ratchet.vcs.repo import discard_untagged_releases, open_repo, restore_to_head
 from ratchet.vcs.semver import ReleaseKind, Version, next_version
@@ -47,6 +48,7 @@ class ReleaseMetadata(BaseModel):
     reason: str = ""
     created_at: str = ""
     learned_from: LearnedFrom | None = None  # the feedback it was made from (ratchet.vcs.lineage)
+    task: str | None = None  # the task the release serves (its tree's tasks/active.json)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,8 @@ class ReleaseStore:
                 if tag in {t.name for t in repo.tags}:
                     raise ConflictError(f"tag {tag} already exists; a release is never overwritten")
                 commit = _commit_staged(repo, paths, metadata, f"{tag}: {message}", allow_empty)
+                if metadata.task is None:
+                    metadata = metadata.model_copy(update={"task": _task_at(repo, commit)})
                 if before_tag is not None:
                     extra = before_tag(commit)
                     if extra:
@@ -268,3 +272,13 @@ def _parse_metadata(message: str) -> tuple[ReleaseMetadata | None, str | None]:
         return ReleaseMetadata.model_validate(raw), None
     except (json.JSONDecodeError, ValidationError) as exc:
         return None, f"tag message is not release metadata: {str(exc).splitlines()[0]}"
+
+
+def _task_at(repo: Repo, commit: str) -> str | None:
+    """The task the tree of ``commit`` serves, if it names one."""
+    try:
+        raw = repo.git.show(f"{commit}:{ACTIVE_FILE.as_posix()}")
+    except GitCommandError:
+        return None
+    name = json.loads(raw).get("task")
+    return name if isinstance(name, str) else None

@@ -26,7 +26,7 @@ from tests.conftest import PROJECT_ROOT, git
         ("architect", "tests/services/runner/test_new.py", True),
         ("architect", "ratchet/state/manager.py", False),
         ("architect", "tests/golden/micro.json", True),  # the content rails guard it
-        ("architect", "tests/datasets/banking77/test.csv", False),
+        ("architect", "tasks/banking77/test.csv", False),
         ("architect", "ci/budgets.json", True),  # tighten-only: the content rails
         ("architect", "ci/budgets.json.bak", False),
         ("architect", "ci/run.sh", False),

@@ -93,7 +93,7 @@ def test_edits_apply_in_order_and_create_files(tree: Path) -> None:
         (EditBlock("../outside.py", "", "x\n"), "without '..'"),
         (EditBlock("/etc/passwd", "", "x\n"), "without '..'"),
         (EditBlock("ratchet/policy.py", "", "x\n"), "architect may not change ratchet/policy.py"),
-        (EditBlock("tests/datasets/banking77/x.csv", "", "x\n"), "may not change"),
+        (EditBlock("tasks/banking77/x.csv", "", "x\n"), "may not change"),
         (EditBlock("services/runner/agent", "", "x\n"), "is a directory"),
         (
             EditBlock("services/runner/agent/router.py", "a = 1\n", "a = (\n"),

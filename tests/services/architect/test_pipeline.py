@@ -162,11 +162,11 @@ def test_deleting_a_golden_case_is_rejected_by_policy(ctx: ArchitectContext) -> 
 def test_editing_static_code_is_rejected_by_policy(ctx: ArchitectContext) -> None:
     patch = json_diff(
         ctx.settings.workspace_path,
-        "tests/datasets/banking77/categories.json",
+        "tasks/banking77/task.toml",
         lambda d: d.append("free_money"),
     )
     job = rejected_at(ctx, "a new intent", patch, "policy")
-    assert "may not change tests/datasets/banking77/categories.json" in job.reason
+    assert "may not change tasks/banking77/task.toml" in job.reason
 
 
 def test_a_diff_that_does_not_apply_is_rejected_by_the_coder(ctx: ArchitectContext) -> None:

@@ -37,7 +37,7 @@ are judged with the state's greedy strategy arm (the arm with the best posterior
 alpha / (alpha + beta)).
 
 Rules:
-- You may change only files under: {", ".join(WRITABLE["architect"])} (never tests/datasets/).
+- You may change only files under: {", ".join(WRITABLE["architect"])} (never tasks/).
 - Do not weaken, remove or alter existing tests, golden cases or budgets.
 - state/active.state.json must stay valid JSON of the same schema.
 

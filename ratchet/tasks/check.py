@@ -1,0 +1,179 @@
+"""Everything that can be wrong with a task folder, found in one pass.
+
+:func:`inspect` reads the manifest and both splits and names each problem by
+file and line; :func:`ratchet.tasks.task.load_task` refuses a folder with any.
+Duplicates and test rows that repeat a training row (leakage) are problems
+unless the manifest's ``accept`` keeps them: a published benchmark is kept as
+published, and ``ratchet task check`` still lists them as warnings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ratchet.tasks.manifest import GOLDEN, REPLIES, TEST, TRAIN, IntentManifest, read_manifest
+from ratchet.tasks.problems import Problem
+from ratchet.tasks.split import is_dev
+from ratchet.tasks.table import Row, Table, normalised, read_table
+
+
+@dataclass
+class Inspection:
+    folder: Path
+    manifest: IntentManifest | None = None
+    train: Table | None = None
+    test: Table | None = None
+    labels: tuple[str, ...] = ()
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def inspect(folder: Path) -> Inspection:
+    """Read and check the task in ``folder`` (nothing is written)."""
+    found = Inspection(folder)
+    if not folder.is_dir():
+        found.problems.append(Problem(str(folder), None, "not a folder"))
+        return found
+    manifest, problems = read_manifest(folder)
+    found.problems.extend(problems)
+    if manifest is None:
+        return found
+    found.manifest = manifest
+    for name in (TRAIN, TEST):
+        if not (folder / name).is_file():
+            found.problems.append(
+                Problem(name, None, "missing: a task needs train.csv and test.csv")
+            )
+    if found.problems:
+        return found
+    found.train = read_table(folder / TRAIN, manifest.text_column, manifest.label_column)
+    found.test = read_table(folder / TEST, manifest.text_column, manifest.label_column)
+    found.problems.extend(found.train.problems + found.test.problems)
+    found.labels = manifest.labels or tuple(
+        sorted(set(found.train.label_counts()) - {manifest.oos_label})
+    )
+    _check_labels(found, manifest, found.train, found.test)
+    _check_repeats(found, manifest, found.train, found.test)
+    _check_extras(found, manifest)
+    return found
+
+
+def _check_labels(found: Inspection, manifest: IntentManifest, train: Table, test: Table) -> None:
+    allowed = set(found.labels) | {manifest.oos_label}
+    counts = train.label_counts()
+    for table in (train, test):
+        for row in table.rows:
+            if row.label not in allowed:
+                reason = "not a declared label" if manifest.labels else "not a label of train.csv"
+                if manifest.labels is None and table is train:
+                    continue
+                found.problems.append(Problem(table.file, row.line, f"{row.label!r}: {reason}"))
+    dev_counts = Counter(row.label for row in train.rows if is_dev(row.text))
+    for label in found.labels:
+        have = counts.get(label, 0)
+        if have < manifest.min_rows_per_label:
+            first = next((row.line for row in train.rows if row.label == label), None)
+            found.problems.append(
+                Problem(
+                    TRAIN,
+                    first,
+                    f"label {label!r} has {have} rows; at least {manifest.min_rows_per_label} are "
+                    "needed to carve dev from train (`min_rows_per_label`)",
+                )
+            )
+        elif dev_counts.get(label, 0) == 0:
+            found.warnings.append(
+                Problem(
+                    TRAIN, None, f"label {label!r} has no dev row (dev is a tenth, by text hash)"
+                )
+            )
+
+
+def _check_repeats(found: Inspection, manifest: IntentManifest, train: Table, test: Table) -> None:
+    accepted = set(manifest.accept)
+    for table in (train, test):
+        first_seen: dict[tuple[str, str], int] = {}
+        label_of: dict[str, Row] = {}
+        for row in table.rows:
+            key = (normalised(row.text), row.label)
+            if key in first_seen:
+                problem = Problem(
+                    table.file, row.line, f"duplicate row: same as line {first_seen[key]}"
+                )
+                (found.warnings if "duplicates" in accepted else found.problems).append(problem)
+                continue
+            first_seen[key] = row.line
+            other = label_of.setdefault(key[0], row)
+            if other.label != row.label:
+                found.problems.append(
+                    Problem(
+                        table.file,
+                        row.line,
+                        f"same text as line {other.line} with another label "
+                        f"({row.label!r} against {other.label!r})",
+                    )
+                )
+    in_train = {normalised(row.text): row.line for row in train.rows}
+    for row in test.rows:
+        if normalised(row.text) in in_train:
+            problem = Problem(
+                TEST,
+                row.line,
+                f"leakage: the same text is train.csv:{in_train[normalised(row.text)]}",
+            )
+            (found.warnings if "leakage" in accepted else found.problems).append(problem)
+
+
+def _check_extras(found: Inspection, manifest: IntentManifest) -> None:
+    """``replies.json`` and ``golden.json``, when present, name only known labels."""
+    allowed = set(found.labels)
+    for name in (REPLIES, GOLDEN):
+        path = found.folder / name
+        if not path.is_file():
+            continue
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            line = getattr(error, "lineno", None)
+            found.problems.append(Problem(name, line, f"not a valid UTF-8 JSON document: {error}"))
+            continue
+        if name == REPLIES:
+            _check_replies(found, document, allowed)
+        else:
+            _check_golden(found, document, allowed | {manifest.oos_label})
+
+
+def _check_replies(found: Inspection, document: object, allowed: set[str]) -> None:
+    if not isinstance(document, dict) or not all(
+        isinstance(v, list) and v and all(isinstance(t, str) and t.strip() for t in v)
+        for v in document.values()
+    ):
+        found.problems.append(Problem(REPLIES, None, "expected {label: [reply text, ...]}"))
+        return
+    for label in document:
+        if label not in allowed:
+            found.problems.append(Problem(REPLIES, None, f"{label!r}: not a label of the task"))
+
+
+def _check_golden(found: Inspection, document: object, allowed: set[str | None]) -> None:
+    cases = document.get("cases") if isinstance(document, dict) else None
+    if not isinstance(cases, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("text"), str) and isinstance(c.get("intent"), str)
+        for c in cases
+    ):
+        found.problems.append(Problem(GOLDEN, None, 'expected {"cases": [{"text", "intent"}]}'))
+        return
+    for index, case in enumerate(cases):
+        if case["intent"] not in allowed:
+            found.problems.append(
+                Problem(
+                    GOLDEN, None, f"case {index}: {case['intent']!r} is not a label of the task"
+                )
+            )

@@ -1,0 +1,20 @@
+"""Which training rows are dev: a rule in the static core, independent of row order.
+
+A row is **dev** when the SHA-256 of its text falls in the first tenth of the
+hash space, so no candidate can move examples between splits and the same
+text is always on the same side, whatever file it came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+Split = Literal["train", "dev", "heldout"]
+SPLITS: tuple[Split, ...] = ("train", "dev", "heldout")
+DEV_SHARE = 10  # one example in DEV_SHARE goes to dev
+
+
+def is_dev(text: str) -> bool:
+    digest = hashlib.sha256(text.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % DEV_SHARE == 0
