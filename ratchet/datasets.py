@@ -1,4 +1,4 @@
-"""The splits of the task a code root serves: train and dev carved from ``train.csv``, held-out test.
+"""The splits of the task a code root serves: train and dev (carved from ``train.csv``), held-out.
 
 Everything that trains, tunes, mines or judges reads its examples here, so
 nothing names a particular task. ``heldout`` is for the full CI tier only;

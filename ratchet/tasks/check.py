@@ -141,13 +141,13 @@ def _check_extras(found: Inspection, manifest: IntentManifest) -> None:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            line = getattr(error, "lineno", None)
-            found.problems.append(Problem(name, line, f"not a valid UTF-8 JSON document: {error}"))
+            where: int | None = getattr(error, "lineno", None)
+            found.problems.append(Problem(name, where, f"not a valid UTF-8 JSON document: {error}"))
             continue
         if name == REPLIES:
             _check_replies(found, document, allowed)
         else:
-            _check_golden(found, document, allowed | {manifest.oos_label})
+            _check_golden(found, document, {*allowed, manifest.oos_label})
 
 
 def _check_replies(found: Inspection, document: object, allowed: set[str]) -> None:

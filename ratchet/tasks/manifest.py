@@ -95,8 +95,8 @@ def read_manifest(folder: Path) -> tuple[IntentManifest | None, list[Problem]]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        line = getattr(error, "lineno", None)
-        return None, [Problem(MANIFEST, line, f"not valid TOML: {error}")]
+        where: int | None = getattr(error, "lineno", None)
+        return None, [Problem(MANIFEST, where, f"not valid TOML: {error}")]
     try:
         manifest = _ADAPTER.validate_python(data)
     except ValidationError as error:

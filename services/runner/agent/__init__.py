@@ -1,4 +1,4 @@
-"""The default agent: an intent router for customer-support messages (BANKING77).
+"""The default agent: an intent router for support messages, for whatever task the tree serves.
 
 Architect-editable. Everything the Tuner may act on is declared in state
 (:mod:`.state`); what is trained from data lives in :mod:`.model` and is

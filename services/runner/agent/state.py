@@ -94,7 +94,7 @@ class Features(BaseModel):
 class AgentState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agent: Literal["banking77-router"] = "banking77-router"
+    agent: str = Field(default="router", min_length=1)  # "<task>-router"
     features: Features = Features()
     strategy: Strategy
     params: Params
