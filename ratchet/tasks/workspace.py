@@ -58,6 +58,8 @@ def install_task(workspace: Path, task: Task) -> list[str]:
     )
     with open_repo(workspace) as repo:
         repo.git.add("--all", "--", str(TASKS_DIR), "state", str(GOLDEN_FILE), str(BUDGETS_FILE))
+        if not repo.git.diff("--cached", "--name-only"):
+            return []  # committed before a crash stopped the first release: nothing to redo
         repo.git.commit("-m", f"serve task {installed.name}", "--author", "human <human@ratchet>")
     return [
         f"installed task {installed.name} ({len(installed.labels)} labels, {len(cases)} golden)"
