@@ -125,7 +125,10 @@ def baselines(root: Path) -> tuple[list[Result], Any]:
     def arm(name: str) -> Score:
         def score(text: str) -> NDArray[np.float64]:
             intent = router.predict(text, name).intent  # type: ignore[arg-type]
-            return np.eye(len(labels))[labels.index(intent)] if intent else np.zeros(len(labels))
+            scores = np.zeros(len(labels))  # the served answer, as scores argmax reads
+            if intent is not None:
+                scores[labels.index(intent)] = 1.0
+            return scores
 
         return score
 
