@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger(__name__)
 MARGIN = 0.1  # how far the endpoint's intent is put above the centroid's best score
 SYSTEM = (
-    "You route online-banking customer messages. Answer with exactly one intent name "
+    "You route messages to intents. Answer with exactly one intent name "
     "from this list and nothing else:\n"
 )
 
@@ -50,8 +50,10 @@ def pick(answer: str, labels: tuple[str, ...]) -> str | None:
 class LlmRouter:
     """One HTTP client for the process; thread-safe (httpx.Client is)."""
 
-    def __init__(self, settings: LlmRouterSettings | None = None) -> None:
+    def __init__(self, settings: LlmRouterSettings | None = None, task: str = "") -> None:
+        """``task``: what the messages are (the task's description), said before the list."""
         self.settings = settings or LlmRouterSettings()
+        self.system = f"The messages: {task.strip()}\n{SYSTEM}" if task.strip() else SYSTEM
         headers = {}
         if self.settings.api_key is not None:
             headers["Authorization"] = f"Bearer {self.settings.api_key.get_secret_value()}"
@@ -74,7 +76,7 @@ class LlmRouter:
         body = {
             "model": self.settings.model,
             "messages": [
-                {"role": "system", "content": SYSTEM + "\n".join(labels)},
+                {"role": "system", "content": self.system + "\n".join(labels)},
                 {"role": "user", "content": text},
             ],
             "max_tokens": 20,

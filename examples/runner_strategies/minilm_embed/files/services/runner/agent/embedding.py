@@ -3,7 +3,7 @@
 Added by the examples template ``runner_strategies/minilm_embed``. Sentence
 embeddings place paraphrases close together whatever their words ("my card
 hasn't come" near "card not delivered yet"), which word n-grams cannot; a
-one-vs-rest linear SVM on them separates the 77 intents.
+one-vs-rest linear SVM on them separates a task's intents.
 
 Two artifacts, both plain ``.npz`` loaded with ``allow_pickle=False``:
 
@@ -14,7 +14,7 @@ Two artifacts, both plain ``.npz`` loaded with ``allow_pickle=False``:
 Both live in the fleet's object store and, because they are pure functions
 of their keys, also in a machine-wide cache directory (``RATCHET_EMBEDDING_CACHE``,
 default ``~/.cache/ratchet/embeddings``) that CI tiers share: each tier
-starts with an empty store of its own, and must not re-embed 9,000 texts.
+starts with an empty store of its own, and must not re-embed thousands of texts.
 """
 
 from __future__ import annotations
@@ -154,8 +154,10 @@ class MiniLMCache:
     def get(self) -> EmbeddingHead:
         with self._lock:
             if self._head is None:
-                examples = datasets.load(self.project_root, "train")
                 labels = datasets.labels(self.project_root)
+                scope = set(labels)  # a task's out-of-scope rows are no class to learn
+                rows = datasets.load(self.project_root, "train")
+                examples = tuple(e for e in rows if e.intent in scope)
                 self._head, self.trained = load_or_train(self.artifacts, MiniLM(), examples, labels)
             return self._head
 

@@ -3,7 +3,7 @@
 Added by the examples template ``runner_strategies/tfidf_linear``. Word
 unigrams and bigrams catch phrasing ("not arrived"), character n-grams within
 word boundaries catch spelling and morphology ("deliver", "delivery"); a
-one-vs-rest linear SVM separates the 77 intents far better than cosine to a
+one-vs-rest linear SVM separates a task's intents far better than cosine to a
 centroid. Self-contained: the hooks in ``build.py`` and ``router.py`` only
 call :class:`LinearCache` and :meth:`LinearHead.scores`.
 
@@ -181,7 +181,9 @@ class LinearCache:
     def get(self) -> LinearHead:
         with self._lock:
             if self._head is None:
-                examples = datasets.load(self.project_root, "train")
                 labels = datasets.labels(self.project_root)
+                scope = set(labels)  # a task's out-of-scope rows are no class to learn
+                rows = datasets.load(self.project_root, "train")
+                examples = tuple(e for e in rows if e.intent in scope)
                 self._head, self.trained = load_or_train(self.store, examples, labels)
             return self._head
