@@ -41,9 +41,10 @@ class Bm25Index:
         self._example_labels: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
     def _build(self) -> sqlite3.Connection:
-        examples = datasets.load(self.project_root, "train")
         self._labels = datasets.labels(self.project_root)
         index = {label: i for i, label in enumerate(self._labels)}
+        # Out-of-scope rows vote for no intent: the router's abstain rule decides.
+        examples = [e for e in datasets.load(self.project_root, "train") if e.intent in index]
         self._example_labels = np.array([index[e.intent] for e in examples], dtype=np.int64)
         db = sqlite3.connect(":memory:", check_same_thread=False)
         db.execute("CREATE VIRTUAL TABLE ex USING fts5(text, tokenize='porter unicode61')")

@@ -154,8 +154,12 @@ class MiniLMCache:
     def get(self) -> EmbeddingHead:
         with self._lock:
             if self._head is None:
-                examples = datasets.load(self.project_root, "train")
                 labels = datasets.labels(self.project_root)
+                # The task's out-of-scope rows belong to no class: the router's abstain
+                # rule, not the head, decides when no intent fits.
+                examples = tuple(
+                    e for e in datasets.load(self.project_root, "train") if e.intent in labels
+                )
                 self._head, self.trained = load_or_train(self.artifacts, MiniLM(), examples, labels)
             return self._head
 

@@ -91,8 +91,9 @@ class LinearHead:
 def train(examples: tuple[Example, ...], labels: tuple[str, ...]) -> LinearHead:
     import scipy.sparse as sp
 
-    texts = [e.text for e in examples]
     index = {label: i for i, label in enumerate(labels)}
+    examples = tuple(e for e in examples if e.intent in index)  # out-of-scope rows: no class
+    texts = [e.text for e in examples]
     y = np.array([index[e.intent] for e in examples])
     matrices, blocks = [], []
     for name, options in BLOCKS.items():
