@@ -82,6 +82,9 @@ class IntentRouter:
         )
         intent, confidence, rule = alternatives[0].intent, alternatives[0].score, None
         matched = self._rule_for(text)
+        scope = self.model.scope
+        if matched is not None and scope is not None and matched.intent == scope.label:
+            return self._out_of_scope(matched.confidence, alternatives, arm, matched.id)
         if matched is not None:
             intent, confidence, rule = matched.intent, matched.confidence, matched.id
         elif self._abstains(float(probabilities[order[0]])):
@@ -93,19 +96,25 @@ class IntentRouter:
 
         Checked here, after any arm's scores became confidences, so every arm
         (the templates' included, which plug in at :meth:`_scores`) meets it.
-        A matched rule is a deliberate override and never abstains.
+        A matched rule is a deliberate override: it answers its intent, or out
+        of scope when its intent is the task's out-of-scope label (a rule mined
+        from turns corrected to "out of scope").
         """
         scope = self.model.scope
         threshold = self.state.params.abstain_threshold.value
         return scope is not None and scope.abstains(confidence, threshold)
 
     def _out_of_scope(
-        self, confidence: float, alternatives: tuple[Scored, ...], arm: ArmName
+        self,
+        confidence: float,
+        alternatives: tuple[Scored, ...],
+        arm: ArmName,
+        rule: str | None = None,
     ) -> Prediction:
         scope = self.model.scope
-        assert scope is not None  # only called when _abstains said so
+        assert scope is not None  # only called for a task with out-of-scope rows
         reply = Reply(id=f"{scope.label}.task", text=scope.reply)
-        return Prediction(scope.label, confidence, alternatives, arm, None, reply, True)
+        return Prediction(scope.label, confidence, alternatives, arm, rule, reply, True)
 
     def _scores(self, text: str, arm: ArmName) -> NDArray[np.float64]:
         row = self.model.vectorize(text)
@@ -125,12 +134,17 @@ class IntentRouter:
         total = votes.sum()
         return votes / total if total > 0 else votes
 
+    def _answerable(self, intent: str) -> bool:
+        """An intent of the model, or the out-of-scope label of a task that has such rows."""
+        scope = self.model.scope
+        return intent in self._index or (scope is not None and intent == scope.label)
+
     def _rule_for(self, text: str) -> Rule | None:
         if not self.state.rules:
             return None
         present = words(text)
         for rule in self.state.rules:
-            if rule.intent in self._index and all(w in present for w in rule.all_of):
+            if self._answerable(rule.intent) and all(w in present for w in rule.all_of):
                 return rule
         return None
 

@@ -73,8 +73,9 @@ def test_any_arm_meets_the_rule_a_template_arm_too(
     router = factory(root, tmp_path).build(state(root, 0.5))
     flat = np.zeros(len(router.model.labels))
     monkeypatch.setattr(router, "_scores", lambda text, arm: flat)
-    answer = router.predict("set the alarm to wake me early", "linear")  # type: ignore[arg-type]
-    assert answer.out_of_scope and answer.intent == OOS and answer.arm == "linear"
+    template_arm: Any = "linear"  # an arm a template adds to ArmName
+    answer = router.predict("set the alarm to wake me early", template_arm)
+    assert answer.out_of_scope and answer.intent == OOS and str(answer.arm) == "linear"
 
 
 def test_a_matched_rule_overrides_and_never_abstains(tmp_path: Path) -> None:
@@ -98,3 +99,13 @@ def test_a_task_without_out_of_scope_rows_never_abstains(tmp_path: Path) -> None
     assert router.model.scope is None
     _, abstained = dev_accuracy(router, root, "centroid")
     assert abstained == 0
+
+
+def test_a_rule_to_the_out_of_scope_label_answers_out_of_scope(tmp_path: Path) -> None:
+    """A rule mined from turns corrected to "out of scope" abstains, whatever the threshold."""
+    root = serving_tree(tmp_path / "tree")
+    rules = [{"id": "r-oos", "all_of": ["alarm"], "intent": OOS, "confidence": 0.95}]
+    router = factory(root, tmp_path).build(state(root, 0.0, rules=rules))
+    answer = router.predict("set the alarm to wake me early", "centroid")
+    assert (answer.intent, answer.rule, answer.out_of_scope) == (OOS, "r-oos", True)
+    assert answer.confidence == 0.95 and answer.alternatives[0].intent == "alarm"
