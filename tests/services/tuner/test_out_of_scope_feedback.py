@@ -3,12 +3,18 @@ out-of-scope answer was wrong, the intent was X" are both accepted, stored and r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from mcp import Client
 
 from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
+from services.tuner import app
 from services.tuner.intake import FeedbackRejected, Intake, reward_of
 from services.tuner.settings import TunerSettings
+from tests.helpers.mcp import call
+from tests.helpers.oos_task import serving_tree
 from tests.services.tuner.conftest import answered
 
 LABELS = ("weather", "music", "alarm", "lights")
@@ -49,3 +55,23 @@ def test_the_oos_label_is_rejected_where_the_task_declares_none(
     with pytest.raises(FeedbackRejected, match=r"or 'oos' for out of scope"):
         intake(tuner_settings, sessions).submit("c1", None, "no_such", None, None)
     assert sessions.feedback_after(0) == []
+
+
+@pytest.mark.anyio
+async def test_the_feedback_tool_takes_the_tasks_oos_label(
+    tuner_settings: TunerSettings,
+    sessions: SessionStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Tuner reads the oos label from the task its tree serves."""
+    monkeypatch.setattr(app, "PROJECT_ROOT", serving_tree(tmp_path / "tree"))
+    answered(sessions, "c1", intent="weather")
+    answered(sessions, "c2", intent="oos")
+    server = app.build_server(tuner_settings, open_state_manager(tuner_settings), sessions)
+    async with Client(server) as client:
+        first = await call(client, "feedback", conversation_id="c1", correct_intent="oos")
+        second = await call(client, "feedback", conversation_id="c2", correct_intent="alarm")
+        wrong = await client.call_tool("feedback", {"conversation_id": "c1", "correct_intent": "x"})
+    assert first["feedback_id"] and second["feedback_id"]
+    assert wrong.is_error and "or 'oos' for out of scope" in str(wrong.content)
