@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ratchet.ci.budgets import Budgets, load_budgets
 from ratchet.ci.fast import run_fast
-from ratchet.ci.full import _verdict
+from ratchet.ci.full import _verdict, run_full
 from ratchet.ci.out_of_scope import judged, scope_metrics
 from ratchet.datasets import Example
 from ratchet.policy import budget_loosenings
@@ -113,3 +115,14 @@ def test_the_full_tiers_verdict_counts_an_out_of_scope_row_right_when_answered_s
     assert report.reasons == ["heldout_in_scope_accuracy 0.5000 is below the budget 0.9000"]
     plain = _verdict(measured, {}, ROWS, None, gated(min_heldout_accuracy=0.0), (1.0, 900.0))
     assert plain.passed and "heldout_oos_recall" not in plain.metrics
+
+
+@pytest.mark.slow  # a Runner and a Tuner as real processes
+def test_the_full_tier_serves_out_of_scope_answers_over_mcp(tmp_path: Path) -> None:
+    root = serving_tree(tmp_path / "tree", with_code=True)
+    budgets = gated(min_heldout_accuracy=0.9, min_oos_recall=0.9, min_oos_precision=0.9)
+    budgets.exploration.max_cost = 1.0  # the toy's arms differ; exploring is not judged here
+    report = run_full(state(0.7), root, root, budgets=budgets)
+    assert report.passed, report.reason
+    assert report.metrics["heldout_in_scope_accuracy"] == 1.0
+    assert report.metrics["heldout_oos_recall"] >= 0.9  # type: ignore[operator]

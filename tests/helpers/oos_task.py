@@ -21,12 +21,15 @@ OOS = "oos"
 def serving_tree(root: Path, *, with_code: bool = False) -> Path:
     """``root`` made a code root serving the toy task (``tasks/active.json`` and its folder).
 
-    With ``with_code`` the project's ``ratchet``, ``services`` and ``ci`` are linked in,
-    so an agent process (a tier, the Tuner's scorer) can run from it.
+    With ``with_code`` the project's ``ratchet``, ``services`` and ``ci`` are copied in,
+    so an agent process (a tier, the Tuner's scorer) or a Runner can run from it
+    (copied, not linked: a Runner finds its tree from its own resolved file path).
     """
     shutil.copytree(FIXTURE, root / "tasks" / NAME)
     (root / "tasks" / "active.json").write_text(json.dumps({"task": NAME}))
     if with_code:
         for name in ("ratchet", "services", "ci"):
-            (root / name).symlink_to(PROJECT_ROOT / name, target_is_directory=True)
+            shutil.copytree(
+                PROJECT_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
     return root
