@@ -34,6 +34,10 @@ class Gates(BaseModel):
     min_dev_accuracy: float = Field(ge=0, le=1)
     max_p95_latency_ms: float = Field(gt=0)
     max_error_rate: float = Field(ge=0, le=1)
+    # For a task with out-of-scope rows (:mod:`ratchet.ci.out_of_scope`); absent: not gated.
+    min_in_scope_accuracy: float | None = Field(default=None, ge=0, le=1)
+    min_oos_recall: float | None = Field(default=None, ge=0, le=1)
+    min_oos_precision: float | None = Field(default=None, ge=0, le=1)
 
 
 class Exploration(BaseModel):

@@ -10,10 +10,13 @@ error rate, and records both services' tool lists for the release's bump.
 The state is served as users get it: each held-out message is a new
 conversation, and the Runner picks its arm as it does for any client
 (:mod:`ratchet.ci.exploration`), so ``heldout_accuracy`` is the accuracy of
-the served policy. After the Runner stops, the agent process routes the same
-messages with each live arm: ``heldout_best_arm_accuracy`` stands next to the
-served figure, and the exploration cost (the served mix's expected shortfall
-against the best arm) is held to its budget.
+the served policy (an out-of-scope row is right when answered out of scope;
+for a task with such rows the tier also reports held-out in-scope accuracy and
+out-of-scope recall and precision, :mod:`ratchet.ci.out_of_scope`). After the
+Runner stops, the agent process routes the same messages with each live arm:
+``heldout_best_arm_accuracy`` stands next to the served figure, and the
+exploration cost (the served mix's expected shortfall against the best arm) is
+held to its budget.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ratchet.ci.exploration import (
     live_arms,
     score_arms,
 )
+from ratchet.ci.out_of_scope import judged, oos_label_of
 from ratchet.ci.report import TierReport
 from ratchet.datasets import Example
 from ratchet.errors import RatchetError
@@ -74,13 +78,15 @@ async def _evaluate(
 ) -> dict[str, Any]:
     latencies: list[float] = []
     outcome = {"right": 0, "errors": 0}
+    answers: list[str | None] = [None] * len(examples)  # each example's intent (None: failed)
     arms: dict[str, int] = {}  # the arm that served each answered call
     arm_latencies: dict[str, list[float]] = {}  # per arm: where a p95 comes from
     tools: dict[str, Any] = {}
 
-    async def shard(part: list[Example]) -> None:
+    async def shard(part: range) -> None:
         async with Client(f"{runner_url}/mcp") as client:
-            for example in part:
+            for index in part:
+                example = examples[index]
                 started = time.perf_counter()
                 try:
                     result = await client.call_tool("route", {"text": example.text})
@@ -96,7 +102,8 @@ async def _evaluate(
                 arm = str(content.get("arm"))
                 arms[arm] = arms.get(arm, 0) + 1
                 arm_latencies.setdefault(arm, []).append(latencies[-1])
-                if content.get("intent") == example.intent:
+                answers[index] = content.get("intent")
+                if answers[index] == example.intent:
                     outcome["right"] += 1
 
     async def list_tools(name: str, url: str) -> None:
@@ -104,14 +111,15 @@ async def _evaluate(
             tools[name] = tool_list(await client.list_tools())
 
     async with anyio.create_task_group() as group:
-        for index in range(shards):
-            group.start_soon(shard, examples[index::shards])
+        for first in range(shards):
+            group.start_soon(shard, range(first, len(examples), shards))
     async with anyio.create_task_group() as group:
         group.start_soon(list_tools, "runner", runner_url)
         group.start_soon(list_tools, "tuner", tuner_url)
     return {
         "latencies": latencies,
         **outcome,
+        "answers": answers,
         "arms": arms,
         "arm_latencies": arm_latencies,
         "tools": tools,
@@ -152,12 +160,13 @@ def _rounded_ms(value: float | None) -> float | None:
 def _verdict(
     measured: dict[str, Any],
     arms: dict[str, ArmScore],
-    calls: int,
+    examples: list[Example],
+    oos_label: str | None,
     budgets: Budgets,
-    seconds: float,
-    limit: float,
+    elapsed: tuple[float, float],
 ) -> TierReport:
-    gates = budgets.budgets
+    """Pass or fail against the budgets; ``elapsed`` is (seconds taken, the tier's limit)."""
+    gates, calls, (seconds, limit) = budgets.budgets, len(examples), elapsed
     accuracy = measured["right"] / calls if calls else None
     error_rate = measured["errors"] / calls if calls else None
     p95 = percentile(measured["latencies"], 0.95)
@@ -169,6 +178,8 @@ def _verdict(
         *at_most("p95_latency_ms", p95, gates.max_p95_latency_ms),
         *at_most("error_rate", error_rate, gates.max_error_rate),
     ]
+    scope, gated = judged("heldout", examples, measured["answers"], oos_label, gates)
+    reasons += gated
     if by_arm:  # an agent with strategy arms: what exploring them costs is bounded
         reasons += at_most("exploration_cost", cost, budgets.exploration.max_cost)
     if seconds > limit:
@@ -179,6 +190,7 @@ def _verdict(
         "exploration_cost": _rounded(cost),
         "p95_latency_ms": _rounded_ms(p95),
         "error_rate": _rounded(error_rate),
+        **scope,
     }
     details = {
         "calls": calls,
@@ -212,6 +224,7 @@ def run_full(
     try:
         budgets = budgets or load_budgets(code_root)
         examples = sample_of(datasets.load(data_root, "heldout"), sample)
+        oos_label = oos_label_of(datasets.task(data_root))
     except RatchetError as exc:
         return TierReport.failed("full", 0.0, f"cannot read the tier's inputs: {exc}")
     limits = budgets.limits("full")
@@ -242,4 +255,4 @@ def run_full(
             return TierReport.failed("full", elapsed(), f"scoring the arms: {exc}")
         except (CandidateFailed, RatchetError, OSError) as exc:
             return TierReport.failed("full", elapsed(), str(exc))
-    return _verdict(measured, arms, len(examples), budgets, elapsed(), seconds)
+    return _verdict(measured, arms, examples, oos_label, budgets, (elapsed(), seconds))

@@ -40,7 +40,7 @@ def build_context(
     settings: TunerSettings, manager: StateManager, sessions: SessionStore
 ) -> TunerContext:
     labels = datasets.labels(PROJECT_ROOT)
-    intake = Intake(sessions, manager, labels)
+    intake = Intake(sessions, manager, labels, oos_label=datasets.task(PROJECT_ROOT).oos_label)
     builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
     objects = open_object_store(settings)
     promoter = Promoter(manager, intake, release_store(settings), builds, PROJECT_ROOT, objects)

@@ -99,11 +99,20 @@ class Intake:
         manager: StateManager,
         labels: tuple[str, ...],
         audit: AuditLog | None = None,
+        oos_label: str | None = None,
     ):
-        """``audit`` defaults to the Runner's audit log in the sessions' folder."""
+        """``audit`` defaults to the Runner's audit log in the sessions' folder.
+
+        ``oos_label`` (the task's, if it declares one) is a valid ``correct_intent``
+        too: "this turn was out of scope". An out-of-scope answer is a turn whose
+        intent is that label, so a correction to an intent X ("it was X") and a
+        confirmation are recorded, and rewarded, like any other.
+        """
         self.sessions = sessions
         self.manager = manager
         self.labels = frozenset(labels)
+        self.oos_label = oos_label
+        self.accepted = self.labels | ({oos_label} if oos_label else set())
         self.audit = AuditLog(sessions.path.parent / AUDIT_FILE) if audit is None else audit
 
     def submit(
@@ -119,10 +128,8 @@ class Intake:
             raise FeedbackRejected(f"malformed conversation_id {conversation_id!r}")
         if correct_intent is None and reward is None:
             raise FeedbackRejected("give correct_intent, reward or both")
-        if correct_intent is not None and correct_intent not in self.labels:
-            raise FeedbackRejected(
-                f"unknown intent {correct_intent!r}: use one of the 77 BANKING77 intents"
-            )
+        if correct_intent is not None and correct_intent not in self.accepted:
+            raise FeedbackRejected(self._unknown(correct_intent))
         if reward is not None and (not math.isfinite(reward) or not 0.0 <= reward <= 1.0):
             raise FeedbackRejected(f"reward {reward} is out of range: use 0 to 1")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
@@ -149,6 +156,10 @@ class Intake:
             answered["state_revision"],
             self.audit.route_call(conversation_id, answered["turn"]),
         )
+
+    def _unknown(self, intent: str) -> str:
+        oos = f", or {self.oos_label!r} for out of scope" if self.oos_label else ""
+        return f"unknown intent {intent!r}: use one of the task's {len(self.labels)} intents{oos}"
 
     def apply_pending(self, through: int | None = None) -> StateDocument:
         """Fold every stored feedback past the watermark into staging (CAS, retried).

@@ -11,6 +11,7 @@ from ratchet.objects import ObjectStore
 
 from .model import TrainedModel, load_or_train
 from .router import IntentRouter
+from .scope import scope_of
 from .state import parse
 
 
@@ -33,7 +34,10 @@ class RouterFactory:
             if model is None:
                 examples = datasets.load(self.project_root, "train")
                 labels = datasets.labels(self.project_root)
-                model, trained = load_or_train(self.store, examples, labels, state.features, key)
+                scope = scope_of(self.project_root)  # None: the task never abstains
+                model, trained = load_or_train(
+                    self.store, examples, labels, state.features, key, scope
+                )
                 self.trainings += int(trained)
                 self._models = {key: model}  # keep one: the serving one
         return IntentRouter(model, state)

@@ -24,6 +24,7 @@ from ratchet.datasets import Example
 from ratchet.errors import ConflictError
 from ratchet.objects import ObjectStore
 
+from .scope import Scope
 from .state import Features
 
 ARTIFACT_PREFIX = "artifacts/runner"
@@ -49,6 +50,9 @@ class TrainedModel:
     centroids: NDArray[np.float32]  # (labels, vocabulary), rows L2-normalised
     examples: sp.csr_matrix  # (train examples, vocabulary), rows L2-normalised
     example_labels: NDArray[np.int32]
+    # The task's out-of-scope label and reply when it has out-of-scope rows (not
+    # stored in the artifact: the task the tree serves says it at load).
+    scope: Scope | None = None
     # Serving-time forms, computed once: sklearn's per-call input checks and a
     # transpose per product would cost more than the scoring itself.
     analyze: Callable[[str], list[str]] = field(init=False, repr=False)
@@ -110,9 +114,18 @@ def _vectorizer(features: Features) -> TfidfVectorizer:
 
 
 def train(
-    examples: tuple[Example, ...], labels: tuple[str, ...], features: Features
+    examples: tuple[Example, ...],
+    labels: tuple[str, ...],
+    features: Features,
+    scope: Scope | None = None,
 ) -> TrainedModel:
+    """Vectors, centroids and neighbours of the in-scope ``examples``.
+
+    Rows whose label is not in ``labels`` (the task's out-of-scope rows) are
+    skipped: they belong to no class, and whether to abstain is the state's rule.
+    """
     index = {label: i for i, label in enumerate(labels)}
+    examples = tuple(e for e in examples if e.intent in index)
     vectorizer = _vectorizer(features)
     matrix = sp.csr_matrix(vectorizer.fit_transform([e.text for e in examples]))
     y = np.array([index[e.intent] for e in examples], dtype=np.int32)
@@ -121,7 +134,8 @@ def train(
         rows = matrix[y == k]
         if rows.shape[0]:
             centroids[k] = np.asarray(rows.mean(axis=0)).ravel()
-    return TrainedModel(labels, vectorizer, normalize(centroids).astype(np.float32), matrix, y)
+    centroids = normalize(centroids).astype(np.float32)
+    return TrainedModel(labels, vectorizer, centroids, matrix, y, scope)
 
 
 def to_bytes(model: TrainedModel, features: Features) -> bytes:
@@ -146,7 +160,7 @@ def to_bytes(model: TrainedModel, features: Features) -> bytes:
     return buffer.getvalue()
 
 
-def from_bytes(raw: bytes) -> TrainedModel:
+def from_bytes(raw: bytes, scope: Scope | None = None) -> TrainedModel:
     with np.load(io.BytesIO(raw), allow_pickle=False) as arrays:
         features = Features(
             ngram_max=int(arrays["features"][0]), sublinear_tf=bool(arrays["features"][1])
@@ -164,6 +178,7 @@ def from_bytes(raw: bytes) -> TrainedModel:
             centroids=arrays["centroids"],
             examples=examples,
             example_labels=arrays["example_labels"],
+            scope=scope,
         )
 
 
@@ -193,13 +208,14 @@ def load_or_train(
     labels: tuple[str, ...],
     features: Features,
     features_key: str,
+    scope: Scope | None = None,
 ) -> tuple[TrainedModel, bool]:
     """The cached model, or a freshly trained one (then cached); True if trained."""
     key = artifact_key(examples, features_key)
     cached = store.get_or_none(key)
     if cached is not None:
-        return from_bytes(cached.data), False
-    model = train(examples, labels, features)
+        return from_bytes(cached.data, scope), False
+    model = train(examples, labels, features, scope)
     # Another replica may have cached the same model first; either copy serves.
     with contextlib.suppress(ConflictError):
         store.put_once(key, to_bytes(model, features))

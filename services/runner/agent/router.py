@@ -3,7 +3,9 @@
 Arms: ``centroid`` (cosine to each intent's mean vector), ``knn`` (similarity-
 weighted vote of the nearest training examples), ``blend`` (a weighted mix of
 both). Scores become confidences through a softmax with the state's
-temperature.
+temperature. Every arm's answer then meets the same abstain rule
+(:mod:`.scope`): for a task with out-of-scope rows, an answer whose best
+confidence is under the state's ``abstain_threshold`` is out of scope.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class Prediction:
     arm: ArmName
     rule: str | None
     reply: Reply | None
+    # No intent fits: ``intent`` is the task's out-of-scope label, ``reply`` its
+    # out-of-scope reply, ``alternatives`` still the best in-scope guesses.
+    out_of_scope: bool = False
 
 
 class IntentRouter:
@@ -77,9 +82,39 @@ class IntentRouter:
         )
         intent, confidence, rule = alternatives[0].intent, alternatives[0].score, None
         matched = self._rule_for(text)
+        scope = self.model.scope
+        if matched is not None and scope is not None and matched.intent == scope.label:
+            return self._out_of_scope(matched.confidence, alternatives, arm, matched.id)
         if matched is not None:
             intent, confidence, rule = matched.intent, matched.confidence, matched.id
+        elif self._abstains(float(probabilities[order[0]])):
+            return self._out_of_scope(confidence, alternatives, arm)
         return Prediction(intent, confidence, alternatives, arm, rule, self._best_reply.get(intent))
+
+    def _abstains(self, confidence: float) -> bool:
+        """The state's abstain rule, for a task with out-of-scope rows only.
+
+        Checked here, after any arm's scores became confidences, so every arm
+        (the templates' included, which plug in at :meth:`_scores`) meets it.
+        A matched rule is a deliberate override: it answers its intent, or out
+        of scope when its intent is the task's out-of-scope label (a rule mined
+        from turns corrected to "out of scope").
+        """
+        scope = self.model.scope
+        threshold = self.state.params.abstain_threshold.value
+        return scope is not None and scope.abstains(confidence, threshold)
+
+    def _out_of_scope(
+        self,
+        confidence: float,
+        alternatives: tuple[Scored, ...],
+        arm: ArmName,
+        rule: str | None = None,
+    ) -> Prediction:
+        scope = self.model.scope
+        assert scope is not None  # only called for a task with out-of-scope rows
+        reply = Reply(id=f"{scope.label}.task", text=scope.reply)
+        return Prediction(scope.label, confidence, alternatives, arm, rule, reply, True)
 
     def _scores(self, text: str, arm: ArmName) -> NDArray[np.float64]:
         row = self.model.vectorize(text)
@@ -99,12 +134,17 @@ class IntentRouter:
         total = votes.sum()
         return votes / total if total > 0 else votes
 
+    def _answerable(self, intent: str) -> bool:
+        """An intent of the model, or the out-of-scope label of a task that has such rows."""
+        scope = self.model.scope
+        return intent in self._index or (scope is not None and intent == scope.label)
+
     def _rule_for(self, text: str) -> Rule | None:
         if not self.state.rules:
             return None
         present = words(text)
         for rule in self.state.rules:
-            if rule.intent in self._index and all(w in present for w in rule.all_of):
+            if self._answerable(rule.intent) and all(w in present for w in rule.all_of):
                 return rule
         return None
 

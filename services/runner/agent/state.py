@@ -70,6 +70,9 @@ class Params(BaseModel):
     blend_weight: Param  # share of the k-NN vote in the blend arm
     knn_k: Param  # neighbours that vote (rounded)
     temperature: Param  # softmax temperature turning scores into confidences
+    # Out of scope when the answering arm's best confidence is below it; only a task
+    # with out-of-scope rows abstains (0: never; a state from before it has none).
+    abstain_threshold: Param = Field(default_factory=lambda: Param(value=0.0, low=0.0, high=1.0))
 
 
 class Reply(BaseModel):
@@ -141,6 +144,7 @@ def default_state(labels: tuple[str, ...]) -> AgentState:
             blend_weight=Param(value=0.5, low=0.0, high=1.0),
             knn_k=Param(value=10, low=1, high=50),
             temperature=Param(value=0.05, low=0.01, high=1.0),
+            abstain_threshold=Param(value=0.0, low=0.0, high=1.0),
         ),
         replies=default_replies(labels),
     )
@@ -160,8 +164,9 @@ if __name__ == "__main__":
     from ratchet.state import StateDocument
 
     root = Path(__file__).resolve().parents[3]
+    state = default_state(datasets.labels(root))
+    state.agent = f"{datasets.task(root).name}-router"
     document = StateDocument(
-        updated_at="2026-11-23T00:00:00.000Z",
-        data=default_state(datasets.labels(root)).model_dump(mode="json"),
+        updated_at="2026-11-23T00:00:00.000Z", data=state.model_dump(mode="json")
     )
     sys.stdout.write(json.dumps(document.to_json(), indent=2, sort_keys=True) + "\n")

@@ -1,4 +1,4 @@
-"""``route``: a customer message to one of the intents, within a conversation.
+"""``route``: a customer message to one of the intents, or out of scope, within a conversation.
 
 Bad input is a tool error (``isError``) saying what to fix, audited as
 'rejected'; an unexpected failure is recorded on the span and reaches the
@@ -38,7 +38,15 @@ class Alternative(BaseModel):
 
 
 class RouteResult(BaseModel):
-    intent: str = Field(description="The intent the message is routed to.")
+    intent: str = Field(
+        description="The intent the message is routed to; the task's out-of-scope label "
+        "when out_of_scope."
+    )
+    out_of_scope: bool = Field(
+        default=False,
+        description="No intent fits (the state's abstain rule): the reply is the task's "
+        "out-of-scope reply and alternatives the best in-scope guesses.",
+    )
     confidence: float = Field(ge=0, le=1)
     alternatives: list[Alternative] = Field(description="Top 3 intents with their scores.")
     reply: str | None = Field(description="Suggested reply for the intent.")
@@ -132,14 +140,17 @@ class RouteTool:
 
     def record(self, served: Served, cid: str, text: str, prediction: Prediction) -> RouteResult:
         """Record the turn and shape the answer (lock held)."""
+        # An out-of-scope reply is the task's, not a state variant: no reply_id.
+        reply_id = None if prediction.out_of_scope or not prediction.reply else prediction.reply.id
         fields = {
             "intent": prediction.intent,
+            "out_of_scope": prediction.out_of_scope,
             "confidence": prediction.confidence,
             "alternatives": [
                 {"intent": a.intent, "score": a.score} for a in prediction.alternatives
             ],
             "reply": prediction.reply.text if prediction.reply else None,
-            "reply_id": prediction.reply.id if prediction.reply else None,
+            "reply_id": reply_id,
             "arm": prediction.arm,
             "rule": prediction.rule,
             "version": served.version,

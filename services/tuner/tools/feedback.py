@@ -22,7 +22,9 @@ from ..intake import FeedbackRejected, Intake
 
 DESCRIPTION = (
     "Feedback on one of the Runner's answers: the correct intent and/or a reward in "
-    "[0, 1]. turn defaults to the conversation's latest; an idempotency_key makes "
+    "[0, 1]. The correct intent may be the task's out-of-scope label (the turn fitted "
+    "no intent), and an out-of-scope answer may be corrected to an intent. turn defaults "
+    "to the conversation's latest; an idempotency_key makes "
     "retries count once. Stored durably before the answer and applied to staging in "
     "the background; wait=true answers only once it is applied."
 )

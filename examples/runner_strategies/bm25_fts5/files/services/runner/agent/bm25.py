@@ -9,7 +9,7 @@ mixes the votes into the centroid's scores (:func:`blend`): BM25 alone
 misroutes short, generic messages that the centroid gets right (4 of the 40
 golden cases; dev 0.8346 alone, 0.8612 mixed).
 
-Nothing to cache: indexing BANKING77's ~9,000 training examples takes tens of
+Nothing to cache: indexing the ~9,000 training examples takes tens of
 milliseconds, so the index is rebuilt in-process at start (pickle-free).
 """
 
@@ -43,7 +43,7 @@ class Bm25Index:
     def _build(self) -> sqlite3.Connection:
         self._labels = datasets.labels(self.project_root)
         index = {label: i for i, label in enumerate(self._labels)}
-        # A task's out-of-scope rows vote for no intent: they are not indexed.
+        # Out-of-scope rows vote for no intent: the router's abstain rule decides.
         examples = [e for e in datasets.load(self.project_root, "train") if e.intent in index]
         self._example_labels = np.array([index[e.intent] for e in examples], dtype=np.int64)
         db = sqlite3.connect(":memory:", check_same_thread=False)

@@ -91,8 +91,9 @@ class LinearHead:
 def train(examples: tuple[Example, ...], labels: tuple[str, ...]) -> LinearHead:
     import scipy.sparse as sp
 
-    texts = [e.text for e in examples]
     index = {label: i for i, label in enumerate(labels)}
+    examples = tuple(e for e in examples if e.intent in index)  # out-of-scope rows: no class
+    texts = [e.text for e in examples]
     y = np.array([index[e.intent] for e in examples])
     matrices, blocks = [], []
     for name, options in BLOCKS.items():
@@ -182,8 +183,6 @@ class LinearCache:
         with self._lock:
             if self._head is None:
                 labels = datasets.labels(self.project_root)
-                scope = set(labels)  # a task's out-of-scope rows are no class to learn
-                rows = datasets.load(self.project_root, "train")
-                examples = tuple(e for e in rows if e.intent in scope)
+                examples = datasets.load(self.project_root, "train")  # `train` skips OOS rows
                 self._head, self.trained = load_or_train(self.store, examples, labels)
             return self._head
