@@ -62,7 +62,7 @@ class IntentManifest(BaseModel):
     def _distinct_labels(cls, labels: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if labels is None:
             return None
-        if not labels:
+        if len(labels) < 2:
             raise ValueError("declare at least two labels, or leave `labels` out")
         seen: set[str] = set()
         for label in labels:
