@@ -1,0 +1,212 @@
+"""Task scale benchmark: load, train and route as a task grows to 150,000 rows and 300 labels.
+
+Synthetic intent tasks (300 labels; 10k, 50k and 150k training rows) are
+written as task folders in a temp dir, then each is loaded (``load_task``:
+read and fully checked), the default agent is trained on its train split as
+the Runner does (``services.runner.agent.model.train``), and the trained
+router answers single calls (``IntentRouter.predict``) for each arm of the
+project's first state. BANKING77 (77 labels) is measured the same way.
+
+Each label owns a few keywords; a row is two of them (now and then one of
+another label) among random filler words, so the task is learnable and the
+accuracy column says the model really learned it.
+
+    python -m bench.task_scale [--sizes 10000 50000 150000] [--calls 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import itertools
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ratchet.tasks import Task, load_task
+from services.runner.agent.model import train
+from services.runner.agent.router import IntentRouter
+from services.runner.agent.state import AgentState, parse
+
+from .stats import percentile
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = 300
+TEST_ROWS = 3000
+SIZES = (10_000, 50_000, 150_000)
+FILLER_WORDS = 40_000
+
+
+def _word(rng: random.Random) -> str:
+    syllables = ("ka", "lo", "mi", "re", "tu", "sa", "ne", "po", "vi", "da", "ge", "ru", "zo")
+    return "".join(rng.choice(syllables) for _ in range(rng.randint(2, 5)))
+
+
+def _vocabulary(rng: random.Random, size: int) -> list[str]:
+    words: set[str] = set()
+    while len(words) < size:
+        words.add(_word(rng))
+    ordered = sorted(words)
+    rng.shuffle(ordered)
+    return ordered
+
+
+def write_task(folder: Path, rows: int, labels: int = LABELS, seed: int = 7) -> None:
+    """A learnable synthetic intent task of ``rows`` training rows (deterministic).
+
+    Filler words follow a Zipf law over 40,000 words, so the vocabulary grows
+    with the rows as a real corpus's does.
+    """
+    rng = random.Random(seed)
+    vocabulary = _vocabulary(rng, labels * 4 + FILLER_WORDS)
+    keywords = vocabulary[: labels * 4]
+    filler = vocabulary[labels * 4 :]
+    weights = list(itertools.accumulate(1 / rank for rank in range(1, len(filler) + 1)))
+    names = [f"intent_{i:03d}" for i in range(labels)]
+    seen: set[str] = set()
+
+    def row(label: int) -> str:
+        while True:
+            words = rng.sample(keywords[label * 4 : label * 4 + 4], rng.randint(1, 2))
+            if rng.random() < 0.5:  # a keyword of another label: some confusion
+                words.append(keywords[rng.randrange(len(keywords))])
+            words += rng.choices(filler, cum_weights=weights, k=rng.randint(4, 12))
+            rng.shuffle(words)
+            text = " ".join(words)
+            if text not in seen:
+                seen.add(text)
+                return text
+
+    folder.mkdir(parents=True)
+    for name, count in (("train.csv", rows), ("test.csv", TEST_ROWS)):
+        with (folder / name).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["text", "label"])
+            writer.writerows((row(i % labels), names[i % labels]) for i in range(count))
+    (folder / "task.toml").write_text(
+        f'name = "synthetic-{rows}"\nkind = "intent"\n'
+        f'description = "{labels} synthetic intents, {rows} training rows"\n'
+    )
+
+
+def first_state() -> AgentState:
+    document = json.loads((ROOT / "state" / "active.state.json").read_text())
+    return parse(document["data"])
+
+
+def measure(task: Task, load_s: float, calls: int) -> dict[str, Any]:
+    """Training time of the default agent, then route latency per arm and accuracy."""
+    state = first_state()
+    examples = task.examples("train")
+    gc.collect()
+    started = time.perf_counter()
+    model = train(examples, task.labels, state.features)
+    train_s = time.perf_counter() - started
+    router = IntentRouter(model, state)
+    texts = [e.text for e in task.test_rows]
+    result: dict[str, Any] = {
+        "task": task.name,
+        "labels": len(task.labels),
+        "train_rows": len(examples),
+        "rows_in_train_csv": len(task.train_rows),
+        "load_s": round(load_s, 3),
+        "train_s": round(train_s, 3),
+        "vocabulary": len(model.vocabulary),
+        "model_mb": round((model.centroids.nbytes + model.examples.data.nbytes) / 1e6, 1),
+    }
+    for arm in state.strategy.arms:
+        latencies = []
+        right = 0
+        for i in range(calls):
+            example = task.test_rows[i % len(texts)]
+            began = time.perf_counter()
+            prediction = router.predict(example.text, arm)
+            latencies.append((time.perf_counter() - began) * 1000)
+            right += prediction.intent == example.intent
+        result[f"{arm}_p50_ms"] = round(percentile(latencies, 50), 3)
+        result[f"{arm}_p95_ms"] = round(percentile(latencies, 95), 3)
+        result[f"{arm}_accuracy"] = round(right / calls, 3)
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def timed_load(folder: Path) -> tuple[Task, float]:
+    started = time.perf_counter()
+    task = load_task(folder)
+    return task, time.perf_counter() - started
+
+
+def run(sizes: tuple[int, ...], calls: int) -> dict[str, Any]:
+    results = []
+    task, seconds = timed_load(ROOT / "tasks" / "banking77")
+    results.append(measure(task, seconds, calls))
+    with tempfile.TemporaryDirectory(prefix="ratchet-task-scale-") as tmp:
+        for size in sizes:
+            folder = Path(tmp) / f"synthetic-{size}"
+            write_task(folder, size)
+            task, seconds = timed_load(folder)
+            results.append(measure(task, seconds, calls))
+            del task
+    synthetic = [r for r in results if r["labels"] == LABELS]
+    base = synthetic[0] if synthetic else None
+    growth = {
+        f"{r['rows_in_train_csv'] // 1000}k/{base['rows_in_train_csv'] // 1000}k": {
+            "rows": round(r["rows_in_train_csv"] / base["rows_in_train_csv"], 1),
+            "load": round(r["load_s"] / base["load_s"], 1),
+            "train": round(r["train_s"] / base["train_s"], 1),
+        }
+        for r in synthetic[1:]
+        if base is not None
+    }
+    return {"results": results, "growth": growth, "calls_per_arm": calls}
+
+
+def markdown(outcome: dict[str, Any]) -> str:
+    head = (
+        "| task | labels | rows in train.csv | load s | train s | vocabulary | "
+        "centroid p50/p95 ms | blend p50/p95 ms | accuracy (centroid/blend) | peak RSS MB |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    for r in outcome["results"]:
+        lines.append(
+            f"| {r['task']} | {r['labels']} | {r['rows_in_train_csv']:,} | {r['load_s']} | "
+            f"{r['train_s']} | {r['vocabulary']:,} | {r['centroid_p50_ms']}/"
+            f"{r['centroid_p95_ms']} | {r['blend_p50_ms']}/{r['blend_p95_ms']} | "
+            f"{r['centroid_accuracy']}/{r['blend_accuracy']} | {r['peak_rss_mb']} |"
+        )
+    lines.append("")
+    lines.append("| growth | rows | load time | training time |")
+    lines.append("|---|---|---|---|")
+    for name, ratio in outcome["growth"].items():
+        lines.append(f"| {name} | {ratio['rows']}x | {ratio['load']}x | {ratio['train']}x |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "task_scale.json")
+    args = parser.parse_args()
+    outcome = run(tuple(args.sizes), args.calls)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(outcome, indent=2))
+    print(json.dumps(outcome, indent=2))
+    print(markdown(outcome))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
