@@ -114,8 +114,13 @@ def _declared_untrained(folder: Path) -> None:
 
 
 # name -> (how to break the tiny task, file named, line named (None: the whole file), message)
-BROKEN: dict[str, tuple[Callable[[Path], None], str, int | None, str]] = {
-    "empty text": (lambda f: set_line(f / "train.csv", 5, ",billing"), "train.csv", 5, "empty text"),
+BROKEN: dict[str, tuple[Callable[[Path], object], str, int | None, str]] = {
+    "empty text": (
+        lambda f: set_line(f / "train.csv", 5, ",billing"),
+        "train.csv",
+        5,
+        "empty text",
+    ),
     "empty label": (
         lambda f: set_line(f / "train.csv", 9, "where is my stuff,"),
         "train.csv",

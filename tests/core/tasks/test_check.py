@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,7 +63,9 @@ def test_accepted_duplicates_and_leakage_are_warnings(tiny: Path) -> None:
 def test_a_utf8_file_may_hold_the_replacement_character(tiny: Path) -> None:
     # Only rows whose bad bytes were replaced are skipped, not a real U+FFFD.
     train = tiny / "train.csv"
-    train.write_text(train.read_text() + "my invoice shows \ufffd signs,billing\n", encoding="utf-8")
+    train.write_text(
+        train.read_text() + "my invoice shows \ufffd signs,billing\n", encoding="utf-8"
+    )
     found = inspect(tiny)
     assert found.ok, found.problems
     assert found.train is not None and found.train.rows[-1].text.endswith("\ufffd signs")
@@ -83,7 +84,6 @@ def test_a_single_declared_label_is_refused(tiny: Path) -> None:
 def test_a_missing_folder_is_a_problem(tmp_path: Path) -> None:
     found = inspect(tmp_path / "nowhere")
     assert found.problems == [Problem(str(tmp_path / "nowhere"), None, "not a folder")]
-
 
 
 @pytest.mark.parametrize("name", ["banking77", "hwu64"])
