@@ -245,10 +245,9 @@ def _print_task(task: object) -> None:
         console.print(f"task: [red]unreadable[/red] ({escape(str(task['error']))})")
         return
     oos = task["oos_label"]
-    console.print(
-        f"task [bold]{escape(str(task['name']))}[/bold]: {task['labels']} labels, "
-        f"out-of-scope label {escape(repr(oos)) if oos else 'none'}"
-    )
+    scope = f"out-of-scope label {escape(repr(oos))}" if oos else "no out-of-scope label"
+    name = escape(str(task["name"]))
+    console.print(f"task [bold]{name}[/bold]: {task['labels']} labels, {scope}")
 
 
 @app.command()

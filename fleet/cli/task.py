@@ -87,11 +87,12 @@ def _print_summary(summary: TaskSummary) -> None:
     table.add_row("rows", *(str(summary.rows[s]) for s in SPLIT_NAMES))
     oos = summary.oos_label
     table.add_row(
-        f"out of scope ({escape(oos)})" if oos else "out of scope",
+        f"out of scope ({escape(repr(oos))})" if oos else "out of scope",
         *(str(summary.oos_rows[s]) if oos else "-" for s in SPLIT_NAMES),
     )
     console.print(table)
-    console.print(f"labels {summary.labels} (out-of-scope label: {escape(oos or 'none')})")
+    scope = f"out-of-scope label {escape(repr(oos))}" if oos else "no out-of-scope label"
+    console.print(f"labels {summary.labels} ({scope})")
     if summary.balance is not None:
         b = summary.balance
         console.print(

@@ -65,7 +65,7 @@ def read_table(path: Path, text_column: str, label_column: str, name: str | None
     line = reader.line_num  # the header's last line
     for record in reader:
         start, line = line + 1, reader.line_num
-        if not record or all(not cell.strip() for cell in record):
+        if not "".join(record).strip():
             continue  # a blank line between rows
         if len(record) != len(header):
             table.problems.append(

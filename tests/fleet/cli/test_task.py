@@ -98,8 +98,8 @@ def test_the_builtin_tasks_pass_check_with_warnings(name: str) -> None:
     assert "warnings (" in result.stdout and "ok: 0 problems" in result.stdout
 
 
-def user_csv(path: Path) -> Path:
-    records = rows(0, 15) + [(f"tell me a joke number {i} please", "oos") for i in range(10)]
+def user_csv(path: Path, oos: int = 10) -> Path:
+    records = rows(0, 15) + [(f"tell me a joke number {i} please", "oos") for i in range(oos)]
     path.write_text(csv_text(records, header=("message", "intent")))
     return path
 
@@ -113,7 +113,7 @@ def test_import_then_check(tmp_path: Path, env: dict[str, str]) -> None:
     assert "3 labels, 44 train rows, 11 test rows, 10 out of scope (oos)" in result.stdout
     assert inspect(out).ok
     checked = runner.invoke(app, ["task", "check", str(out)], env=env)
-    assert checked.exit_code == 0 and "out of scope (oos)" in checked.stdout
+    assert checked.exit_code == 0 and "out of scope ('oos')" in checked.stdout
 
 
 def test_import_of_a_bad_csv_exits_2_and_writes_nothing(
@@ -141,17 +141,17 @@ def test_init_serves_an_imported_task_and_status_names_it(tmp_path: Path) -> Non
     # The workspace must hold the Runner's code (it routes the drawn golden cases).
     env = {"RATCHET_HOME": str(tmp_path / "home"), "RATCHET_PROJECT_ROOT": str(PROJECT_ROOT)}
     out = tmp_path / "tickets"
-    args = ["task", "import", str(user_csv(tmp_path / "tickets.csv")), "--out", str(out)]
+    args = ["task", "import", str(user_csv(tmp_path / "tickets.csv", oos=0)), "--out", str(out)]
     imported = runner.invoke(app, [*args, "--text", "message", "--label", "intent"], env=env)
     assert imported.exit_code == 0, imported.output
     result = runner.invoke(app, ["init", "--task", str(out)], env=env)
     assert result.exit_code == 0, result.output
-    assert "installed task tickets (4 labels" in result.stdout
+    assert "installed task tickets (3 labels" in result.stdout
     status = runner.invoke(app, ["status", "--json"], env=env)
     task = json.loads(status.stdout)["task"]
-    assert task["name"] == "tickets" and task["labels"] == 4 and task["oos_label"] is None
+    assert task["name"] == "tickets" and task["labels"] == 3 and task["oos_label"] is None
     shown = runner.invoke(app, ["status"], env=env)
-    assert "task tickets: 4 labels, out-of-scope label none" in shown.stdout
+    assert "task tickets: 3 labels, no out-of-scope label" in shown.stdout
     # A home serves one task for its life.
     other = runner.invoke(app, ["init", "--task", "hwu64"], env=env)
     assert other.exit_code == 2 and "serves task 'tickets', not 'hwu64'" in other.stderr
