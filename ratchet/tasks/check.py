@@ -81,6 +81,10 @@ def _check_labels(found: Inspection, manifest: IntentManifest, train: Table, tes
                 found.problems.append(
                     Problem(TEST, row.line, f"{row.label!r}: train.csv has no row of this label")
                 )
+    if manifest.labels is None and len(found.labels) < 2:
+        found.problems.append(
+            Problem(TRAIN, None, f"{len(found.labels)} label(s): a task needs two or more")
+        )
     dev_counts = Counter(row.label for row in train.rows if is_dev(row.text))
     for label in found.labels:
         have = counts.get(label, 0)

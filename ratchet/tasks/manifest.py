@@ -49,7 +49,7 @@ class IntentManifest(BaseModel):
     labels: tuple[str, ...] | None = None  # None: the labels of train.csv, sorted
     text_column: str = "text"
     label_column: str = "label"
-    oos_label: str | None = None  # the reserved label of out-of-scope rows, in any split
+    oos_label: str | None = Field(default=None, min_length=1)  # out-of-scope rows' label
     oos_reply: str = "Sorry, I can't help with that here. Could you say it another way?"
     min_rows_per_label: int = Field(default=10, ge=2)
     accept: tuple[Acceptable, ...] = ()
@@ -68,6 +68,9 @@ class IntentManifest(BaseModel):
         for label in labels:
             if not label.strip():
                 raise ValueError("a label is empty")
+            if label != label.strip():
+                # CSV cells are stripped: such a label would match no row.
+                raise ValueError(f"label {label!r} has spaces around it")
             if label in seen:
                 raise ValueError(f"label {label!r} is declared twice")
             seen.add(label)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ratchet.tasks import Problem, TaskError, inspect, load_task
-from tests.helpers.tasks import BROKEN, write_task
+from tests.helpers.tasks import BROKEN, csv_text, rows, text, write_task
 
 
 @pytest.fixture
@@ -94,3 +94,23 @@ def test_the_builtin_tasks_pass_with_warnings_only(name: str) -> None:
     assert found.ok, found.problems[:5]
     assert found.warnings  # their published splits repeat a few rows, accepted in task.toml
     assert {w.message.split(":")[0] for w in found.warnings} <= {"duplicate row", "leakage"}
+
+
+def test_a_train_csv_with_one_label_is_refused(tiny: Path) -> None:
+    manifest = tiny / "task.toml"
+    manifest.write_text(manifest.read_text().split("labels =")[0])  # labels from train.csv
+    billing = [r for r in rows(0, 12) if r[1] == "billing"]
+    (tiny / "train.csv").write_text(csv_text(billing))
+    (tiny / "test.csv").write_text(csv_text([(text("billing", 99), "billing")]))
+    problems = inspect(tiny).problems
+    assert [(p.file, p.line, p.message) for p in problems] == [
+        ("train.csv", None, "1 label(s): a task needs two or more")
+    ]
+
+
+def test_a_declared_label_with_spaces_around_it_is_refused(tiny: Path) -> None:
+    manifest = tiny / "task.toml"
+    manifest.write_text(manifest.read_text().replace('"login"', '" login"'))
+    problems = inspect(tiny).problems
+    assert [(p.file, p.line) for p in problems] == [("task.toml", 6)]
+    assert "has spaces around it" in problems[0].message
