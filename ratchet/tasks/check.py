@@ -85,6 +85,16 @@ def _check_labels(found: Inspection, manifest: IntentManifest, train: Table, tes
         found.problems.append(
             Problem(TRAIN, None, f"{len(found.labels)} label(s): a task needs two or more")
         )
+    oos = manifest.oos_label
+    if oos is not None and oos not in counts and any(row.label == oos for row in test.rows):
+        found.warnings.append(
+            Problem(
+                TRAIN,
+                None,
+                f"no out-of-scope row ({oos!r}) while test.csv has some: "
+                "the agent learns to abstain from train.csv only, so it never will",
+            )
+        )
     dev_counts = Counter(row.label for row in train.rows if is_dev(row.text))
     for label in found.labels:
         have = counts.get(label, 0)

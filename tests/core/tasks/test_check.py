@@ -114,3 +114,13 @@ def test_a_declared_label_with_spaces_around_it_is_refused(tiny: Path) -> None:
     problems = inspect(tiny).problems
     assert [(p.file, p.line) for p in problems] == [("task.toml", 6)]
     assert "has spaces around it" in problems[0].message
+
+
+def test_out_of_scope_rows_only_in_test_are_a_warning(tiny: Path) -> None:
+    manifest = tiny / "task.toml"
+    manifest.write_text(manifest.read_text() + 'oos_label = "oos"\n')
+    with (tiny / "test.csv").open("a") as test:
+        test.write("tell me a joke,oos\n")
+    found = inspect(tiny)
+    assert found.ok, found.problems
+    assert any("no out-of-scope row ('oos')" in w.message for w in found.warnings)
