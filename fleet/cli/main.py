@@ -14,6 +14,7 @@ from typing import Annotated
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import ratchet
@@ -21,13 +22,15 @@ from fleet import record as fleet_record
 from fleet.cli.demo import demo
 from fleet.cli.doctor import run_checks
 from fleet.cli.evaluate import evaluate
+from fleet.cli.task import task_app
 from fleet.containers import ImageBuilder, ImageFollower
 from fleet.supervisor import Supervisor, built_services, missing_services
 from ratchet.bootstrap import initialize, open_manager, release_store
 from ratchet.builds import BuildStore
 from ratchet.config import CommonSettings, load
-from ratchet.errors import RatchetError
+from ratchet.errors import ConfigError, NotFoundError, RatchetError
 from ratchet.state import Pointer, StateManager
+from ratchet.tasks import TaskError, active_task
 from services.architect.cli import feedback, jobs
 from services.versions.cli import versions_app
 
@@ -41,6 +44,8 @@ console = Console()
 err = Console(stderr=True)
 # `ratchet versions [show V]`: the Versions API's registry, read in-process.
 app.add_typer(versions_app, name="versions")
+# `ratchet task check|import`: the labelled data a home serves.
+app.add_typer(task_app, name="task")
 # `ratchet eval --tier T`: the CI tiers; `ratchet feedback`, `ratchet jobs`: the Architect.
 app.command("eval")(evaluate)
 app.command()(feedback)
@@ -86,11 +91,28 @@ def main(
 
 
 @app.command()
-def init() -> None:
+def init(
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            metavar="PATH|NAME",
+            help="Task a new home serves: a task folder or a built-in task (as RATCHET_TASK).",
+        ),
+    ] = None,
+) -> None:
     """Create the home folder and workspace and release v0.1.0 (idempotent)."""
     settings = _settings()
-    with _reported():
+    if task is not None:
+        settings = settings.model_copy(update={"task": task})
+    try:
         report = initialize(settings)
+    except RatchetError as exc:
+        # A task that cannot be served is bad input, like bad settings: nothing was created.
+        about_task = settings.task is not None and isinstance(exc, (ConfigError, NotFoundError))
+        code = 2 if about_task or isinstance(exc, TaskError) else 1
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(code) from None
     for step in report.steps or ["already initialised: nothing to do"]:
         console.print(f"• {step}")
     console.print(
@@ -179,6 +201,7 @@ def status(
         "pid": record.pid if services and record else None,
         "services": services,
         "active_version": active.version if active else None,
+        "task": _task_summary(settings),
     }
     ok = bool(services) and all(s["healthy"] for s in services.values())
     if as_json:
@@ -186,6 +209,7 @@ def status(
     elif not services:
         stale = " (stale record of a killed fleet)" if record is not None else ""
         console.print(f"not running{stale}; active version {report['active_version']}")
+        _print_task(report["task"])
     else:
         for name, service in services.items():
             mark = "[green]up[/green]" if service["healthy"] else "[red]down[/red]"
@@ -193,7 +217,37 @@ def status(
         console.print(
             f"pid {record.pid if record else '?'}; active version {report['active_version']}"
         )
+        _print_task(report["task"])
     raise typer.Exit(0 if ok else 1)
+
+
+def _task_summary(settings: CommonSettings) -> dict[str, object] | None:
+    """The task the home's workspace serves: name, labels, out-of-scope label."""
+    if not settings.workspace_path.exists():
+        return None
+    try:
+        task = active_task(settings.workspace_path)
+    except RatchetError as exc:
+        return {"error": str(exc)}
+    return {
+        "name": task.name,
+        "labels": len(task.labels),
+        "oos_label": task.oos_label,
+        "train_rows": len(task.train_rows),
+        "test_rows": len(task.test_rows),
+    }
+
+
+def _print_task(task: object) -> None:
+    if not isinstance(task, dict):
+        return
+    if "error" in task:
+        console.print(f"task: [red]unreadable[/red] ({escape(str(task['error']))})")
+        return
+    oos = task["oos_label"]
+    scope = f"out-of-scope label {escape(repr(oos))}" if oos else "no out-of-scope label"
+    name = escape(str(task["name"]))
+    console.print(f"task [bold]{name}[/bold]: {task['labels']} labels, {scope}")
 
 
 @app.command()

@@ -10,6 +10,7 @@ published, and ``ratchet task check`` still lists them as warnings.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,25 @@ def _check_labels(found: Inspection, manifest: IntentManifest, train: Table, tes
                 if manifest.labels is None and table is train:
                     continue
                 found.problems.append(Problem(table.file, row.line, f"{row.label!r}: {reason}"))
+            elif table is test and row.label != manifest.oos_label and not counts.get(row.label):
+                # Declared but never trained on: every such test row would be scored wrong.
+                found.problems.append(
+                    Problem(TEST, row.line, f"{row.label!r}: train.csv has no row of this label")
+                )
+    if manifest.labels is None and len(found.labels) < 2:
+        found.problems.append(
+            Problem(TRAIN, None, f"{len(found.labels)} label(s): a task needs two or more")
+        )
+    oos = manifest.oos_label
+    if oos is not None and oos not in counts and any(row.label == oos for row in test.rows):
+        found.warnings.append(
+            Problem(
+                TRAIN,
+                None,
+                f"no out-of-scope row ({oos!r}) while test.csv has some: "
+                "the agent learns to abstain from train.csv only, so it never will",
+            )
+        )
     dev_counts = Counter(row.label for row in train.rows if is_dev(row.text))
     for label in found.labels:
         have = counts.get(label, 0)
@@ -139,18 +159,19 @@ def _check_extras(found: Inspection, manifest: IntentManifest) -> None:
         if not path.is_file():
             continue
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            document = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             where: int | None = getattr(error, "lineno", None)
             found.problems.append(Problem(name, where, f"not a valid UTF-8 JSON document: {error}"))
             continue
         if name == REPLIES:
-            _check_replies(found, document, allowed)
+            _check_replies(found, document, text, allowed)
         else:
-            _check_golden(found, document, {*allowed, manifest.oos_label})
+            _check_golden(found, document, text, {*allowed, manifest.oos_label})
 
 
-def _check_replies(found: Inspection, document: object, allowed: set[str]) -> None:
+def _check_replies(found: Inspection, document: object, text: str, allowed: set[str]) -> None:
     if not isinstance(document, dict) or not all(
         isinstance(v, list) and v and all(isinstance(t, str) and t.strip() for t in v)
         for v in document.values()
@@ -159,10 +180,13 @@ def _check_replies(found: Inspection, document: object, allowed: set[str]) -> No
         return
     for label in document:
         if label not in allowed:
-            found.problems.append(Problem(REPLIES, None, f"{label!r}: not a label of the task"))
+            key = re.search(rf"{re.escape(json.dumps(label))}\s*:", text)
+            found.problems.append(
+                Problem(REPLIES, _line_at(text, key), f"{label!r}: not a label of the task")
+            )
 
 
-def _check_golden(found: Inspection, document: object, allowed: set[str | None]) -> None:
+def _check_golden(found: Inspection, document: object, text: str, allowed: set[str | None]) -> None:
     cases = document.get("cases") if isinstance(document, dict) else None
     if not isinstance(cases, list) or not all(
         isinstance(c, dict) and isinstance(c.get("text"), str) and isinstance(c.get("intent"), str)
@@ -170,10 +194,19 @@ def _check_golden(found: Inspection, document: object, allowed: set[str | None])
     ):
         found.problems.append(Problem(GOLDEN, None, 'expected {"cases": [{"text", "intent"}]}'))
         return
+    # The i-th `"intent":` key is case i's (a string value cannot hold an unescaped quote).
+    keys = list(re.finditer(r'"intent"\s*:', text))
     for index, case in enumerate(cases):
         if case["intent"] not in allowed:
+            key = keys[index] if len(keys) == len(cases) else None
             found.problems.append(
                 Problem(
-                    GOLDEN, None, f"case {index}: {case['intent']!r} is not a label of the task"
+                    GOLDEN,
+                    _line_at(text, key),
+                    f"case {index}: {case['intent']!r} is not a label of the task",
                 )
             )
+
+
+def _line_at(text: str, match: re.Match[str] | None) -> int | None:
+    return None if match is None else text.count("\n", 0, match.start()) + 1

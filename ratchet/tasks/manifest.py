@@ -49,7 +49,7 @@ class IntentManifest(BaseModel):
     labels: tuple[str, ...] | None = None  # None: the labels of train.csv, sorted
     text_column: str = "text"
     label_column: str = "label"
-    oos_label: str | None = None  # the reserved label of out-of-scope rows, in any split
+    oos_label: str | None = Field(default=None, min_length=1)  # out-of-scope rows' label
     oos_reply: str = "Sorry, I can't help with that here. Could you say it another way?"
     min_rows_per_label: int = Field(default=10, ge=2)
     accept: tuple[Acceptable, ...] = ()
@@ -62,12 +62,15 @@ class IntentManifest(BaseModel):
     def _distinct_labels(cls, labels: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if labels is None:
             return None
-        if not labels:
+        if len(labels) < 2:
             raise ValueError("declare at least two labels, or leave `labels` out")
         seen: set[str] = set()
         for label in labels:
             if not label.strip():
                 raise ValueError("a label is empty")
+            if label != label.strip():
+                # CSV cells are stripped: such a label would match no row.
+                raise ValueError(f"label {label!r} has spaces around it")
             if label in seen:
                 raise ValueError(f"label {label!r} is declared twice")
             seen.add(label)
@@ -95,7 +98,9 @@ def read_manifest(folder: Path) -> tuple[IntentManifest | None, list[Problem]]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        where: int | None = getattr(error, "lineno", None)
+        # `lineno` exists from Python 3.14; before, the line is only in the message.
+        found = re.search(r"\(at line (\d+), column \d+\)", str(error))
+        where: int | None = getattr(error, "lineno", None) or (found and int(found.group(1)))
         return None, [Problem(MANIFEST, where, f"not valid TOML: {error}")]
     try:
         manifest = _ADAPTER.validate_python(data)
@@ -112,8 +117,12 @@ def read_manifest(folder: Path) -> tuple[IntentManifest | None, list[Problem]]:
 def _problem(text: str, issue: object) -> Problem:
     details = dict(issue)  # type: ignore[call-overload]
     location = [str(part) for part in details.get("loc", ())]
-    field = next((part for part in location if not part.isdigit() and part != "intent"), "")
-    where = ".".join(location) or "the manifest"
+    if location[:1] == ["intent"]:
+        location = location[1:]  # the kind's tag, not a setting of the file
+    field = next((part for part in location if not part.isdigit()), "")
+    if details.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        field = "kind"  # the discriminator's errors carry no location
+    where = ".".join(location) or field or "the manifest"
     message = str(details.get("msg", "invalid"))
     if details.get("type") == "extra_forbidden":
         message = "unknown setting (a typo?)"
@@ -121,6 +130,8 @@ def _problem(text: str, issue: object) -> Problem:
         message = "required"
     elif details.get("type") == "union_tag_invalid":
         message = "unknown kind: the kinds are intent"
+    elif details.get("type") == "union_tag_not_found":
+        message = 'required (kind = "intent")'
     return Problem(MANIFEST, _line_of(text, field) if field else None, f"{where}: {message}")
 
 

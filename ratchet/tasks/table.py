@@ -61,10 +61,11 @@ def read_table(path: Path, text_column: str, label_column: str, name: str | None
         )
         return table
     text_at, label_at = header.index(text_column), header.index(label_column)
-    line = 1
+    replaced = bool(table.problems)  # only bad bytes are reported before the rows
+    line = reader.line_num  # the header's last line
     for record in reader:
         start, line = line + 1, reader.line_num
-        if not record or all(not cell.strip() for cell in record):
+        if not "".join(record).strip():
             continue  # a blank line between rows
         if len(record) != len(header):
             table.problems.append(
@@ -74,8 +75,8 @@ def read_table(path: Path, text_column: str, label_column: str, name: str | None
             )
             continue
         text, label = record[text_at].strip(), record[label_at].strip()
-        if "\ufffd" in text or "\ufffd" in label:
-            continue  # reported as bad bytes already
+        if replaced and ("\ufffd" in text or "\ufffd" in label):
+            continue  # reported as bad bytes already (a UTF-8 file may hold U+FFFD itself)
         if not text:
             table.problems.append(
                 Problem(table.file, start, f"empty text (column {text_column!r})")
