@@ -39,8 +39,9 @@ TOOLS = (feedback, status, promote, bandits, cmaes, preferences, rules)
 def build_context(
     settings: TunerSettings, manager: StateManager, sessions: SessionStore
 ) -> TunerContext:
-    labels = datasets.labels(PROJECT_ROOT)
-    intake = Intake(sessions, manager, labels)
+    task = datasets.task(PROJECT_ROOT)
+    labels = task.labels
+    intake = Intake(sessions, manager, labels, task=task.name)
     builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
     objects = open_object_store(settings)
     promoter = Promoter(manager, intake, release_store(settings), builds, PROJECT_ROOT, objects)

@@ -99,11 +99,14 @@ class Intake:
         manager: StateManager,
         labels: tuple[str, ...],
         audit: AuditLog | None = None,
+        task: str | None = None,
     ):
-        """``audit`` defaults to the Runner's audit log in the sessions' folder."""
+        """``labels``: the task's in-scope labels; ``task``: its name, for error messages;
+        ``audit`` defaults to the Runner's audit log in the sessions' folder."""
         self.sessions = sessions
         self.manager = manager
         self.labels = frozenset(labels)
+        self.task = task
         self.audit = AuditLog(sessions.path.parent / AUDIT_FILE) if audit is None else audit
 
     def submit(
@@ -120,8 +123,10 @@ class Intake:
         if correct_intent is None and reward is None:
             raise FeedbackRejected("give correct_intent, reward or both")
         if correct_intent is not None and correct_intent not in self.labels:
+            of = f"task {self.task}" if self.task else "the task"
             raise FeedbackRejected(
-                f"unknown intent {correct_intent!r}: use one of the 77 BANKING77 intents"
+                f"unknown intent {correct_intent!r}: use one of the {len(self.labels)} "
+                f"intents of {of}"
             )
         if reward is not None and (not math.isfinite(reward) or not 0.0 <= reward <= 1.0):
             raise FeedbackRejected(f"reward {reward} is out of range: use 0 to 1")
