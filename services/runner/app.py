@@ -30,9 +30,8 @@ from .tools import route, session
 def instructions(task: Task) -> str:
     """What a client is told the server does: the served task's own description."""
     what = task.manifest.description.strip()
-    return (
-        f"Routes messages to one of the {len(task.labels)} intents of task {task.name}"
-        + (f": {what}" if what else ".")
+    return f"Routes messages to one of the {len(task.labels)} intents of task {task.name}" + (
+        f": {what}" if what else "."
     )
 
 
