@@ -63,7 +63,7 @@ class CommonSettings(BaseSettings):
     task: str | None = Field(
         default=None,
         description="Task a new home serves: a built-in task's name or a task folder "
-        "(default: the project's, banking77). A home serves one task for its life.",
+        "(default: the project's, in tasks/active.json). A home serves one task for its life.",
     )
 
     @property

@@ -5,7 +5,6 @@ from ratchet.tasks.manifest import MANIFEST, IntentManifest
 from ratchet.tasks.problems import Problem, TaskError
 from ratchet.tasks.task import (
     ACTIVE_FILE,
-    DEFAULT_TASK,
     TASKS_DIR,
     Example,
     Task,
@@ -18,7 +17,6 @@ from ratchet.tasks.task import (
 
 __all__ = [
     "ACTIVE_FILE",
-    "DEFAULT_TASK",
     "MANIFEST",
     "TASKS_DIR",
     "Example",

@@ -21,7 +21,6 @@ from ratchet.tasks.split import SPLITS, Split, is_dev
 
 TASKS_DIR = Path("tasks")
 ACTIVE_FILE = TASKS_DIR / "active.json"
-DEFAULT_TASK = "banking77"
 DRAWN_GOLDEN = 40  # golden cases drawn from train for a task that brings none
 
 

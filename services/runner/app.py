@@ -17,19 +17,29 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 import ratchet
+from ratchet import datasets
 from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager
+from ratchet.tasks import Task
 
 from .runtime import RunnerRuntime
 from .settings import RunnerSettings
 from .tools import route, session
 
 
+def instructions(task: Task) -> str:
+    """What a client is told the server does: the served task's own description."""
+    what = task.manifest.description.strip()
+    return f"Routes messages to one of the {len(task.labels)} intents of task {task.name}" + (
+        f": {what}" if what else "."
+    )
+
+
 def build_server(runtime: RunnerRuntime) -> MCPServer:
     server = MCPServer(
         "ratchet-runner",
         version=ratchet.__version__,
-        instructions="Routes customer-support messages to one of 77 banking intents.",
+        instructions=instructions(datasets.task(runtime.factory.project_root)),
         log_level="WARNING",
     )
     route.register(server, runtime)

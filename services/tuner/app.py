@@ -20,6 +20,7 @@ from ratchet.builds import BuildStore
 from ratchet.objects import open_object_store
 from ratchet.sessions import SessionStore
 from ratchet.state import StateManager, open_state_manager
+from ratchet.tasks import ACTIVE_FILE
 
 from .applier import Applier
 from .autopromote import AutoPromoter
@@ -36,14 +37,23 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TOOLS = (feedback, status, promote, bandits, cmaes, preferences, rules)
 
 
+def served_root(settings: TunerSettings) -> Path:
+    """The tree whose task this Tuner serves: the home's workspace once ``ratchet init``
+    made it (a home may serve another task than this checkout's), else this checkout."""
+    workspace = settings.workspace_path
+    return workspace if (workspace / ACTIVE_FILE).is_file() else PROJECT_ROOT
+
+
 def build_context(
     settings: TunerSettings, manager: StateManager, sessions: SessionStore
 ) -> TunerContext:
-    labels = datasets.labels(PROJECT_ROOT)
-    intake = Intake(sessions, manager, labels, oos_label=datasets.task(PROJECT_ROOT).oos_label)
+    root = served_root(settings)
+    task = datasets.task(root)
+    labels = task.labels
+    intake = Intake(sessions, manager, labels, oos_label=task.oos_label, task=task.name)
     builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
     objects = open_object_store(settings)
-    promoter = Promoter(manager, intake, release_store(settings), builds, PROJECT_ROOT, objects)
+    promoter = Promoter(manager, intake, release_store(settings), builds, root, objects)
     auto = AutoPromoter(promoter, settings.auto_promote_every)
     return TunerContext(
         settings=settings,
@@ -51,7 +61,7 @@ def build_context(
         sessions=sessions,
         objects=objects,
         intake=intake,
-        scorer=DevScorer(manager, builds, PROJECT_ROOT),
+        scorer=DevScorer(manager, builds, root),
         labels=frozenset(labels),
         promoter=promoter,
         applier=Applier(intake, on_applied=auto.notice),

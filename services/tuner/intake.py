@@ -100,8 +100,10 @@ class Intake:
         labels: tuple[str, ...],
         audit: AuditLog | None = None,
         oos_label: str | None = None,
+        task: str | None = None,
     ):
-        """``audit`` defaults to the Runner's audit log in the sessions' folder.
+        """``labels``: the task's in-scope labels; ``task``: its name, for error messages;
+        ``audit`` defaults to the Runner's audit log in the sessions' folder.
 
         ``oos_label`` (the task's, if it declares one) is a valid ``correct_intent``
         too: "this turn was out of scope". An out-of-scope answer is a turn whose
@@ -112,6 +114,7 @@ class Intake:
         self.manager = manager
         self.labels = frozenset(labels)
         self.oos_label = oos_label
+        self.task = task
         self.accepted = self.labels | ({oos_label} if oos_label else set())
         self.audit = AuditLog(sessions.path.parent / AUDIT_FILE) if audit is None else audit
 
@@ -159,7 +162,8 @@ class Intake:
 
     def _unknown(self, intent: str) -> str:
         oos = f", or {self.oos_label!r} for out of scope" if self.oos_label else ""
-        return f"unknown intent {intent!r}: use one of the task's {len(self.labels)} intents{oos}"
+        of = f"task {self.task}" if self.task else "the task"
+        return f"unknown intent {intent!r}: use one of the {len(self.labels)} intents of {of}{oos}"
 
     def apply_pending(self, through: int | None = None) -> StateDocument:
         """Fold every stored feedback past the watermark into staging (CAS, retried).

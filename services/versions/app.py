@@ -18,7 +18,7 @@ from ratchet.rest import install_handlers
 from .errors import STATUSES
 from .models import Health
 from .registry import VersionRegistry
-from .routes import kpis, page, pointer, versions
+from .routes import kpis, page, pointer, task, versions
 from .settings import VersionsSettings
 
 DESCRIPTION = (
@@ -72,6 +72,7 @@ def create_app(settings: VersionsSettings, registry: VersionRegistry | None = No
     app.include_router(versions.router)
     app.include_router(pointer.router)
     app.include_router(kpis.router)
+    app.include_router(task.router)
     app.include_router(page.router)
     page.mount_static(app)
     # The page's HTML and scripts hold no data; with RATCHET_TOKEN set they load

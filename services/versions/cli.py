@@ -137,6 +137,7 @@ def show(
     console.print(detail.reason or "[dim]no reason given[/dim]")
     facts = Table.grid(padding=(0, 2))
     rows = [
+        ("task", detail.task),
         ("commit", detail.commit),
         ("parent", detail.parent or "—"),
         ("children", ", ".join(detail.children) or "—"),

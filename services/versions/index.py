@@ -37,6 +37,7 @@ KNOWN_FIELDS = frozenset(
         "reason",
         "created_at",
         "learned_from",
+        "task",
     }
 )
 
@@ -67,6 +68,7 @@ def summary_of(release: Release) -> VersionSummary:
         tagged_at=release.tagged_at,
         state_hash=meta.state_hash,
         eval_key=eval_key(release),
+        task=meta.task,
     )
 
 

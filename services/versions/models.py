@@ -41,6 +41,26 @@ class VersionSummary(BaseModel):
     tagged_at: str = Field(description="The tag's own date.")
     state_hash: str | None
     eval_key: str = Field(description="Object-store key of the release's eval summary.")
+    task: str | None = Field(
+        default=None,
+        description="The task the release serves (its tree's tasks/active.json); null for "
+        "a release tagged before releases named their task.",
+    )
+
+
+class TaskInfo(BaseModel):
+    """The task the home serves: its data in brief (a home serves one task for its life)."""
+
+    name: str
+    kind: str = Field(description="What the task asks of the agent: `intent` (routing).")
+    description: str
+    labels: int = Field(description="In-scope labels (intents).")
+    label_names: list[str] = Field(description="The in-scope labels, in the declared order.")
+    oos_label: str | None = Field(description="The reserved label of out-of-scope rows, if any.")
+    train_rows: int = Field(description="Rows of train.csv: train and dev.")
+    test_rows: int = Field(description="Rows of test.csv: the held-out split.")
+    source: str
+    licence: str
 
 
 class FlaggedTag(BaseModel):

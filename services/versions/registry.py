@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ratchet import datasets
 from ratchet.bootstrap import release_store
 from ratchet.config import CommonSettings
 from ratchet.errors import NotFoundError
@@ -38,6 +39,7 @@ from .models import (
     PointerHistory,
     PointerMove,
     ReleaseLineage,
+    TaskInfo,
     VersionDetail,
     VersionDiff,
     VersionSummary,
@@ -234,6 +236,20 @@ class VersionRegistry:
         pointer = self.sources().manager.pointer()
         budgets, source = evals.budgets_at(self.workspace, pointer.commit if pointer else None)
         return KpiSeries(points=points, budgets=budgets, budgets_source=source, releases=len(index))
+
+    # -- the task -------------------------------------------------------------------
+
+    def task(self) -> TaskInfo:
+        """The task the workspace serves; NotFoundError for a home made before tasks."""
+        self.sources()  # 503 until the workspace exists
+        task = datasets.task(self.workspace)
+        return TaskInfo.model_validate(
+            {
+                **task.summary(),
+                "description": task.manifest.description,
+                "label_names": list(task.labels),
+            }
+        )
 
     # -- the active pointer ---------------------------------------------------------
 

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ratchet.ci.budgets import load_budgets
-from ratchet.errors import CorruptDocumentError
+from ratchet.errors import CorruptDocumentError, NotFoundError
 from ratchet.sessions import SessionStore
+from ratchet.tasks import active_name
 
 from ..context import ArchitectContext
 from ..jobs import Job, JobKind, JobStore
@@ -98,6 +99,9 @@ class Triggerer:
             evidence = dict(wake.evidence)
             if self.corrections is not None:
                 evidence["failing_conversations"] = self.corrections.failing_conversations()
+                task = self._task()
+                if task is not None:  # whose labels the answers and corrections are
+                    evidence["task"] = task
             job, new = self.jobs.create(
                 JobKind.WAKE,
                 f"SLO alarm: {wake.reason}",
@@ -110,6 +114,13 @@ class Triggerer:
         if created:
             self.notify()
         return created
+
+    def _task(self) -> str | None:
+        """The task the workspace serves; None for a tree that names none."""
+        try:
+            return active_name(self.code_root)
+        except NotFoundError:
+            return None
 
     def _evaluator(self) -> Evaluator | None:
         try:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ratchet.tasks.task import default_replies
 
 ArmName = Literal["centroid", "knn", "blend"]
 
@@ -110,33 +113,32 @@ class AgentState(BaseModel):
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _humanise(intent: str) -> str:
-    return intent.replace("_", " ")
-
-
-def default_replies(labels: tuple[str, ...]) -> dict[str, list[Reply]]:
-    """Two neutral variants per intent; preferences decide which one is suggested."""
+def reply_variants(texts: Mapping[str, Sequence[str]]) -> dict[str, list[Reply]]:
+    """Each label's reply texts as variants ``<label>.a``, ``<label>.b``, ... of equal strength."""
     return {
-        label: [
-            Reply(id=f"{label}.a", text=f"I can help with that: {_humanise(label)}."),
-            Reply(
-                id=f"{label}.b",
-                text=f"Thanks for reaching out. Let's sort out your question about "
-                f"{_humanise(label)} together.",
-            ),
-        ]
-        for label in labels
+        label: [Reply(id=f"{label}.{chr(ord('a') + i)}", text=text) for i, text in enumerate(given)]
+        for label, given in texts.items()
     }
 
 
-def default_state(labels: tuple[str, ...]) -> AgentState:
+def default_state(
+    labels: tuple[str, ...],
+    *,
+    agent: str = "router",
+    replies: Mapping[str, Sequence[str]] | None = None,
+) -> AgentState:
     """v0.1.0: nearest centroid on word unigrams, with room for the Tuner.
 
     The prior leans to the simple centroid arm (mean 2/3 against 1/2), so the
     release is judged on it until feedback shows the blend arm answers better;
     Thompson sampling still tries the blend arm from the first conversation.
+    ``replies``: texts per label (a task's ``Task.replies()``); a label without
+    gets the core's plain variants (:func:`ratchet.tasks.task.default_replies`).
     """
+    given = replies or {}
+    texts = {label: list(given.get(label) or default_replies(label)) for label in labels}
     return AgentState(
+        agent=agent,
         strategy=Strategy(
             arms={"centroid": Arm(alpha=2.0, beta=1.0), "blend": Arm()}, explore=True
         ),
@@ -146,7 +148,7 @@ def default_state(labels: tuple[str, ...]) -> AgentState:
             temperature=Param(value=0.05, low=0.01, high=1.0),
             abstain_threshold=Param(value=0.0, low=0.0, high=1.0),
         ),
-        replies=default_replies(labels),
+        replies=reply_variants(texts),
     )
 
 
@@ -164,8 +166,8 @@ if __name__ == "__main__":
     from ratchet.state import StateDocument
 
     root = Path(__file__).resolve().parents[3]
-    state = default_state(datasets.labels(root))
-    state.agent = f"{datasets.task(root).name}-router"
+    task = datasets.task(root)
+    state = default_state(task.labels, agent=f"{task.name}-router", replies=task.replies())
     document = StateDocument(
         updated_at="2026-11-23T00:00:00.000Z", data=state.model_dump(mode="json")
     )

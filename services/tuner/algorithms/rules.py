@@ -177,7 +177,7 @@ def select_rules(
 
     By default a candidate is kept only if the score goes up (>): a rule that
     leaves dev accuracy unchanged is unverified, fires on every matching message
-    from then on, and takes a place in ``max_rules``. On BANKING77 the strict gate
+    from then on, and takes a place in ``max_rules``. On the default task the strict gate
     reached a higher dev accuracy with fewer rules than one keeping ties, whose
     neutral rules filled the budget. ``keep_ties=True`` keeps those too (>=), for
     rules whose evidence dev cannot see. Either way the final set never scores

@@ -16,15 +16,23 @@ function alert(message, kind = "") {
   $("alerts").append(h("div", { class: `alert ${kind}`, role: kind === "error" ? "alert" : "status" }, message));
 }
 
-async function loadStatus() {
-  let active = null;
+async function optional(path) {
   try {
-    active = await get("/versions/active");
+    return await get(path);
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 404)) throw error;
+    return null;
   }
+}
+
+async function loadStatus() {
+  const [active, task] = await Promise.all([optional("/versions/active"), optional("/task")]);
   state.active = active ? active.version : null;
   fill($("status"),
+    task
+      ? h("span", { class: "stat task", title: `${task.description} (${task.train_rows} training rows, ${task.test_rows} held-out)` },
+          "task ", h("b", {}, task.name), ` · ${task.labels} intents`)
+      : null,
     h("span", { class: "stat" }, "active ", h("b", {}, active ? active.version : "none")),
     active && active.pinned
       ? h("span", { class: "stat pinned", title: active.reason }, `pinned by ${active.actor}`)

@@ -100,6 +100,7 @@ export async function showRelease(panel, version, context, against = null) {
       detail.active ? h("span", { class: "pill active" }, "active") : null),
     h("p", { class: "reason-big" }, detail.reason || h("span", { class: "muted" }, "no reason given")),
     facts([
+      ["task", detail.task],
       ["commit", h("code", { title: detail.commit }, short(detail.commit))],
       ["parent", link(detail.parent)],
       ["children", detail.children.length ? h("span", {}, detail.children.flatMap((c, i) => [i ? ", " : "", link(c)])) : null],

@@ -57,6 +57,8 @@ def code_root(tmp_path: Path) -> Path:
     root = tmp_path / "workspace"
     (root / "ci").mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "ci" / "budgets.json", root / "ci" / "budgets.json")
+    (root / "tasks").mkdir()
+    (root / "tasks" / "active.json").write_text('{"task": "banking77"}\n')
     return root
 
 
@@ -119,6 +121,7 @@ def test_a_breach_becomes_exactly_one_wake_job_with_the_evidence(
     failing = [f["conversation_id"] for f in evidence["failing_conversations"]]
     assert failing == ["c-wrong-2", "c-wrong-1"]
     assert evidence["failing_conversations"][0]["correct"] == "lost_or_stolen_card"
+    assert evidence["task"] == "banking77"  # whose labels those are
     # the other SLOs were measured and stayed quiet: latency under 50 ms, 3 corrections
     assert trig.evaluator is not None
     assert trig.evaluator.incident("latency_p95_ms") is None

@@ -1,4 +1,5 @@
-"""Fixtures for the Runner's tests: an initialised home and an in-process runtime."""
+"""Fixtures for the Runner's tests: an initialised home, an in-process runtime, and a
+message of the served task that every arm of the home's release routes right."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pytest
 from ratchet.bootstrap import initialize
 from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager
+from services.runner.agent.build import RouterFactory
 from services.runner.runtime import RunnerRuntime
 from services.runner.settings import RunnerSettings
+from tests.conftest import PROJECT_ROOT
+from tests.services.runner.cases import clear_case
 
 
 @pytest.fixture
@@ -30,3 +34,13 @@ def runtime(runner_settings: RunnerSettings) -> Iterator[RunnerRuntime]:
     )
     yield runtime
     runtime.stop()
+
+
+@pytest.fixture
+def clear(runner_settings: RunnerSettings) -> dict[str, str]:
+    """A golden case (text, intent) the home's active release routes right on every arm,
+    for tests of real processes (the model trained here is the one they load)."""
+    active = open_state_manager(runner_settings).read_active()
+    assert active is not None
+    factory = RouterFactory(open_object_store(runner_settings), PROJECT_ROOT)
+    return clear_case(factory.build(active.document.data))

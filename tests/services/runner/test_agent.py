@@ -16,6 +16,8 @@ from services.runner.agent.state import AgentState, Features, default_state, par
 from tests.conftest import PROJECT_ROOT
 
 LABELS = datasets.labels(PROJECT_ROOT)
+# v0.1.0's held-out accuracy on each built-in task (its centroid arm), measured.
+V010_HELDOUT = {"banking77": (0.78, 0.83), "hwu64": (0.74, 0.78)}
 
 
 @pytest.mark.parametrize("features", [Features(), Features(ngram_max=2, sublinear_tf=True)])
@@ -36,7 +38,7 @@ def test_fast_vectorizer_matches_sklearn(features: Features) -> None:
 def test_artifact_round_trip_loads_without_pickle() -> None:
     model = train(datasets.load(PROJECT_ROOT, "train"), LABELS, Features())
     loaded = from_bytes(to_bytes(model, Features()))
-    text = "I still have not received my new card"
+    text = datasets.load(PROJECT_ROOT, "dev")[0].text
     assert np.allclose(loaded.vectorize(text).values, model.vectorize(text).values)
     assert np.array_equal(loaded.centroids, model.centroids)
     assert loaded.labels == model.labels
@@ -59,16 +61,21 @@ def test_state_rejects_out_of_bounds_parameters() -> None:
         AgentState.model_validate(data)
 
 
-def test_v010_heldout_accuracy_is_about_80_percent(tmp_path: Path) -> None:
-    """The deliberately simple v0.1.0: nearest centroid on word unigrams."""
+def test_v010_heldout_accuracy_is_what_was_measured(tmp_path: Path) -> None:
+    """The deliberately simple v0.1.0: nearest centroid on word unigrams (about 80% on
+    BANKING77, 76% on HWU64; a task of the user's has no recorded number)."""
+    task = datasets.task(PROJECT_ROOT)
+    if task.name not in V010_HELDOUT:
+        pytest.skip(f"no measured v0.1.0 accuracy for task {task.name}")
     router = RouterFactory(FilesystemObjectStore(tmp_path), PROJECT_ROOT).build(
         default_state(LABELS).model_dump(mode="json")
     )
     arm = router.state.strategy.best()
     heldout = datasets.load(PROJECT_ROOT, "heldout")
     accuracy = sum(router.predict(e.text, arm).intent == e.intent for e in heldout) / len(heldout)
+    low, high = V010_HELDOUT[task.name]
     assert arm == "centroid"
-    assert 0.78 <= accuracy <= 0.83
+    assert low <= accuracy <= high
 
 
 def test_models_are_trained_once_and_then_loaded(tmp_path: Path) -> None:

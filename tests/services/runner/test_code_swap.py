@@ -15,10 +15,12 @@ from ratchet.state import open_state_manager
 from ratchet.vcs import Release, ReleaseKind, ReleaseMetadata
 from services.runner.settings import RunnerSettings
 from tests.helpers.processes import home_env, running
+from tests.services.runner.cases import messages
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 ROUTER = "services/runner/agent/router.py"
+MESSAGE = messages(1)[0]  # a message of the task the tree serves
 
 
 def release_code(settings: RunnerSettings, old: str, new: str, reason: str) -> Release:
@@ -55,7 +57,7 @@ async def load(
         async with Client(url) as client:
             for call in range(calls):
                 started = time.monotonic()
-                result = await client.call_tool("route", {"text": f"card not arrived {index}"})
+                result = await client.call_tool("route", {"text": f"{MESSAGE} {index}"})
                 if result.is_error or result.structured_content is None:
                     failures.append(str(result.content))
                 else:
@@ -112,7 +114,7 @@ async def test_code_that_cannot_load_leaves_the_old_version_serving(
                 if any("cannot serve the code of v0.2.0" in line for line in runner.output):
                     break
                 await anyio.sleep(0.05)
-            result = await client.call_tool("route", {"text": "my card has not arrived"})
+            result = await client.call_tool("route", {"text": MESSAGE})
     assert any("cannot serve the code of v0.2.0" in line for line in runner.output)
     assert not result.is_error and result.structured_content is not None
     assert result.structured_content["version"] == "v0.1.0"

@@ -12,11 +12,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from ratchet import datasets
 from ratchet.bootstrap import release_store
 from ratchet.promotion import release_state
 from ratchet.vcs import ReleaseKind
 from services.runner.app import build_server
 from services.runner.runtime import RunnerRuntime
+from tests.conftest import PROJECT_ROOT
+from tests.services.runner.cases import clear_case, messages
 
 pytestmark = pytest.mark.anyio
 
@@ -46,17 +49,25 @@ async def test_route_tool_is_listed_with_input_and_output_schemas(runtime: Runne
     }
 
 
-async def test_route_answers_and_numbers_the_turns(runtime: RunnerRuntime) -> None:
+async def test_the_server_describes_the_task_it_serves(runtime: RunnerRuntime) -> None:
+    task = datasets.task(PROJECT_ROOT)
     async with Client(build_server(runtime)) as client:
-        first = await route(client, text="I am still waiting on my card, it has not arrived")
-        second = await route(
-            client, text="how do I top up with a cheque?", conversation_id=first["conversation_id"]
-        )
-    assert first["intent"] == "card_arrival"
+        said = client.instructions
+    assert said is not None
+    assert f"one of the {len(task.labels)} intents of task {task.name}" in said
+    assert task.manifest.description in said
+
+
+async def test_route_answers_and_numbers_the_turns(runtime: RunnerRuntime) -> None:
+    case = clear_case(runtime.served.router)
+    async with Client(build_server(runtime)) as client:
+        first = await route(client, text=case["text"])
+        second = await route(client, text=messages(2)[1], conversation_id=first["conversation_id"])
+    assert first["intent"] == case["intent"]
     assert len(first["alternatives"]) == 3
-    assert first["alternatives"][0]["intent"] == "card_arrival"
+    assert first["alternatives"][0]["intent"] == case["intent"]
     assert 0 < first["confidence"] <= 1
-    assert first["reply"] and first["reply_id"].startswith("card_arrival.")
+    assert first["reply"] and first["reply_id"].startswith(f"{case['intent']}.")
     assert (first["turn"], second["turn"]) == (1, 2)
     # The home's first release serves the committed state at the revision it carries (0 in
     # the project; a candidate's tree carries its tuned state's, since the fast tier runs
@@ -70,20 +81,22 @@ async def test_a_client_supplied_conversation_id_starts_a_conversation(
     runtime: RunnerRuntime,
 ) -> None:
     async with Client(build_server(runtime)) as client:
-        answer = await route(client, text="exchange rate for euros?", conversation_id="chat-42")
+        text = messages(1)[0]
+        answer = await route(client, text=text, conversation_id="chat-42")
         session = await client.read_resource("session://chat-42")
     assert answer["conversation_id"] == "chat-42" and answer["turn"] == 1
-    assert json.loads(session.contents[0].text)["turns"][0]["text"] == "exchange rate for euros?"  # type: ignore[union-attr]
+    assert json.loads(session.contents[0].text)["turns"][0]["text"] == text  # type: ignore[union-attr]
 
 
 async def test_session_resource_lists_turns_with_feedback(runtime: RunnerRuntime) -> None:
+    correct = datasets.labels(PROJECT_ROOT)[-1]
     async with Client(build_server(runtime)) as client:
-        answer = await route(client, text="my card got declined in a shop")
+        answer = await route(client, text=messages(3)[2])
         cid = answer["conversation_id"]
         runtime.sessions.record_feedback(
             cid,
             1,
-            correct_intent="declined_card_payment",
+            correct_intent=correct,
             reward=None,
             idempotency_key="k1",
             source="test",
@@ -92,7 +105,7 @@ async def test_session_resource_lists_turns_with_feedback(runtime: RunnerRuntime
     session = json.loads(contents[0].text)  # type: ignore[union-attr]
     (turn,) = session["turns"]
     assert turn["intent"] == answer["intent"] and turn["version"] == "v0.1.0"
-    assert turn["feedback"][0]["correct_intent"] == "declined_card_payment"
+    assert turn["feedback"][0]["correct_intent"] == correct
 
 
 @pytest.mark.parametrize(
@@ -127,7 +140,7 @@ async def test_unknown_or_malformed_sessions_are_errors(runtime: RunnerRuntime) 
 
 async def test_every_call_leaves_an_audit_record(runtime: RunnerRuntime) -> None:
     async with Client(build_server(runtime)) as client:
-        answer = await route(client, text="what is my card PIN")
+        answer = await route(client, text=messages(4)[3])
         await client.call_tool("route", {"text": ""})
     stats = runtime.audit.window(60, tool="route")
     assert (stats.calls, stats.rejected, stats.errors) == (2, 1, 0)
@@ -160,7 +173,7 @@ async def test_a_promotion_swaps_state_and_answers_name_the_new_revision(
     )
     # Same manager: the move is heard at once (another process hears it on its next poll).
     async with Client(build_server(runtime)) as client:
-        answer = await route(client, text="card arrival")
+        answer = await route(client, text=messages(5)[4])
     assert (answer["version"], answer["state_revision"]) == (release.version, staging.revision)
     assert release.version == "v0.1.1" and runtime.swaps == 1
     assert runtime.factory.trainings <= 1  # the state change needed no retraining
@@ -197,7 +210,7 @@ async def test_each_call_is_a_span_with_mcp_and_conversation_attributes(
 ) -> None:
     spans.clear()
     async with Client(build_server(runtime)) as client:
-        answer = await route(client, text="can I get a virtual card?", conversation_id="span-1")
+        answer = await route(client, text=messages(6)[5], conversation_id="span-1")
     calls = [s for s in spans.get_finished_spans() if s.name == "tools/call route"]
     assert calls, "no span: was the global tracer provider set elsewhere first?"
     attributes = dict(calls[-1].attributes or {})

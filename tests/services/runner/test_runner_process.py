@@ -24,19 +24,11 @@ from ratchet.vcs import ReleaseKind
 from services.runner.settings import RunnerSettings
 from tests.conftest import PROJECT_ROOT
 from tests.helpers.processes import home_env, running
+from tests.services.runner.cases import messages
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-MESSAGES = [
-    "I am still waiting on my card?",
-    "How do I activate my new card?",
-    "Why was I charged a fee for a transfer?",
-    "Can I top up with Apple Pay?",
-    "What is the exchange rate today?",
-    "I forgot my passcode",
-    "My card payment was declined",
-    "How long does a bank transfer take?",
-]
+MESSAGES = messages(8)  # of the task the tree serves
 
 
 def env(settings: RunnerSettings, **extra: str) -> dict[str, str]:
@@ -46,18 +38,18 @@ def env(settings: RunnerSettings, **extra: str) -> dict[str, str]:
 
 
 async def test_tools_route_and_session_over_streamable_http(
-    runner_settings: RunnerSettings,
+    runner_settings: RunnerSettings, clear: dict[str, str]
 ) -> None:
     with running("services.runner", env(runner_settings)) as runner:
         async with Client(f"{runner.url}/mcp") as client:
             tools = [t.name for t in (await client.list_tools()).tools]
-            answer = (await client.call_tool("route", {"text": MESSAGES[0]})).structured_content
+            answer = (await client.call_tool("route", {"text": clear["text"]})).structured_content
             assert answer is not None
             cid = answer["conversation_id"]
             session = await client.read_resource(f"session://{cid}")
         health = httpx.get(f"{runner.url}/healthz").json()
     assert tools == ["route"]
-    assert answer["intent"] == "card_arrival" and answer["version"] == "v0.1.0"
+    assert answer["intent"] == clear["intent"] and answer["version"] == "v0.1.0"
     assert json.loads(session.contents[0].text)["turns"][0]["turn"] == 1  # type: ignore[union-attr]
     assert health == {"status": "ok", "version": "v0.1.0", "state_revision": 0}
 
@@ -156,7 +148,7 @@ async def test_sessions_survive_a_restart(runner_settings: RunnerSettings) -> No
     assert [t["text"] for t in turns] == [MESSAGES[2], MESSAGES[3]]
 
 
-async def test_stdio_transport(runner_settings: RunnerSettings) -> None:
+async def test_stdio_transport(runner_settings: RunnerSettings, clear: dict[str, str]) -> None:
     parameters = StdioServerParameters(
         command=sys.executable,
         args=["-m", "services.runner", "--stdio"],
@@ -164,10 +156,10 @@ async def test_stdio_transport(runner_settings: RunnerSettings) -> None:
         env={**os.environ, "RATCHET_HOME": str(runner_settings.home_path)},
     )
     async with Client(parameters) as client:
-        result = await client.call_tool("route", {"text": MESSAGES[0]})
+        result = await client.call_tool("route", {"text": clear["text"]})
     assert not result.is_error and result.structured_content is not None
     # This message routes the same under every arm (arms are sampled per conversation).
-    assert result.structured_content["intent"] == "card_arrival"
+    assert result.structured_content["intent"] == clear["intent"]
 
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
@@ -196,7 +188,7 @@ async def test_the_readme_inspector_command_works(
                     "--tool-name",
                     "route",
                     "--tool-arg",
-                    "text=my card has not arrived yet",
+                    f"text={MESSAGES[0]}",
                 ],
                 capture_output=True,
                 text=True,

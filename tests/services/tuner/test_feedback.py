@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from ratchet import datasets
 from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
 from services.tuner.app import build_server
 from services.tuner.intake import WATERMARK, Intake
 from services.tuner.settings import TunerSettings
+from tests.conftest import PROJECT_ROOT
 from tests.helpers.mcp import call
 from tests.services.tuner.conftest import answered, settled
 
@@ -104,6 +106,22 @@ async def test_bad_feedback_is_an_error_and_nothing_is_stored(
     assert result.is_error
     assert message in result.content[0].text  # type: ignore[union-attr]
     assert status["feedback_total"] == 0
+
+
+async def test_an_unknown_intent_is_refused_naming_the_task_and_its_label_count(
+    tuner_settings: TunerSettings, sessions: SessionStore
+) -> None:
+    task = datasets.task(PROJECT_ROOT)
+    answered(sessions, "c1")
+    async with Client(server(tuner_settings, sessions)) as client:
+        result = await client.call_tool(
+            "feedback", {"conversation_id": "c1", "correct_intent": "pizza_order"}
+        )
+    assert result.is_error
+    assert (
+        f"unknown intent 'pizza_order': use one of the {len(task.labels)} intents of task "
+        f"{task.name}" in result.content[0].text  # type: ignore[union-attr]
+    )
 
 
 def test_non_finite_rewards_are_refused(

@@ -50,9 +50,33 @@ class Home:
         return self.settings.workspace_path
 
 
+TASK = "tiny"  # the task the fixture home serves: neither built-in one
+TASK_LABELS = ("greet", "order", "cancel")
+
+
+def write_task(folder: Path) -> None:
+    """A small valid intent task named TASK (40 training rows per label, dev carved)."""
+    folder.mkdir(parents=True)
+    (folder / "task.toml").write_text(
+        f'name = "{TASK}"\nkind = "intent"\ndescription = "Three toy intents."\n'
+        'source = "made up for the tests"\nlicence = "CC0"\n'
+    )
+    rows = {
+        split: "text,label\n"
+        + "".join(
+            f"{label} message {split} {i},{label}\n" for label in TASK_LABELS for i in range(n)
+        )
+        for split, n in (("train", 40), ("test", 5))
+    }
+    (folder / "train.csv").write_text(rows["train"])
+    (folder / "test.csv").write_text(rows["test"])
+
+
 def make_source(path: Path) -> Path:
-    """A tiny project: the state, the budgets, a README; enough to release from."""
+    """A tiny project: the state, the budgets, a README, a task; enough to release from."""
     (path / "state").mkdir(parents=True)
+    write_task(path / "tasks" / TASK)
+    (path / "tasks" / "active.json").write_text(json.dumps({"task": TASK}) + "\n")
     (path / "ci").mkdir()
     (path / "state" / ".gitignore").write_text((PROJECT_ROOT / "state" / ".gitignore").read_text())
     (path / "state" / "active.state.json").write_text(

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from ratchet.serving import secured
 from services.versions.app import create_app
-from tests.services.versions.conftest import Home
+from tests.services.versions.conftest import TASK, TASK_LABELS, Home, client_for
 
 NEWEST_FIRST = ["v1.0.1", "v1.0.0", "v0.2.1", "v0.2.0", "v0.1.2", "v0.1.1", "v0.1.0"]
 
@@ -30,6 +30,7 @@ def test_lists_every_release_newest_first(client: TestClient, built_home: Home) 
     assert (first["kind"], first["author"], first["parent"]) == ("patch", "tuner", "v1.0.0")
     assert first["reason"] == "tuned again"
     assert first["eval_key"] == f"evals/{built_home.commits['v1.0.1']}/summary.json"
+    assert {item["task"] for item in body["versions"]} == {TASK}  # stamped on every release
 
 
 def test_flags_tags_that_are_not_releases_without_listing_them(client: TestClient) -> None:
@@ -115,6 +116,32 @@ def test_a_release_in_detail(client: TestClient, built_home: Home) -> None:
     assert body["active"] is False
     assert [entry["subject"] for entry in body["changelog"]] == ["v0.2.0: use 12 neighbours"]
     assert body["changelog"][0]["commit"] == built_home.commits["v0.2.0"]
+    assert body["task"] == TASK and "task" not in body["metadata"]  # in its own field
+
+
+def test_the_task_the_home_serves(client: TestClient) -> None:
+    response = client.get("/task")
+    assert response.status_code == 200
+    assert response.json() == {
+        "name": TASK,
+        "kind": "intent",
+        "description": "Three toy intents.",
+        "labels": 3,
+        "label_names": sorted(TASK_LABELS),  # undeclared: sorted
+        "oos_label": None,
+        "train_rows": 120,
+        "test_rows": 15,
+        "source": "made up for the tests",
+        "licence": "CC0",
+    }
+
+
+def test_a_home_serving_no_task_says_so(home: Home) -> None:
+    (home.workspace / "tasks" / "active.json").unlink()
+    with client_for(home) as client:
+        response = client.get("/task")
+    assert response.status_code == 404
+    assert "serves no task" in response.json()["detail"]
 
 
 def test_a_tuner_patch_shows_its_metadata(client: TestClient) -> None:
@@ -222,6 +249,7 @@ def test_kpis_for_the_chart(client: TestClient) -> None:
         "/versions/v0.2.0/diff",
         "/pointer/history",
         "/kpis",
+        "/task",
     ],
 )
 def test_etag_and_304(client: TestClient, path: str) -> None:
@@ -305,6 +333,7 @@ def test_openapi_documents_400_not_422(client: TestClient) -> None:
         "/versions/{v}/diff",
         "/pointer/history",
         "/kpis",
+        "/task",
         "/healthz",
         "/",
     } <= set(paths)

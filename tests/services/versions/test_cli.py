@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from fleet.cli.main import app
-from tests.services.versions.conftest import Home
+from tests.services.versions.conftest import TASK, Home
 
 runner = CliRunner()
 
@@ -45,6 +46,7 @@ def test_show_one_release(env: dict[str, str], built_home: Home) -> None:
     out = result.stdout
     assert "use 12 neighbours" in out and built_home.commits["v0.2.0"] in out
     assert "job-7" in out and "fb-1, fb-2" in out
+    assert re.search(rf"\btask\s+{TASK}\b", out)  # the task the release serves
     assert "83.0% (best arm 83.2%) · 18 ms · 0.20%" in out  # served, the best arm beside it
     assert "diff against v0.1.2" in out
     assert "added     services/runner/agent/notes.py" in out

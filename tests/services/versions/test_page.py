@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from services.versions.routes.page import STATIC
 from tests.helpers.processes import Service, home_env, running
 from tests.services.versions.browser import WINDOW, ensure_chromium, headless
-from tests.services.versions.conftest import Home
+from tests.services.versions.conftest import TASK, TASK_LABELS, Home
 from tests.services.versions.png import read_png
 
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
@@ -135,6 +135,7 @@ def test_the_page_renders_the_timeline_and_the_chart(
     ]
     assert [e["data-kind"] for e in entries][:2] == ["patch", "major"]
     assert "3 tags are not valid releases" in dom.words and "v9.9.9" in dom.words
+    assert f"task {TASK} · {len(TASK_LABELS)} intents" in dom.words  # what the home serves
     # The chart: three metrics, a point per release with a summary, a budget line each.
     charts = dom.find("svg", role="img")
     assert sorted(c["data-metric"] or "" for c in charts) == [
@@ -165,6 +166,7 @@ def test_a_linked_release_shows_its_details_and_diff(chromium: str, service: Ser
     assert "services/runner/agent/notes.py" in words
     assert "/data/params/knn_k/value" in words
     assert "v0.1.2 (parent)" in words
+    assert f"task {TASK} commit" in words  # the release's own task, first of its facts
 
 
 @pytest.mark.slow

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from examples.catalog import Catalog, Template
+from ratchet import datasets
 from ratchet.policy import WRITABLE
+from ratchet.tasks import Task
 
 from ..base import CodingRequest
 from ..template import rank
@@ -27,8 +29,9 @@ LISTED = ("services/runner", "services/tuner", "tests/services/runner")
 EXAMPLES = 2
 EVIDENCE_CHARS = 4000
 
-SYSTEM = f"""You improve Ratchet's Runner, an intent router for customer-support messages \
-(BANKING77, 77 intents), by editing its code, state and tests in a git repository.
+# What the agent does comes from the task the tree serves (see :func:`system_prompt`).
+SYSTEM = f"""You improve Ratchet's Runner, an intent router, by editing its code, state and \
+tests in a git repository. {{task}}
 
 A candidate is released only if it passes every CI tier — micro (the state loads, golden \
 cases), fast (unit tests, dev-split accuracy), full (held-out accuracy, p95 latency, error \
@@ -64,6 +67,21 @@ class Prompt:
     @property
     def chars(self) -> int:
         return sum(len(m["content"]) for m in self.messages)
+
+
+def system_prompt(task: Task) -> str:
+    """The standing instructions, saying what the router does: the task's own words."""
+    oos = (
+        f" A message that fits none of them is out of scope (label {task.oos_label})."
+        if task.has_oos()
+        else ""
+    )
+    what = task.manifest.description.strip() or "Messages, each routed to one intent."
+    said = (
+        f"It serves task {task.name} ({task.manifest.kind}): {what} "
+        f"The task has {len(task.labels)} intents.{oos}"
+    )
+    return SYSTEM.replace("{task}", said)
 
 
 def relevant_files(tree: Path) -> list[str]:
@@ -149,7 +167,7 @@ def build_prompt(request: CodingRequest, tree: Path, catalog: Catalog, budget: i
         "better on the dev and held-out splits. Answer with edit blocks."
     )
     prompt.messages = [
-        {"role": "system", "content": SYSTEM},
+        {"role": "system", "content": system_prompt(datasets.task(tree))},
         {"role": "user", "content": "\n".join(s for s in sections if s)},
     ]
     return prompt

@@ -7,6 +7,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from services.runner.runtime import RunnerRuntime
 from services.runner.tools.route import BadInput, RouteTool
+from tests.services.runner.cases import messages
 
 pytestmark = pytest.mark.anyio
 
@@ -15,11 +16,12 @@ async def test_turns_of_one_conversation_are_numbered_on_the_same_arm(
     runtime: RunnerRuntime,
 ) -> None:
     tool = RouteTool(runtime)
-    first = await tool.route("my card has still not arrived")
-    second = await tool.route("and how do I top up?", conversation_id=first.conversation_id)
+    text, then = messages(2)
+    first = await tool.route(text)
+    second = await tool.route(then, conversation_id=first.conversation_id)
     # The conversation's arm is drawn from its (random) id: the answer is that arm's.
     arm = runtime.served.router.choose_arm(first.conversation_id)
-    expected = runtime.served.router.predict("my card has still not arrived", arm)
+    expected = runtime.served.router.predict(text, arm)
     assert first.arm == arm
     assert first.intent == expected.intent and len(first.alternatives) == 3
     assert (first.turn, second.turn) == (1, 2)
@@ -60,6 +62,6 @@ async def test_a_crash_is_a_one_line_tool_error_and_audited_as_an_error(
 
     monkeypatch.setattr(runtime.served.router, "predict", broken)
     with pytest.raises(ToolError, match=r"^route failed on the server; the call was not recorded$"):
-        await RouteTool(runtime).route("my card has not arrived")
+        await RouteTool(runtime).route(messages(1)[0])
     stats = runtime.audit.window(60, tool="route")
     assert (stats.calls, stats.errors) == (1, 1)

@@ -10,18 +10,20 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from services.runner.runtime import RunnerRuntime
 from services.runner.tools.route import RouteTool
 from services.runner.tools.session import SessionResource
+from tests.services.runner.cases import messages
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_a_conversation_lists_its_turns_with_their_answers(runtime: RunnerRuntime) -> None:
-    answer = await RouteTool(runtime).route("my card has not arrived", conversation_id="c1")
+    text = messages(1)[0]
+    answer = await RouteTool(runtime).route(text, conversation_id="c1")
     body = json.loads(SessionResource(runtime.sessions).session("c1"))
     assert (body["conversation_id"], body["arm"]) == ("c1", answer.arm)
     [turn] = body["turns"]
     assert (turn["turn"], turn["text"], turn["intent"]) == (
         1,
-        "my card has not arrived",
+        text,
         answer.intent,
     )
     assert (turn["version"], turn["feedback"]) == (answer.version, [])
