@@ -14,6 +14,7 @@ from pathlib import Path
 
 from examples.catalog import Catalog, Template
 from ratchet import datasets
+from ratchet.errors import NotFoundError
 from ratchet.policy import WRITABLE
 from ratchet.tasks import Task
 
@@ -69,8 +70,11 @@ class Prompt:
         return sum(len(m["content"]) for m in self.messages)
 
 
-def system_prompt(task: Task) -> str:
-    """The standing instructions, saying what the router does: the task's own words."""
+def system_prompt(task: Task | None) -> str:
+    """The standing instructions, saying what the router does: the task's own words
+    (a tree that names no task, as in a bare test tree, gets a plain sentence)."""
+    if task is None:
+        return SYSTEM.replace("{task}", "It routes each message to one intent of its task.")
     oos = (
         f" A message that fits none of them is out of scope (label {task.oos_label})."
         if task.has_oos()
@@ -82,6 +86,13 @@ def system_prompt(task: Task) -> str:
         f"The task has {len(task.labels)} intents.{oos}"
     )
     return SYSTEM.replace("{task}", said)
+
+
+def _served_task(tree: Path) -> Task | None:
+    try:
+        return datasets.task(tree)
+    except NotFoundError:
+        return None
 
 
 def relevant_files(tree: Path) -> list[str]:
@@ -167,7 +178,7 @@ def build_prompt(request: CodingRequest, tree: Path, catalog: Catalog, budget: i
         "better on the dev and held-out splits. Answer with edit blocks."
     )
     prompt.messages = [
-        {"role": "system", "content": system_prompt(datasets.task(tree))},
+        {"role": "system", "content": system_prompt(_served_task(tree))},
         {"role": "user", "content": "\n".join(s for s in sections if s)},
     ]
     return prompt
