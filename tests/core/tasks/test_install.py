@@ -43,7 +43,7 @@ def test_the_first_release_serves_the_task_it_was_asked_for(hwu_home: Path) -> N
     assert {case["intent"] for case in golden} <= set(task.labels)
     budgets = json.loads((workspace / "ci" / "budgets.json").read_text())["budgets"]
     # Floors from v0.1.0 on this task's dev (0.7791 on HWU64), not BANKING77's 0.77/0.78.
-    assert (budgets["min_dev_accuracy"], budgets["min_heldout_accuracy"]) == (0.76, 0.74)
+    assert (budgets["min_dev_accuracy"], budgets["min_heldout_accuracy"]) == (0.76, 0.73)
     train_texts = {e.text for e in task.examples("train")}
     assert all(case["text"] in train_texts for case in golden)  # drawn from train, not dev
 
