@@ -1,4 +1,4 @@
-"""Replayed traffic: BANKING77 messages routed through the Runner by MCP clients.
+"""Replayed traffic: the task's messages routed through the Runner by MCP clients.
 
 Each message goes to ``route`` on the Runner; its true intent comes back,
 ``feedback_delay_s`` later, as a correction (or confirmation) to the Tuner's
