@@ -59,6 +59,10 @@ def test_state_rejects_out_of_bounds_parameters() -> None:
         AgentState.model_validate(data)
 
 
+# v0.1.0's held-out accuracy on the built-in tasks (another task: only that it routes).
+V010_HELDOUT = {"banking77": (0.78, 0.83), "hwu64": (0.74, 0.78)}
+
+
 def test_v010_heldout_accuracy_is_about_80_percent(tmp_path: Path) -> None:
     """The deliberately simple v0.1.0: nearest centroid on word unigrams."""
     router = RouterFactory(FilesystemObjectStore(tmp_path), PROJECT_ROOT).build(
@@ -67,8 +71,9 @@ def test_v010_heldout_accuracy_is_about_80_percent(tmp_path: Path) -> None:
     arm = router.state.strategy.best()
     heldout = datasets.load(PROJECT_ROOT, "heldout")
     accuracy = sum(router.predict(e.text, arm).intent == e.intent for e in heldout) / len(heldout)
+    low, high = V010_HELDOUT.get(datasets.task(PROJECT_ROOT).name, (0.0, 1.0))
     assert arm == "centroid"
-    assert 0.78 <= accuracy <= 0.83
+    assert low <= accuracy <= high
 
 
 def test_models_are_trained_once_and_then_loaded(tmp_path: Path) -> None:

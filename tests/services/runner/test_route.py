@@ -14,11 +14,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from ratchet.bootstrap import release_store
 from ratchet.promotion import release_state
+from ratchet.tasks.workspace import GOLDEN_FILE
 from ratchet.vcs import ReleaseKind
 from services.runner.app import build_server
 from services.runner.runtime import RunnerRuntime
+from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.anyio
+
+# A clear message of the task and its intent: a micro tier golden case, which every arm of
+# v0.1.0 routes right (the arm is drawn per conversation).
+GOLDEN = json.loads((PROJECT_ROOT / GOLDEN_FILE).read_text())["cases"][0]
 
 
 async def route(client: Client, **arguments: Any) -> dict[str, Any]:
@@ -48,15 +54,15 @@ async def test_route_tool_is_listed_with_input_and_output_schemas(runtime: Runne
 
 async def test_route_answers_and_numbers_the_turns(runtime: RunnerRuntime) -> None:
     async with Client(build_server(runtime)) as client:
-        first = await route(client, text="I am still waiting on my card, it has not arrived")
+        first = await route(client, text=GOLDEN["text"])
         second = await route(
             client, text="how do I top up with a cheque?", conversation_id=first["conversation_id"]
         )
-    assert first["intent"] == "card_arrival"
+    assert first["intent"] == GOLDEN["intent"]
     assert len(first["alternatives"]) == 3
-    assert first["alternatives"][0]["intent"] == "card_arrival"
+    assert first["alternatives"][0]["intent"] == GOLDEN["intent"]
     assert 0 < first["confidence"] <= 1
-    assert first["reply"] and first["reply_id"].startswith("card_arrival.")
+    assert first["reply"] and first["reply_id"].startswith(f"{GOLDEN['intent']}.")
     assert (first["turn"], second["turn"]) == (1, 2)
     # The home's first release serves the committed state at the revision it carries (0 in
     # the project; a candidate's tree carries its tuned state's, since the fast tier runs
