@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger(__name__)
 MARGIN = 0.1  # how far the endpoint's intent is put above the centroid's best score
 SYSTEM = (
-    "You route online-banking customer messages. Answer with exactly one intent name "
+    "You route customer messages to intents. Answer with exactly one intent name "
     "from this list and nothing else:\n"
 )
 

@@ -3,8 +3,8 @@
 Added by the examples template ``runner_strategies/tfidf_linear``. Word
 unigrams and bigrams catch phrasing ("not arrived"), character n-grams within
 word boundaries catch spelling and morphology ("deliver", "delivery"); a
-one-vs-rest linear SVM separates the 77 intents far better than cosine to a
-centroid. Self-contained: the hooks in ``build.py`` and ``router.py`` only
+one-vs-rest linear SVM separates the task's intents far better than cosine to
+a centroid. Self-contained: the hooks in ``build.py`` and ``router.py`` only
 call :class:`LinearCache` and :meth:`LinearHead.scores`.
 
 Trained once per (this module's code, training data) and cached in the object
