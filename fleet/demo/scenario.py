@@ -48,6 +48,7 @@ from ratchet.config import CommonSettings
 from ratchet.datasets import Example
 from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
+from ratchet.tasks import Task
 from services.architect.baseline import measured
 
 from .launch import Fleet, running_fleet
@@ -115,14 +116,7 @@ class Scenario:
     def run(self, extra_env: dict[str, str] | None = None) -> DemoResult:
         plan = self.plan
         env = {**plan.fleet_env(), **self._task_env(), **(extra_env or {})}
-        initialize(self.settings)  # the workspace: a clone of this project, serving the task
-        task = datasets.task(self.settings.workspace_path)
-        self.progress.note(
-            f"task {task.name}: {len(task.labels)} intents, "
-            f"{len(task.train_rows)} training rows, {len(task.test_rows)} held out"
-        )
-        train = list(datasets.load(self.settings.workspace_path, "train"))
-        random.Random(plan.seed).shuffle(train)
+        task, train = self.prepare()
         self.progress.phase("starting the fleet (`ratchet up`)")
         with running_fleet(self.settings.home_path, env) as f:
             self._lap("fleet start")
@@ -137,13 +131,7 @@ class Scenario:
             )
             self._learn(f, replay, train)
             self._lap("learning")
-            dev = list(datasets.load(self.settings.workspace_path, "dev"))
-            hard = self._hardest(dev)
-            shifted = [e for e in dev if e.intent in hard]
-            self.progress.note(
-                f"degradation: {plan.degraded_share:.0%} of traffic now new wording of "
-                f"{', '.join(hard)}"
-            )
+            hard, shifted = self.degradation()
             degraded_at = time.monotonic() - self.started
             wake = self._degrade(f, replay, shifted, train)
             self._lap("degraded until the wake-up")
@@ -156,6 +144,33 @@ class Scenario:
                 self._lap("after the release")
             rows = self._releases(f)
         return self._record(task.name, rows, job, degraded_at, hard)
+
+    def prepare(self) -> tuple[Task, list[Example]]:
+        """The home made (serving the task), its task and the training traffic, shuffled."""
+        initialize(self.settings)  # the workspace: a clone of this project, serving the task
+        task = datasets.task(self.settings.workspace_path)
+        self.progress.note(
+            f"task {task.name}: {len(task.labels)} intents, "
+            f"{len(task.train_rows)} training rows, {len(task.test_rows)} held out"
+        )
+        train = list(datasets.load(self.settings.workspace_path, "train"))
+        random.Random(self.plan.seed).shuffle(train)
+        return task, train
+
+    def degradation(self) -> tuple[list[str], list[Example]]:
+        """The intents the active release routes worst, and the new wording of them.
+
+        New wording: the task's dev messages of those intents, carved from its
+        training data but never trained on (nor replayed while learning).
+        """
+        dev = list(datasets.load(self.settings.workspace_path, "dev"))
+        hard = self._hardest(dev)
+        shifted = [e for e in dev if e.intent in hard]
+        self.progress.note(
+            f"degradation: {self.plan.degraded_share:.0%} of traffic now new wording of "
+            f"{', '.join(hard)}"
+        )
+        return hard, shifted
 
     def _task_env(self) -> dict[str, str]:
         """``RATCHET_TASK`` for ``ratchet up``: the requested task's folder, when one is.
