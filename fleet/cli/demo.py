@@ -19,6 +19,7 @@ from rich.table import Table
 
 from fleet.demo import DemoPlan, DemoResult, Scenario
 from fleet.demo.report import percent
+from ratchet.bootstrap import requested_task
 from ratchet.config import CommonSettings, load
 from ratchet.errors import RatchetError
 
@@ -54,16 +55,23 @@ def demo(
     rounds: Annotated[int, typer.Option(help="Learning rounds (one patch release each).")] = 2,
     turns: Annotated[int, typer.Option(help="Turns routed per learning round.")] = 800,
     heldout_sample: Annotated[
-        int, typer.Option(help="Held-out examples the full tier routes (0: all 3,080).")
+        int, typer.Option(help="Held-out examples the full tier routes (0: the whole split).")
     ] = 0,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help="The task the demo's home serves: a built-in task's name (banking77, hwu64) "
+            "or a task folder (default: RATCHET_TASK, else the project's, banking77)."
+        ),
+    ] = None,
 ) -> None:
     """Run the fleet on a fresh home: learn, degrade, wake the Architect, report.
 
-    Replays BANKING77 training traffic through MCP clients with delayed
-    corrections, lets the Tuner release patches, shifts traffic toward the
-    intents routed worst, lets the Triggerer wake the Architect for a minor
-    release, then prints each release's dev and held-out accuracy and writes a
-    chart (PNG) and an HTML report into the home folder.
+    Replays the task's training traffic through MCP clients with delayed
+    corrections, lets the Tuner release patches, shifts traffic toward new
+    wording of the intents routed worst, lets the Triggerer wake the Architect
+    for a minor release, then prints each release's dev and held-out accuracy
+    and writes a chart (PNG) and an HTML report into the home folder.
     """
     if home.exists() and any(home.iterdir()):
         console.print(
@@ -72,7 +80,8 @@ def demo(
         )
         raise typer.Exit(2)
     try:
-        settings = load(CommonSettings, home=home)
+        settings = load(CommonSettings, home=home, **({"task": task} if task else {}))
+        requested_task(settings)  # a bad task fails here, before anything is created
     except RatchetError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -93,7 +102,15 @@ def demo(
 
 
 def show(result: DemoResult) -> None:
-    table = Table("release", "kind", "author", "dev accuracy", "held-out accuracy", "note")
+    table = Table(
+        "release",
+        "kind",
+        "author",
+        "dev accuracy",
+        "held-out accuracy",
+        "note",
+        title=f"task {result.task}",
+    )
     for row in result.releases:
         mark = " (active)" if row.version == result.active else ""
         table.add_row(

@@ -1,7 +1,7 @@
 """``ratchet demo``: the fleet's main loop shown end to end, and the e2e test's driver.
 
 ``plan`` holds the numbers, ``launch`` runs ``ratchet up``, ``traffic`` replays
-BANKING77 through MCP clients, ``scenario`` drives the phases and ``report``
+the task's messages through MCP clients, ``scenario`` drives the phases and ``report``
 writes the chart and the HTML report.
 """
 

@@ -150,9 +150,13 @@ def _mark_releases(axes: Axes, releases: Sequence[ReleaseRow]) -> None:
 
 
 def html_report(
-    png: bytes, releases: Sequence[ReleaseRow], facts: Sequence[tuple[str, str]]
+    png: bytes,
+    releases: Sequence[ReleaseRow],
+    facts: Sequence[tuple[str, str]],
+    task: str | None = None,
 ) -> str:
     """One self-contained page: the chart (inline), the release table, the run's facts."""
+    heading = html.escape("Ratchet demo" + (f": task {task}" if task else ""))
     rows = "\n".join(
         "<tr>"
         + "".join(
@@ -175,11 +179,11 @@ def html_report(
     )
     image = base64.b64encode(png).decode()
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Ratchet demo report</title>
+<html lang="en"><head><meta charset="utf-8"><title>{heading}</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}}
 table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;
 text-align:left}}</style></head><body>
-<h1>Ratchet demo</h1>
+<h1>{heading}</h1>
 <img alt="accuracy over time with the releases marked" src="data:image/png;base64,{image}"
  style="max-width:100%">
 <h2>Releases</h2>
@@ -202,11 +206,13 @@ def write_report(
     facts: Sequence[tuple[str, str]],
     *,
     degraded_at: float | None,
+    task: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``accuracy.png`` and ``report.html`` into ``directory``; their paths."""
     directory.mkdir(parents=True, exist_ok=True)
-    png = chart_png(points, releases, degraded_at=degraded_at)
+    title = "Ratchet demo" + (f" ({task})" if task else "") + ": accuracy of routed turns"
+    png = chart_png(points, releases, degraded_at=degraded_at, title=title)
     png_path, html_path = directory / "accuracy.png", directory / "report.html"
     atomic_write_bytes(png_path, png)
-    atomic_write_bytes(html_path, html_report(png, releases, facts).encode())
+    atomic_write_bytes(html_path, html_report(png, releases, facts, task).encode())
     return png_path, html_path

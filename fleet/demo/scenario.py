@@ -1,11 +1,12 @@
 """The main loop shown end to end on a running fleet (``ratchet demo`` and the e2e test).
 
-1. **learn**: BANKING77 training messages (train split only) routed through the
+1. **learn**: the task's training messages (train split only) routed through the
    Runner; their true intents come back late as Tuner feedback; ``mine_rules``
    and ``promote`` release a patch version per round.
 2. **degrade**: traffic shifts to new wording of the intents the active
-   release routes worst: messages of the dev split (carved from the training
-   data, never trained on; the held-out split stays the full tier's alone),
+   release routes worst, found by routing the task's dev split: messages of
+   the dev split (carved from the training data, never trained on; the
+   held-out split stays the full tier's alone),
    mixed with training traffic and corrected as before, until the
    routing-accuracy SLO burns and the Triggerer opens a ``wake`` job. Training
    messages alone cannot degrade it: the ``blend`` arm's nearest neighbours
@@ -33,7 +34,13 @@ import httpx
 from mcp import Client
 
 from ratchet import datasets
-from ratchet.bootstrap import initialize, open_manager, release_store, state_at
+from ratchet.bootstrap import (
+    initialize,
+    open_manager,
+    release_store,
+    requested_task,
+    state_at,
+)
 from ratchet.builds import BuildStore
 from ratchet.ci.agent_process import agent_process
 from ratchet.ci.tiers import CiOptions
@@ -41,6 +48,7 @@ from ratchet.config import CommonSettings
 from ratchet.datasets import Example
 from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
+from ratchet.tasks import Task
 from services.architect.baseline import measured
 
 from .launch import Fleet, running_fleet
@@ -58,6 +66,7 @@ class DemoFailed(RatchetError):
 @dataclass
 class DemoResult:
     home: Path
+    task: str  # the name of the task the home serves
     releases: list[ReleaseRow]
     turns: list[Turn]
     wake_job: dict[str, Any] | None
@@ -106,11 +115,10 @@ class Scenario:
 
     def run(self, extra_env: dict[str, str] | None = None) -> DemoResult:
         plan = self.plan
-        initialize(self.settings)  # the workspace (a clone of this project) holds BANKING77
-        train = list(datasets.load(self.settings.workspace_path, "train"))
-        random.Random(plan.seed).shuffle(train)
+        env = {**plan.fleet_env(), **self._task_env(), **(extra_env or {})}
+        task, train = self.prepare()
         self.progress.phase("starting the fleet (`ratchet up`)")
-        with running_fleet(self.settings.home_path, {**plan.fleet_env(), **(extra_env or {})}) as f:
+        with running_fleet(self.settings.home_path, env) as f:
             self._lap("fleet start")
             for name, url in f.urls.items():
                 self.progress.note(f"{name:<10} {url}")
@@ -123,13 +131,7 @@ class Scenario:
             )
             self._learn(f, replay, train)
             self._lap("learning")
-            dev = list(datasets.load(self.settings.workspace_path, "dev"))
-            hard = self._hardest(dev)
-            shifted = [e for e in dev if e.intent in hard]
-            self.progress.note(
-                f"degradation: {plan.degraded_share:.0%} of traffic now new wording of "
-                f"{', '.join(hard)}"
-            )
+            hard, shifted = self.degradation()
             degraded_at = time.monotonic() - self.started
             wake = self._degrade(f, replay, shifted, train)
             self._lap("degraded until the wake-up")
@@ -141,7 +143,43 @@ class Scenario:
                 self._replay(replay, after, "after", "degraded traffic on the new release")
                 self._lap("after the release")
             rows = self._releases(f)
-        return self._record(rows, job, degraded_at, hard)
+        return self._record(task.name, rows, job, degraded_at, hard)
+
+    def prepare(self) -> tuple[Task, list[Example]]:
+        """The home made (serving the task), its task and the training traffic, shuffled."""
+        initialize(self.settings)  # the workspace: a clone of this project, serving the task
+        task = datasets.task(self.settings.workspace_path)
+        self.progress.note(
+            f"task {task.name}: {len(task.labels)} intents, "
+            f"{len(task.train_rows)} training rows, {len(task.test_rows)} held out"
+        )
+        train = list(datasets.load(self.settings.workspace_path, "train"))
+        random.Random(self.plan.seed).shuffle(train)
+        return task, train
+
+    def degradation(self) -> tuple[list[str], list[Example]]:
+        """The intents the active release routes worst, and the new wording of them.
+
+        New wording: the task's dev messages of those intents, carved from its
+        training data but never trained on (nor replayed while learning).
+        """
+        dev = list(datasets.load(self.settings.workspace_path, "dev"))
+        hard = self._hardest(dev)
+        shifted = [e for e in dev if e.intent in hard]
+        self.progress.note(
+            f"degradation: {self.plan.degraded_share:.0%} of traffic now new wording of "
+            f"{', '.join(hard)}"
+        )
+        return hard, shifted
+
+    def _task_env(self) -> dict[str, str]:
+        """``RATCHET_TASK`` for ``ratchet up``: the requested task's folder, when one is.
+
+        Set explicitly so a ``RATCHET_TASK`` of the caller's environment that names
+        another task cannot make ``ratchet up`` refuse the home the demo made.
+        """
+        task = requested_task(self.settings)
+        return {} if task is None else {"RATCHET_TASK": str(task.folder)}
 
     # -- steps ---------------------------------------------------------------------
 
@@ -155,7 +193,12 @@ class Scenario:
             self._promote(fleet)
 
     def _record(
-        self, rows: list[ReleaseRow], job: dict[str, Any], degraded_at: float, hard: list[str]
+        self,
+        task: str,
+        rows: list[ReleaseRow],
+        job: dict[str, Any],
+        degraded_at: float,
+        hard: list[str],
     ) -> DemoResult:
         """The releases measured, the best kept active, the chart and report written."""
         if self.plan.measure_missing:
@@ -163,6 +206,7 @@ class Scenario:
         best, active = self._keep_best(rows)
         result = DemoResult(
             self.settings.home_path,
+            task,
             rows,
             self.turns,
             job,
@@ -178,6 +222,7 @@ class Scenario:
             rows,
             self._facts(result),
             degraded_at=degraded_at,
+            task=task,
         )
         self._lap("report")
         result.timings = dict(self.timings)
@@ -355,6 +400,7 @@ class Scenario:
         wake = result.wake_job or {}
         right = sum(t.right for t in result.turns)
         return [
+            ("task", result.task),
             ("home", str(result.home)),
             ("turns routed", f"{len(result.turns)} ({right} right)"),
             ("degraded traffic", ", ".join(result.hard_intents)),

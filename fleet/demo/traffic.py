@@ -1,4 +1,4 @@
-"""Replayed traffic: BANKING77 messages routed through the Runner by MCP clients.
+"""Replayed traffic: the task's messages routed through the Runner by MCP clients.
 
 Each message goes to ``route`` on the Runner; its true intent comes back,
 ``feedback_delay_s`` later, as a correction (or confirmation) to the Tuner's
@@ -110,10 +110,25 @@ class Replay:
                         idempotency_key=f"demo:{conversation}:{turn}",
                     )
 
-        async with anyio.create_task_group() as group, receive:
-            for _ in range(2):  # two feedback senders keep up with the routing clients
-                group.start_soon(correct, receive.clone())
-            async with send, anyio.create_task_group() as routers:
-                for index in range(self.clients):
-                    routers.start_soon(route, examples[index :: self.clients])
+        try:
+            async with anyio.create_task_group() as group, receive:
+                for _ in range(2):  # two feedback senders keep up with the routing clients
+                    group.start_soon(correct, receive.clone())
+                async with send, anyio.create_task_group() as routers:
+                    for index in range(self.clients):
+                        routers.start_soon(route, examples[index :: self.clients])
+        except ExceptionGroup as group:
+            # A tool's refusal is the demo's error to show (one line), not a task-group traceback.
+            failed = group.subgroup(ToolFailed)
+            if failed is None:
+                raise
+            raise _leaves(failed)[0] from None
         return turns
+
+
+def _leaves(group: BaseExceptionGroup[ToolFailed]) -> list[ToolFailed]:
+    """The exceptions of a (nested) group, depth first."""
+    found: list[ToolFailed] = []
+    for exc in group.exceptions:
+        found += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return found

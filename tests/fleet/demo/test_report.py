@@ -55,10 +55,12 @@ def test_the_report_has_a_png_chart_and_an_html_table(tmp_path: Path) -> None:
         rows,
         [("turns routed", "300")],
         degraded_at=150.0,
+        task="hwu64",
     )
     assert png.read_bytes().startswith(b"\x89PNG") and read_png(png.read_bytes()).width > 500
     html = page.read_text()
     assert "data:image/png;base64," in html
+    assert "<h1>Ratchet demo: task hwu64</h1>" in html  # the report names the task
     assert "<td>v0.2.0</td>" in html and "91.00%" in html and "template coder" in html
 
 

@@ -19,6 +19,7 @@ starts with an empty store of its own, and must not re-embed thousands of texts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import threading
@@ -141,6 +142,18 @@ def _cached_head(
     return EmbeddingHead(labels, encoder, coef, intercept)
 
 
+@functools.cache
+def shared_encoder() -> MiniLM:
+    """The process's one encoder: its weights never change, and each copy is ~150 MB.
+
+    Every router factory (a Runner's, after a code swap; a test's runtime) would
+    otherwise load its own, and a copy held in a reference cycle lives until the
+    cyclic collector runs: a candidate's fast tier, whose Runner tests each build
+    a runtime under an address-space cap, hit MemoryError after ten of them.
+    """
+    return MiniLM()
+
+
 class MiniLMCache:
     """The process's one head: nothing depends on state, so it is loaded at most once."""
 
@@ -158,7 +171,8 @@ class MiniLMCache:
                 scope = set(labels)  # a task's out-of-scope rows are no class to learn
                 rows = datasets.load(self.project_root, "train")
                 examples = tuple(e for e in rows if e.intent in scope)
-                self._head, self.trained = load_or_train(self.artifacts, MiniLM(), examples, labels)
+                encoder = shared_encoder()
+                self._head, self.trained = load_or_train(self.artifacts, encoder, examples, labels)
             return self._head
 
 
