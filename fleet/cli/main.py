@@ -229,13 +229,7 @@ def _task_summary(settings: CommonSettings) -> dict[str, object] | None:
         task = active_task(settings.workspace_path)
     except RatchetError as exc:
         return {"error": str(exc)}
-    return {
-        "name": task.name,
-        "labels": len(task.labels),
-        "oos_label": task.oos_label,
-        "train_rows": len(task.train_rows),
-        "test_rows": len(task.test_rows),
-    }
+    return task.summary()
 
 
 def _print_task(task: object) -> None:

@@ -50,7 +50,9 @@ def test_the_oos_label_is_rejected_where_the_task_declares_none(
     tuner_settings: TunerSettings, sessions: SessionStore
 ) -> None:
     answered(sessions, "c1", intent="weather")
-    with pytest.raises(FeedbackRejected, match=r"unknown intent 'oos': use one of the 4 intents of"):
+    with pytest.raises(
+        FeedbackRejected, match=r"unknown intent 'oos': use one of the 4 intents of"
+    ):
         intake(tuner_settings, sessions, oos=None).submit("c1", None, "oos", None, None)
     with pytest.raises(FeedbackRejected, match=r"or 'oos' for out of scope"):
         intake(tuner_settings, sessions).submit("c1", None, "no_such", None, None)
