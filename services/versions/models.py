@@ -174,6 +174,16 @@ class Kpis(BaseModel):
     dev_accuracy: float | None = None
     p95_latency_ms: float | None = None
     error_rate: float | None = None
+    # A task with out-of-scope rows only (ratchet.ci.out_of_scope); null otherwise.
+    heldout_in_scope_accuracy: float | None = Field(
+        default=None, description="Held-out accuracy over the in-scope rows."
+    )
+    heldout_oos_recall: float | None = Field(
+        default=None, description="Share of out-of-scope held-out rows answered out of scope."
+    )
+    heldout_oos_precision: float | None = Field(
+        default=None, description="Share of out-of-scope answers that were out-of-scope rows."
+    )
 
 
 class EvalReport(BaseModel):
