@@ -144,7 +144,7 @@ def measure_first_release(workspace: Path, task: Task, state: StateDocument) -> 
 
 def budgets_for(workspace: Path, task: Task, first: FirstRelease) -> dict[str, Any]:
     """``ci/budgets.json`` for the task: accuracy floors just under v0.1.0's dev accuracy
-    (the project's floors are BANKING77's), and the task's objectives over ``slos``.
+    (the project's floors are its default task's), and the task's objectives over ``slos``.
 
     No release may fall clearly below the first one; held-out is not read here
     (only the full tier reads its labels), so its floor is set from dev, lower by the

@@ -160,10 +160,10 @@ def test_deleting_a_golden_case_is_rejected_by_policy(ctx: ArchitectContext) -> 
 
 
 def test_editing_static_code_is_rejected_by_policy(ctx: ArchitectContext) -> None:
-    patch = json_diff(
+    patch = diff_of(
         ctx.settings.workspace_path,
         "tasks/banking77/task.toml",
-        lambda d: d.append("free_money"),
+        lambda text: text.replace("labels = [\n", 'labels = [\n  "free_money",\n', 1),
     )
     job = rejected_at(ctx, "a new intent", patch, "policy")
     assert "may not change tasks/banking77/task.toml" in job.reason
