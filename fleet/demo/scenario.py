@@ -34,13 +34,7 @@ import httpx
 from mcp import Client
 
 from ratchet import datasets
-from ratchet.bootstrap import (
-    initialize,
-    open_manager,
-    release_store,
-    requested_task,
-    state_at,
-)
+from ratchet.bootstrap import initialize, open_manager, release_store, state_at
 from ratchet.builds import BuildStore
 from ratchet.ci.agent_process import agent_process
 from ratchet.ci.tiers import CiOptions
@@ -48,7 +42,8 @@ from ratchet.config import CommonSettings
 from ratchet.datasets import Example
 from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
-from ratchet.tasks import Task
+from ratchet.tasks import Task, find_task
+from ratchet.vcs.workspace import default_project_root
 from services.architect.baseline import measured
 
 from .launch import Fleet, running_fleet
@@ -178,8 +173,11 @@ class Scenario:
         Set explicitly so a ``RATCHET_TASK`` of the caller's environment that names
         another task cannot make ``ratchet up`` refuse the home the demo made.
         """
-        task = requested_task(self.settings)
-        return {} if task is None else {"RATCHET_TASK": str(task.folder)}
+        spec = self.settings.task
+        if spec is None:
+            return {}
+        root = self.settings.project_root or default_project_root()
+        return {"RATCHET_TASK": str(find_task(spec, root))}
 
     # -- steps ---------------------------------------------------------------------
 

@@ -116,30 +116,36 @@ def _check_labels(found: Inspection, manifest: IntentManifest, train: Table, tes
             )
 
 
+def repeated_rows(table: Table) -> list[tuple[Problem, bool]]:
+    """Rows that repeat an earlier row's text (case and spaces ignored), in file order:
+    True with a duplicate (the same label as an earlier row of that text), False with a
+    conflict (another label than the text's first row)."""
+    found: list[tuple[Problem, bool]] = []
+    first_seen: dict[tuple[str, str], int] = {}
+    label_of: dict[str, Row] = {}
+    for row in table.rows:
+        key = (normalised(row.text), row.label)
+        if key in first_seen:
+            message = f"duplicate row: same as line {first_seen[key]}"
+            found.append((Problem(table.file, row.line, message), True))
+            continue
+        first_seen[key] = row.line
+        other = label_of.setdefault(key[0], row)
+        if other.label != row.label:
+            message = (
+                f"same text as line {other.line} with another label "
+                f"({row.label!r} against {other.label!r})"
+            )
+            found.append((Problem(table.file, row.line, message), False))
+    return found
+
+
 def _check_repeats(found: Inspection, manifest: IntentManifest, train: Table, test: Table) -> None:
     accepted = set(manifest.accept)
     for table in (train, test):
-        first_seen: dict[tuple[str, str], int] = {}
-        label_of: dict[str, Row] = {}
-        for row in table.rows:
-            key = (normalised(row.text), row.label)
-            if key in first_seen:
-                problem = Problem(
-                    table.file, row.line, f"duplicate row: same as line {first_seen[key]}"
-                )
-                (found.warnings if "duplicates" in accepted else found.problems).append(problem)
-                continue
-            first_seen[key] = row.line
-            other = label_of.setdefault(key[0], row)
-            if other.label != row.label:
-                found.problems.append(
-                    Problem(
-                        table.file,
-                        row.line,
-                        f"same text as line {other.line} with another label "
-                        f"({row.label!r} against {other.label!r})",
-                    )
-                )
+        for problem, duplicate in repeated_rows(table):
+            keep = duplicate and "duplicates" in accepted
+            (found.warnings if keep else found.problems).append(problem)
     in_train = {normalised(row.text): row.line for row in train.rows}
     for row in test.rows:
         if normalised(row.text) in in_train:

@@ -15,7 +15,6 @@ written; the folder is written next to its destination, checked with
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
@@ -25,10 +24,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ratchet.tasks.check import inspect
+from ratchet.tasks.check import inspect, repeated_rows
 from ratchet.tasks.manifest import MANIFEST, NAME_PATTERN, TEST, TRAIN, IntentManifest
 from ratchet.tasks.problems import Problem, TaskError
-from ratchet.tasks.table import Row, Table, normalised, read_table
+from ratchet.tasks.split import text_digest
+from ratchet.tasks.table import Row, Table, read_table
 
 DEFAULT_TEST_SHARE = 0.2
 
@@ -62,7 +62,7 @@ def import_csv(request: ImportRequest) -> Imported:
     name = request.name if request.name is not None else task_name(request.csv)
     _refuse_bad_request(request, name)
     table = read_table(request.csv, request.text_column, request.label_column)
-    problems = table.problems or _repeats(table)
+    problems = table.problems or [problem for problem, _ in repeated_rows(table)]
     if problems:
         raise TaskError(str(request.csv), problems)
     labels = tuple(sorted({row.label for row in table.rows} - {request.oos_label}))
@@ -107,13 +107,9 @@ def stratified_split(rows: list[Row], share: float) -> tuple[list[Row], list[Row
         count = round(share * len(group))
         if len(group) >= 2:
             count = min(max(count, 1), len(group) - 1)
-        ordered = sorted(group, key=lambda row: (_digest(row.text), row.line))
+        ordered = sorted(group, key=lambda row: (text_digest(row.text), row.line))
         held.update(row.line for row in ordered[:count])
     return [r for r in rows if r.line not in held], [r for r in rows if r.line in held]
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
 
 
 def _refuse_bad_request(request: ImportRequest, name: str) -> None:
@@ -132,25 +128,6 @@ def _refuse_bad_request(request: ImportRequest, name: str) -> None:
         reasons.append(Problem("--oos-label", None, "empty"))
     if reasons:
         raise TaskError(str(request.csv), reasons)
-
-
-def _repeats(table: Table) -> list[Problem]:
-    """Rows that repeat an earlier row (same text once case and spaces are ignored)."""
-    problems = []
-    first: dict[str, Row] = {}
-    for row in table.rows:
-        other = first.setdefault(normalised(row.text), row)
-        if other is row:
-            continue
-        if other.label == row.label:
-            message = f"duplicate row: same as line {other.line}"
-        else:
-            message = (
-                f"same text as line {other.line} with another label "
-                f"({row.label!r} against {other.label!r})"
-            )
-        problems.append(Problem(table.file, row.line, message))
-    return problems
 
 
 def _too_few(table: Table, labels: tuple[str, ...], train: list[Row]) -> list[Problem]:

@@ -15,6 +15,10 @@ SPLITS: tuple[Split, ...] = ("train", "dev", "heldout")
 DEV_SHARE = 10  # one example in DEV_SHARE goes to dev
 
 
+def text_digest(text: str) -> bytes:
+    """SHA-256 of a text: the order-free key of every deterministic split and draw."""
+    return hashlib.sha256(text.encode()).digest()
+
+
 def is_dev(text: str) -> bool:
-    digest = hashlib.sha256(text.encode()).digest()
-    return int.from_bytes(digest[:8], "big") % DEV_SHARE == 0
+    return int.from_bytes(text_digest(text)[:8], "big") % DEV_SHARE == 0

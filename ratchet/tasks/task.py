@@ -7,7 +7,6 @@ the same tree, so a release carries the data it was judged on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -17,7 +16,7 @@ from ratchet.errors import NotFoundError
 from ratchet.tasks.check import inspect
 from ratchet.tasks.manifest import GOLDEN, REPLIES, IntentManifest
 from ratchet.tasks.problems import TaskError
-from ratchet.tasks.split import SPLITS, Split, is_dev
+from ratchet.tasks.split import SPLITS, Split, is_dev, text_digest
 
 TASKS_DIR = Path("tasks")
 ACTIVE_FILE = TASKS_DIR / "active.json"
@@ -80,9 +79,9 @@ class Task:
             return cases
         train = [e for e in self.examples("train") if e.intent in set(self.labels)]
         chosen: dict[str, Example] = {}
-        for example in sorted(train, key=lambda e: _digest(e.text)):
+        for example in sorted(train, key=lambda e: text_digest(e.text)):
             chosen.setdefault(example.intent, example)
-        ordered = sorted(chosen.values(), key=lambda e: _digest(e.intent))
+        ordered = sorted(chosen.values(), key=lambda e: text_digest(e.intent))
         return [{"text": e.text, "intent": e.intent} for e in ordered]
 
     def summary(self) -> dict[str, object]:
@@ -106,10 +105,6 @@ def default_replies(label: str) -> list[str]:
         f"I can help with that: {words}.",
         f"Thanks for reaching out. Let's sort out your question about {words} together.",
     ]
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
 
 
 def load_task(folder: Path) -> Task:

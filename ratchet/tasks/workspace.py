@@ -19,9 +19,16 @@ from typing import Any
 
 from ratchet.atomic import atomic_write_bytes
 from ratchet.ci.agent_process import agent_process
-from ratchet.errors import ConfigError
+from ratchet.errors import ConfigError, NotFoundError
 from ratchet.state import ACTIVE_KEY, StateDocument
-from ratchet.tasks.task import ACTIVE_FILE, DRAWN_GOLDEN, TASKS_DIR, Task, load_task
+from ratchet.tasks.task import (
+    ACTIVE_FILE,
+    DRAWN_GOLDEN,
+    TASKS_DIR,
+    Task,
+    active_name,
+    load_task,
+)
 from ratchet.vcs.repo import open_repo
 
 GOLDEN_FILE = Path("tests") / "golden" / "micro.json"
@@ -76,11 +83,10 @@ def install_task(workspace: Path, task: Task) -> list[str]:
 
 
 def _active_or_none(workspace: Path) -> str | None:
-    path = workspace / ACTIVE_FILE
-    if not path.is_file():
+    try:
+        return active_name(workspace)
+    except NotFoundError:
         return None
-    name: str = json.loads(path.read_text(encoding="utf-8"))["task"]
-    return name
 
 
 def _same_files(left: Path, right: Path) -> bool:
