@@ -9,9 +9,9 @@ TORCH_VERSION = 2.13.0
 STAMP   = $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install up test test-fast lint typecheck format lock bench browser clean
+.PHONY: install up test test-fast lint typecheck format lock bench browser sandbox clean
 
-install: $(STAMP)
+install: $(STAMP) sandbox
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,15 @@ bench: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+## Debian's bubblewrap, the sandbox every candidate process runs in (installed only
+## when missing; without it `ratchet doctor` says so and the Architect refuses
+## autonomous coders).
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+		else echo "bubblewrap is missing: install it (Debian: sudo apt-get install bubblewrap)"; fi; }
 
 ## Refresh the lock file after changing pyproject.toml.
 lock: install

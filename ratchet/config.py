@@ -98,6 +98,10 @@ class ServiceSettings(CommonSettings):
     service_name: ClassVar[str] = "service"
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)
+    # Listen on this Unix socket instead of host and port (a proxy on the same
+    # machine; the full tier reaches a sandboxed candidate this way). Each service
+    # names it RATCHET_<SERVICE>_SOCKET, as it names its port.
+    socket: Path | None = None
 
     @model_validator(mode="after")
     def _token_required_off_loopback(self) -> Self:

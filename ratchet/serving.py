@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import uvicorn
@@ -47,10 +48,33 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def bind_unix_socket(path: Path) -> socket.socket:
+    """A listening Unix socket at ``path`` (a stale one of a dead process replaced),
+    readable and writable by this user only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    path.chmod(0o600)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _ready_line(settings: ServiceSettings, sock: socket.socket) -> dict[str, str]:
+    if settings.socket is not None:
+        # Clients connect to the path; the URL only sets the Host header, which the
+        # MCP transport's DNS-rebinding check wants as localhost with a port.
+        return {"url": "http://localhost:1", "socket": str(settings.socket)}
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return {"url": f"http://{host}:{sock.getsockname()[1]}"}
+
+
 async def serve(app: ASGIApp, settings: ServiceSettings, *, log_level: str = "warning") -> None:
     """Serve until SIGINT/SIGTERM; announce readiness on stdout."""
-    sock = bind_socket(settings.host, settings.port)
-    port = sock.getsockname()[1]
+    if settings.socket is not None:
+        sock = bind_unix_socket(settings.socket)
+    else:
+        sock = bind_socket(settings.host, settings.port)
     config = uvicorn.Config(
         secured(app, settings), log_level=log_level, lifespan="on", timeout_graceful_shutdown=10
     )
@@ -61,8 +85,7 @@ async def serve(app: ASGIApp, settings: ServiceSettings, *, log_level: str = "wa
             if server.should_exit:
                 return
             await asyncio.sleep(0.01)
-        host = f"[{settings.host}]" if ":" in settings.host else settings.host
-        line = {"event": "ready", "service": settings.service_name, "url": f"http://{host}:{port}"}
+        line = {"event": "ready", "service": settings.service_name, **_ready_line(settings, sock)}
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
 

@@ -17,6 +17,7 @@ import pytest
 
 from ratchet.config import Backend, CommonSettings
 from ratchet.objects import FilesystemObjectStore, ObjectStore, S3ObjectStore
+from ratchet.vcs import is_repository
 from ratchet.objects.s3 import make_client
 from tests.helpers import leaks, machine_share
 from tests.helpers.s3server import S3Server, install_s3_environment
@@ -148,8 +149,9 @@ def cpu_heavy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def project_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project as a git checkout to clone workspaces from: this checkout, or, when the
     suite runs from a plain tree (a release's build, as `ratchet eval --tier fast` runs
-    the candidate's tests), a commit of that tree made aside; the tree is not written."""
-    if (PROJECT_ROOT / ".git").exists():
+    the candidate's tests, or a worktree whose repository the sandbox hides), a commit of
+    that tree made aside; the tree is not written."""
+    if is_repository(PROJECT_ROOT):
         return PROJECT_ROOT
     root = tmp_path_factory.mktemp("checkout")
     tree = ["--git-dir", str(root / "tree.git"), "--work-tree", str(PROJECT_ROOT)]

@@ -1,7 +1,10 @@
 """The agent under test in its own process: the harness sends states, gets intents back.
 
-The child runs from a release's code root (its commit-scoped build) with the
-tier's memory limit; each answer has the tier's time limit. One process
+The child runs from a code root (a candidate's tree, or a release's
+commit-scoped build) in the sandbox (:mod:`ratchet.sandbox`) with the tier's
+memory limit; each answer has the tier's time limit. It reads the texts from a
+file the harness mounts read-only, and keeps trained models in the code root's
+volume, which the code root's other processes share. One process
 serves many states, so scoring a batch of candidates (CMA-ES, rule gating)
 pays the start-up and model training once. It is a harness child
 (:mod:`ratchet.ci.children`): it dies with the process that started it, and
@@ -12,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,8 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ratchet.ci.children import start
+from ratchet.ci.children import Child, start
 from ratchet.errors import RatchetError
+from ratchet.sandbox import confine
 from ratchet.state import StateDocument
 
 BUDGETS = Path("ci") / "budgets.json"
@@ -43,8 +46,9 @@ def tier_limits(code_root: Path, tier: str) -> tuple[float, int]:
 
 
 class AgentProcess:
-    def __init__(self, process: subprocess.Popen[str], seconds: float, stderr: Path) -> None:
-        self._process = process
+    def __init__(self, child: Child, seconds: float, stderr: Path) -> None:
+        self._child = child
+        self._process: subprocess.Popen[str] = child.process
         self._seconds = seconds
         self._stderr = stderr
         self._lock = threading.Lock()
@@ -81,6 +85,9 @@ class AgentProcess:
 
     def _death(self) -> str:
         code = self._process.wait()
+        violation = self._child.violation()
+        if violation is not None:
+            return violation
         if code == -9:
             return f"killed: no answer within {self._seconds:.0f} s or over the memory limit"
         lines = self._stderr.read_text(errors="replace").strip().splitlines()
@@ -110,30 +117,32 @@ def agent_process(code_root: Path, texts: Sequence[str], tier: str) -> Iterator[
     """Start the agent of ``code_root`` on ``texts`` with ``tier``'s limits."""
     seconds, memory_mb = tier_limits(code_root, tier)
     sweep_stale_scratch()
+    worker = Path(__file__).with_name("agent_worker.py")  # the harness's own, by path
     with tempfile.TemporaryDirectory(prefix=f"ratchet-{tier}-") as scratch:
-        texts_path = Path(scratch) / "texts.json"
-        texts_path.write_text(json.dumps(list(texts)))
+        inputs = Path(scratch) / "inputs"
+        inputs.mkdir()
+        (inputs / "texts.json").write_text(json.dumps(list(texts)))
+        confinement = confine(code_root, (inputs, worker))
         stderr_path = Path(scratch) / "stderr.log"
         with stderr_path.open("w") as stderr:  # a file: an unread pipe could fill and block
             child = start(
                 [
                     sys.executable,
-                    # By path: the harness's own worker, whatever the code root holds.
-                    str(Path(__file__).with_name("agent_worker.py")),
-                    str(texts_path),
-                    str(Path(scratch) / "artifacts"),
-                    str(code_root),
+                    str(worker),
+                    str(inputs / "texts.json"),
+                    str(confinement.volume / "objects"),
+                    str(confinement.code_root),
                 ],
                 memory_mb=memory_mb,
                 cwd=code_root,
-                env={**os.environ, "PYTHONPATH": str(code_root)},
+                confinement=confinement,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,
             )
         try:
-            yield AgentProcess(child.process, seconds, stderr_path)
+            yield AgentProcess(child, seconds, stderr_path)
         finally:
             stdin = child.process.stdin
             child.stop(grace=5, ask=stdin.close if stdin else None)  # end of input: it exits

@@ -1,13 +1,16 @@
 """A candidate's Runner or Tuner as a real process on an ephemeral port.
 
 The full tier judges a candidate the way clients will meet it: the service
-runs ``python -m services.<name>`` from the candidate's code root (its own
-code, with the tier's memory limit), in a throwaway home whose active
-pointer names the candidate's state with no commit, so the service loads the
-code on its ``PYTHONPATH``. Readiness is the service's ``{"event": "ready"}``
-line, never a sleep; the process is always stopped when the block ends, and
-with it whatever it started; it also dies with the process running the tier,
-by SIGKILL too (:mod:`ratchet.ci.children`).
+runs ``python -m services.<name>``, the entry point serving uses, from the
+candidate's code root (its own code, with the tier's memory limit), in the
+sandbox (:mod:`ratchet.sandbox`: no network, so it listens on a Unix socket
+in its volume, ``RATCHET_<NAME>_SOCKET``, a setting serving has too), in a
+throwaway home in its volume whose active pointer names the candidate's state
+with no commit, so the service loads the code on its ``PYTHONPATH``.
+Readiness is the service's ``{"event": "ready"}`` line, never a sleep; the
+process is always stopped when the block ends, and with it whatever it
+started; it also dies with the process running the tier, by SIGKILL too
+(:mod:`ratchet.ci.children`).
 """
 
 from __future__ import annotations
@@ -19,15 +22,18 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
+
 from ratchet.ci.children import Child, start
-from ratchet.ci.limits import candidate_env
 from ratchet.config import CommonSettings
 from ratchet.errors import RatchetError
+from ratchet.sandbox import confine
 from ratchet.state import StateDocument, open_state_manager
 
 CANDIDATE_VERSION = "candidate"
@@ -43,10 +49,16 @@ class CandidateService:
     url: str
     child: Child
     log: Path
+    socket: Path
 
     @property
     def process(self) -> subprocess.Popen[str]:
         return self.child.process
+
+    def http_client(self) -> httpx2.AsyncClient:
+        """An HTTP client reaching the service over its socket (the MCP SDK's timeouts)."""
+        transport = httpx2.AsyncHTTPTransport(uds=str(self.socket))
+        return httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(30.0, read=300.0))
 
     def log_tail(self, lines: int = 10) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -95,23 +107,38 @@ def _readiness(process: subprocess.Popen[str], seconds: float) -> str | None:
 
 def _spawn(name: str, code_root: Path, home: Path, memory_mb: int) -> CandidateService:
     log = home / "logs" / f"{name}.log"
-    upper = name.upper()
-    env = candidate_env(
-        code_root,
-        RATCHET_HOME=str(home),
-        **{f"RATCHET_{upper}_PORT": "0", f"RATCHET_{upper}_HOST": "127.0.0.1"},
-    )
+    sock = home / "run" / f"{name}.sock"
+    # Its own settings only: the home it serves from and where it listens.
+    env = {"RATCHET_HOME": str(home), f"RATCHET_{name.upper()}_SOCKET": str(sock)}
     with log.open("w") as stderr:
         child = start(
             [sys.executable, "-m", f"services.{name}"],
             memory_mb=memory_mb,
             cwd=code_root,
             env=env,
+            confinement=confine(code_root, writable=(home,)),
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
         )
-    return CandidateService(name, "", child, log)
+    return CandidateService(name, "", child, log, sock)
+
+
+@contextmanager
+def candidate_home(code_root: Path) -> Iterator[Path]:
+    """A fresh home for the candidate's services in its volume (the one place it may
+    write), removed afterwards; the models they train go to the volume's store, which
+    the candidate's agent worker shares, so a candidate trains each model once."""
+    volume = confine(code_root).volume
+    home = volume / "home" / f"fleet-{uuid.uuid4().hex[:8]}"
+    shared = volume / "objects" / "artifacts"
+    shared.mkdir(parents=True, exist_ok=True)
+    (home / "objects").mkdir(parents=True)
+    (home / "objects" / "artifacts").symlink_to(shared)
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @contextmanager
@@ -129,9 +156,10 @@ def candidate_services(
             url = _readiness(service.process, max(deadline - time.monotonic(), 0.1))
             if url is None:
                 service.child.stop(grace=0)
+                why = service.child.violation() or service.log_tail(3) or "no output"
                 raise CandidateFailed(
                     f"the candidate {service.name} did not start within {seconds:.0f} s "
-                    f"(exit {service.process.returncode}): {service.log_tail(3) or 'no output'}"
+                    f"(exit {service.process.returncode}): {why}"
                 )
             service.url = url
         yield services

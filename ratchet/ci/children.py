@@ -52,6 +52,8 @@ from typing import IO, Any
 
 from ratchet.atomic import atomic_write_bytes, sweep_temp_files
 from ratchet.ci.limits import tied_to_parent
+from ratchet.sandbox import Confinement, SandboxUnavailable, cgroups, sandbox_support
+from ratchet.sandbox.volume import DiskWatch
 
 TOKEN_VAR = "HARNESS_CHILD_TOKEN"
 KILL_DEADLINE_S = 5.0  # SIGKILLed processes leave /proc within milliseconds
@@ -154,11 +156,30 @@ def kill_carriers(token: str, deadline_s: float = KILL_DEADLINE_S) -> list[int]:
 
 @dataclass
 class Child:
-    """A process started by :func:`start`: the process, its token, its record."""
+    """A process started by :func:`start`: the process, its token, its record, and for a
+    confined candidate its sandbox's cgroup and disk watch."""
 
     process: subprocess.Popen[Any]
     token: str
     record: Path | None
+    confinement: Confinement | None = None
+    cgroup: Path | None = None
+    disk: DiskWatch | None = None
+
+    def violation(self) -> str | None:
+        """Which of the sandbox's limits stopped the process, if one did."""
+        if self.confinement is None:
+            return None
+        if self.disk is not None and self.disk.tripped:
+            return f"killed: over the sandbox's disk quota ({self.confinement.disk_mb} MB)"
+        if cgroups.hit_limit(self.cgroup):
+            return (
+                "stopped by the sandbox's process limit "
+                f"({self.confinement.max_processes} processes and threads)"
+            )
+        if self.process.returncode == -signal.SIGXFSZ:
+            return "killed: a file over the sandbox's size limit"
+        return None
 
     @property
     def pid(self) -> int:
@@ -184,6 +205,9 @@ class Child:
             os.killpg(process.pid, signal.SIGKILL)
         kill_carriers(self.token)
         process.wait()
+        if self.disk is not None:
+            self.disk.stop()
+        cgroups.remove(self.cgroup)
         if self.record is not None:
             self.record.unlink(missing_ok=True)
         return process.returncode
@@ -230,6 +254,7 @@ def reap_orphans(directory: Path | None = None) -> list[int]:
         if alive(owner, start):
             continue
         killed += kill_carriers(str(token))
+        cgroups.remove(cgroups.named(str(token)))
         path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         sweep_temp_files(directory)
@@ -241,24 +266,75 @@ def start(
     *,
     memory_mb: int | None = None,
     env: Mapping[str, str] | None = None,
+    confinement: Confinement | None = None,
     **popen: Any,
 ) -> Child:
     """Start ``args`` (``subprocess.Popen`` keywords in ``popen``) as a harness child:
     tied to this process (:func:`ratchet.ci.limits.tied_to_parent`, with the memory cap
     of ``memory_mb``), in a process group of its own, carrying a token, recorded. Orphans of
     dead owners are reaped first. Stop it with :meth:`Child.stop` on the same thread.
+
+    With a ``confinement`` the process is a candidate's: ``env`` holds only its own
+    settings (the rest of its environment is built, :meth:`Confinement.environment`),
+    and it runs in the machine's sandbox (:func:`ratchet.sandbox.sandbox_support`),
+    or unconfined where there is none unless ``RATCHET_SANDBOX=bwrap`` asks for one
+    (:class:`SandboxUnavailable`).
     """
     reap_orphans()
     token = uuid.uuid4().hex
-    child_env = {**(os.environ if env is None else env), TOKEN_VAR: token}
-    process: subprocess.Popen[Any] = subprocess.Popen(
-        list(args),
-        env=child_env,
-        preexec_fn=tied_to_parent(memory_mb),
-        process_group=0,
-        **popen,
-    )
-    return Child(process, token, _record(token, process.pid, args))
+    if confinement is None:
+        child_env = {**(os.environ if env is None else env), TOKEN_VAR: token}
+        process: subprocess.Popen[Any] = subprocess.Popen(
+            list(args),
+            env=child_env,
+            preexec_fn=tied_to_parent(memory_mb),
+            process_group=0,
+            **popen,
+        )
+        return Child(process, token, _record(token, process.pid, args))
+    return _start_confined(args, token, memory_mb, env or {}, confinement, popen)
+
+
+def _start_confined(
+    args: Sequence[str],
+    token: str,
+    memory_mb: int | None,
+    env: Mapping[str, str],
+    confinement: Confinement,
+    popen: dict[str, Any],
+) -> Child:
+    support = sandbox_support()
+    if support.required and not support.available:
+        raise SandboxUnavailable(f"RATCHET_SANDBOX=bwrap, but {support.reason}")
+    child_env = {**confinement.environment(env), TOKEN_VAR: token}
+    command = list(args)
+    group: Path | None = None
+    procs: int | None = None
+    if support.available and support.bwrap is not None:
+        command = confinement.command(support.bwrap, args)
+        group = cgroups.create(token, confinement.max_processes)
+        procs = cgroups.procs_fd(group)
+    prepare = tied_to_parent(memory_mb, file_mb=confinement.disk_mb, cgroup_procs=procs)
+    try:
+        process: subprocess.Popen[Any] = subprocess.Popen(
+            command,
+            env=child_env,
+            preexec_fn=prepare,
+            process_group=0,
+            pass_fds=() if procs is None else (procs,),
+            **popen,
+        )
+    finally:
+        if procs is not None:
+            os.close(procs)
+    child = Child(process, token, _record(token, process.pid, args), confinement, group)
+
+    def full() -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    child.disk = DiskWatch(confinement.written, confinement.disk_mb, full)
+    return child
 
 
 def _decoded(data: bytes, popen: Mapping[str, Any]) -> str | bytes:
@@ -272,6 +348,12 @@ def _decoded(data: bytes, popen: Mapping[str, Any]) -> str | bytes:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+class Finished(subprocess.CompletedProcess[Any]):
+    """What :func:`run` returns: a completed process, and which sandbox limit stopped it."""
+
+    violation: str | None = None
+
+
 def run(
     args: Sequence[str],
     *,
@@ -281,8 +363,9 @@ def run(
     timeout: float | None = None,
     check: bool = False,
     env: Mapping[str, str] | None = None,
+    confinement: Confinement | None = None,
     **popen: Any,
-) -> subprocess.CompletedProcess[Any]:
+) -> Finished:
     """:func:`subprocess.run` for a harness child (:func:`start`): when it exits or
     times out, whatever it left running is killed with it.
 
@@ -296,7 +379,7 @@ def run(
             popen["stdout"], popen["stderr"] = files
         if input is not None:
             popen["stdin"] = subprocess.PIPE
-        child = start(args, memory_mb=memory_mb, env=env, **popen)
+        child = start(args, memory_mb=memory_mb, env=env, confinement=confinement, **popen)
         timed_out = False
         try:
             child.process.communicate(input, timeout=timeout)
@@ -311,7 +394,8 @@ def run(
     if timed_out:
         assert timeout is not None
         raise subprocess.TimeoutExpired(list(args), timeout, outputs[0], outputs[1])
-    done = subprocess.CompletedProcess(list(args), child.process.returncode, *outputs)
+    done = Finished(list(args), child.process.returncode, *outputs)
+    done.violation = child.violation()
     if check:
         done.check_returncode()
     return done

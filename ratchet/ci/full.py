@@ -22,18 +22,26 @@ held to its budget.
 from __future__ import annotations
 
 import math
-import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from ratchet import datasets
 from ratchet.ci.agent_process import AgentRefused, agent_process
 from ratchet.ci.budgets import Budgets, at_least, at_most, load_budgets
-from ratchet.ci.candidate import CandidateFailed, candidate_services, prepare_home
+from ratchet.ci.candidate import (
+    CandidateFailed,
+    CandidateService,
+    candidate_home,
+    candidate_services,
+    prepare_home,
+)
 from ratchet.ci.exploration import (
     ArmScore,
     declared_arms,
@@ -73,8 +81,17 @@ def tool_list(tools: Any) -> list[dict[str, Any]]:
     return sorted(listed, key=lambda t: str(t["name"]))
 
 
+@asynccontextmanager
+async def connected(service: CandidateService) -> AsyncIterator[Client]:
+    """An official MCP client of the candidate's service, over its Unix socket."""
+    async with service.http_client() as http:
+        transport = streamable_http_client(f"{service.url}/mcp", http_client=http)
+        async with Client(transport) as client:
+            yield client
+
+
 async def _evaluate(
-    runner_url: str, tuner_url: str, examples: list[Example], shards: int
+    runner: CandidateService, tuner: CandidateService, examples: list[Example], shards: int
 ) -> dict[str, Any]:
     latencies: list[float] = []
     outcome = {"right": 0, "errors": 0}
@@ -84,7 +101,7 @@ async def _evaluate(
     tools: dict[str, Any] = {}
 
     async def shard(part: range) -> None:
-        async with Client(f"{runner_url}/mcp") as client:
+        async with connected(runner) as client:
             for index in part:
                 example = examples[index]
                 started = time.perf_counter()
@@ -106,16 +123,16 @@ async def _evaluate(
                 if answers[index] == example.intent:
                     outcome["right"] += 1
 
-    async def list_tools(name: str, url: str) -> None:
-        async with Client(f"{url}/mcp") as client:
-            tools[name] = tool_list(await client.list_tools())
+    async def list_tools(service: CandidateService) -> None:
+        async with connected(service) as client:
+            tools[service.name] = tool_list(await client.list_tools())
 
     async with anyio.create_task_group() as group:
         for first in range(shards):
             group.start_soon(shard, range(first, len(examples), shards))
     async with anyio.create_task_group() as group:
-        group.start_soon(list_tools, "runner", runner_url)
-        group.start_soon(list_tools, "tuner", tuner_url)
+        group.start_soon(list_tools, runner)
+        group.start_soon(list_tools, tuner)
     return {
         "latencies": latencies,
         **outcome,
@@ -127,13 +144,17 @@ async def _evaluate(
 
 
 def _run_within(
-    seconds: float, runner_url: str, tuner_url: str, examples: list[Example], shards: int
+    seconds: float,
+    runner: CandidateService,
+    tuner: CandidateService,
+    examples: list[Example],
+    shards: int,
 ) -> dict[str, Any] | None:
     """The measurements, or None when the tier's time ran out."""
 
     async def bounded() -> dict[str, Any] | None:
         with anyio.move_on_after(seconds):
-            return await _evaluate(runner_url, tuner_url, examples, shards)
+            return await _evaluate(runner, tuner, examples, shards)
         return None
 
     return anyio.run(bounded)
@@ -233,8 +254,7 @@ def run_full(
     def elapsed() -> float:
         return time.monotonic() - started
 
-    with tempfile.TemporaryDirectory(prefix="ratchet-full-") as scratch:
-        home = Path(scratch)
+    with candidate_home(code_root) as home:
         try:
             prepare_home(home, code_root, state)
             with candidate_services(
@@ -242,7 +262,7 @@ def run_full(
             ) as services:
                 runner, tuner = services["runner"], services["tuner"]
                 left = max(seconds - elapsed(), 1.0)
-                measured = _run_within(left, runner.url, tuner.url, examples, shards)
+                measured = _run_within(left, runner, tuner, examples, shards)
                 if measured is None:
                     return TierReport.failed("full", elapsed(), f"over the tier's {seconds:.0f} s")
                 if runner.process.poll() is not None:

@@ -1,12 +1,11 @@
-"""Running a candidate's code in a child process with the tier's limits.
+"""The limits a harness child gets between fork and exec.
 
-Every candidate process (the agent, its unit tests, a candidate Runner or
-Tuner) starts through :func:`candidate_env` and :func:`tied_to_parent`: the
-code root first on ``PYTHONPATH`` (the candidate's code, never the
-Architect's), no ``RATCHET_*`` settings of the parent leaking in, an
-address-space rlimit, and a parent-death signal, both set in the child before
-it executes anything. :mod:`ratchet.ci.children` starts them that way (and
-also reaps what they leave behind).
+Every process the harness starts (the agent, a candidate's unit tests, its
+Runner or Tuner; the fleet's services under the supervisor) runs
+:func:`tied_to_parent` before it executes anything: a parent-death signal,
+an address-space rlimit, and for a sandboxed candidate a file-size rlimit and
+its process-count cgroup (:mod:`ratchet.sandbox`). :mod:`ratchet.ci.children`
+starts them that way (and also reaps what they leave behind).
 """
 
 from __future__ import annotations
@@ -17,9 +16,6 @@ import resource
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
-
-from ratchet.objects.artifacts import CACHE_ENV, machine_cache_root
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -39,27 +35,13 @@ def _load_prctl() -> Callable[..., int] | None:
 _PRCTL = _load_prctl()
 
 
-def candidate_env(code_root: Path, **extra: str) -> dict[str, str]:
-    """The parent's environment minus its Ratchet settings, with the code root first.
-
-    One variable is passed on: the machine's cache of trained artifacts
-    (content-addressed, so a candidate reads only what its own inputs would
-    make): without it a candidate's unit tests would embed the training set
-    anew in every fast tier (two minutes of the tier's 120 s for the ensemble).
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RATCHET_")}
-    env[CACHE_ENV] = str(machine_cache_root())
-    env["PYTHONPATH"] = str(code_root)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the candidate's tree as it was
-    env.update(extra)
-    return env
-
-
 def tied_to_parent(
     memory_mb: int | None = None,
     *,
     death_signal: signal.Signals = signal.SIGKILL,
     parent: int | None = None,
+    file_mb: int | None = None,
+    cgroup_procs: int | None = None,
 ) -> Callable[[], None]:
     """The ``preexec_fn`` of every process the harness starts: it dies with its parent.
 
@@ -70,7 +52,9 @@ def tied_to_parent(
     default) died before that call, so that no signal will ever come, the child
     SIGKILLs itself before executing anything (SIGKILL whatever
     ``death_signal``: a caught SIGTERM would let the exec go on); then the
-    address-space cap of ``memory_mb``, if any.
+    address-space cap of ``memory_mb``, if any; then the cap of ``file_mb`` on any
+    one file it writes, and joining the cgroup whose ``cgroup.procs`` is open as
+    ``cgroup_procs`` (a sandbox's process count), if given.
 
     Linux signals the child when the *thread* that forked it exits, not only the
     process: a child must be started and stopped within one call on one thread.
@@ -92,6 +76,11 @@ def tied_to_parent(
         if memory_mb is not None:
             cap = memory_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        if file_mb is not None:
+            size = file_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        if cgroup_procs is not None:
+            os.write(cgroup_procs, str(os.getpid()).encode())
 
     return prepare
 

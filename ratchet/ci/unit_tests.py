@@ -1,13 +1,14 @@
 """The candidate's own unit tests, run by the fast tier, and a verdict a person can act on.
 
-The candidate's pytest runs from its code root in a child process with the
-tier's memory limit and time, as a harness child (:mod:`ratchet.ci.children`):
-it dies with the process running the tier, and whatever its tests leave
-running is killed when it ends. Everything pytest writes goes to a scratch
-directory of the harness (``cache_dir``, ``basetemp``), so the candidate's tree
-is left as it was while the suite still gets a working cache provider, as it
-does under ``make test`` (the project's ``tests/conftest.py`` keeps model caches
-in ``config.cache`` when there is one).
+The candidate's pytest runs from its code root in the sandbox
+(:mod:`ratchet.sandbox`) with the tier's memory limit and time, as a harness
+child (:mod:`ratchet.ci.children`): it dies with the process running the
+tier, and whatever its tests leave running is killed when it ends.
+Everything pytest writes goes to the candidate's volume (``cache_dir``,
+``basetemp``), so the candidate's tree is left as it was while the suite
+still gets a working cache provider, as it does under ``make test`` (the
+project's ``tests/conftest.py`` keeps model caches in ``config.cache`` when
+there is one), kept for the candidate's next run.
 
 A suite that cannot start (a broken ``conftest.py``, an import error, a
 missing path) is the candidate's failure, reported with its first error line,
@@ -17,15 +18,16 @@ never as the last line of an ``INTERNALERROR`` traceback.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
-import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ratchet.ci.children import run as run_child
-from ratchet.ci.limits import candidate_env
+from ratchet.sandbox import confine
 
 TAIL_LINES = 15
 
@@ -96,21 +98,31 @@ def run_unit_tests(
     code_root: Path, paths: Sequence[str], seconds: float, memory_mb: int
 ) -> UnitTestRun:
     """Run the candidate's pytest ``paths`` (not the slow ones) from ``code_root``."""
-    with tempfile.TemporaryDirectory(prefix="ratchet-fast-") as scratch:
-        command = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow"]
-        command += ["-o", f"cache_dir={Path(scratch) / 'cache'}"]
-        command += [f"--basetemp={Path(scratch) / 'tmp'}", *paths]
-        try:
-            done = run_child(  # a harness child: what its tests leave running goes with it
-                command,
-                cwd=code_root,
-                env=candidate_env(code_root),
-                capture_output=True,
-                text=True,
-                timeout=max(seconds, 1.0),
-                memory_mb=memory_mb,
-            )
-        except subprocess.TimeoutExpired:
-            reason = f"unit tests ran out of the tier's time ({seconds:.0f} s left)"
-            return UnitTestRun(False, reason, "")
+    confinement = confine(code_root)
+    work = confinement.volume / "work"
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow"]
+    command += ["-o", f"cache_dir={work / 'pytest-cache'}"]
+    basetemp = work / f"pytest-{uuid.uuid4().hex[:8]}"  # runs of one tree may overlap
+    command += [f"--basetemp={basetemp}", *paths]
+    try:
+        done = run_child(  # a harness child: what its tests leave running goes with it
+            command,
+            cwd=code_root,
+            confinement=confinement,
+            capture_output=True,
+            text=True,
+            timeout=max(seconds, 1.0),
+            memory_mb=memory_mb,
+        )
+    except subprocess.TimeoutExpired:
+        reason = f"unit tests ran out of the tier's time ({seconds:.0f} s left)"
+        return UnitTestRun(False, reason, "")
+    finally:
+        shutil.rmtree(basetemp, ignore_errors=True)
+    if done.violation is not None:
+        return UnitTestRun(False, f"unit tests: {done.violation}", _tail(done))
     return verdict(done.returncode, done.stdout + done.stderr)
+
+
+def _tail(done: subprocess.CompletedProcess[str]) -> str:
+    return "\n".join((done.stdout + done.stderr).strip().splitlines()[-TAIL_LINES:])

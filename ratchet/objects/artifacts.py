@@ -7,6 +7,11 @@ unit tests quick. Keys are content hashes, so a cache is never stale; writes
 are once, so concurrent trainers cannot tear an entry. The fleet's own object
 store comes first (it is what replicas share); the machine cache
 (``RATCHET_EMBEDDING_CACHE``, default ``~/.cache/ratchet/embeddings``) second.
+
+The machine cache may be a search path (``first:second``): the first
+directory is written, the others only read. A sandboxed candidate gets its
+own cache first and the machine's, mounted read-only, after it: it loads
+what the fleet trained and can never plant an artifact the fleet would load.
 """
 
 from __future__ import annotations
@@ -24,10 +29,15 @@ from ratchet.objects.filesystem import FilesystemObjectStore
 CACHE_ENV = "RATCHET_EMBEDDING_CACHE"
 
 
+def machine_cache_roots() -> list[Path]:
+    """The cache's directories: the first is written, the others are only read."""
+    configured = [Path(p) for p in os.environ.get(CACHE_ENV, "").split(os.pathsep) if p]
+    return configured or [Path.home() / ".cache" / "ratchet" / "embeddings"]
+
+
 def machine_cache_root() -> Path:
     """The machine-wide, content-addressed cache shared by the fleet and CI tiers."""
-    configured = os.environ.get(CACHE_ENV)
-    return Path(configured) if configured else Path.home() / ".cache" / "ratchet" / "embeddings"
+    return machine_cache_roots()[0]
 
 
 def machine_cache() -> ObjectStore:
@@ -40,12 +50,16 @@ class Artifacts:
     def __init__(self, store: ObjectStore, cache: ObjectStore | None = None) -> None:
         shared = cache if cache is not None else machine_cache()
         self.stores = [store] if repr(shared) == repr(store) else [store, shared]
+        # Read-only layers of the machine cache (a sandbox's view of the machine's).
+        self.readonly: list[ObjectStore] = []
+        if cache is None:
+            self.readonly = [FilesystemObjectStore(p) for p in machine_cache_roots()[1:]]
 
     def get(self, key: str) -> bytes | None:
-        for index, store in enumerate(self.stores):
+        for index, store in enumerate([*self.stores, *self.readonly]):
             found = store.get_or_none(key)
             if found is not None:
-                for earlier in self.stores[:index]:  # warm the fleet's store too
+                for earlier in self.stores[:index]:  # warm the writable stores before it
                     self.put(earlier, key, found.data)
                 return found.data
         return None

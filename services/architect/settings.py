@@ -6,6 +6,7 @@ process shares); validated at start, so a bad value stops the process.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
@@ -18,6 +19,11 @@ class ArchitectSettings(ServiceSettings):
     service_name: ClassVar[str] = "architect"
     host: str = Field(default="127.0.0.1", alias="RATCHET_ARCHITECT_HOST")
     port: int = Field(default=8003, ge=0, le=65535, alias="RATCHET_ARCHITECT_PORT")
+    socket: Path | None = Field(
+        default=None,
+        alias="RATCHET_ARCHITECT_SOCKET",
+        description="Listen on this Unix socket instead of host and port.",
+    )
     coder: Literal["patch", "template", "llm", "command"] = Field(
         default="template",
         alias="RATCHET_ARCHITECT_CODER",

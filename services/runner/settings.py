@@ -6,6 +6,7 @@ process shares); validated at start, so a bad value stops the process.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
@@ -17,6 +18,11 @@ class RunnerSettings(ServiceSettings):
     service_name: ClassVar[str] = "runner"
     host: str = Field(default="127.0.0.1", alias="RATCHET_RUNNER_HOST")
     port: int = Field(default=8001, ge=0, le=65535, alias="RATCHET_RUNNER_PORT")
+    socket: Path | None = Field(
+        default=None,
+        alias="RATCHET_RUNNER_SOCKET",
+        description="Listen on this Unix socket instead of host and port.",
+    )
     max_text_chars: int = Field(
         default=2000,
         ge=1,

@@ -6,6 +6,7 @@ process shares); validated at start, so a bad value stops the process.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field, SecretStr
@@ -17,6 +18,11 @@ class TunerSettings(ServiceSettings):
     service_name: ClassVar[str] = "tuner"
     host: str = Field(default="127.0.0.1", alias="RATCHET_TUNER_HOST")
     port: int = Field(default=8002, ge=0, le=65535, alias="RATCHET_TUNER_PORT")
+    socket: Path | None = Field(
+        default=None,
+        alias="RATCHET_TUNER_SOCKET",
+        description="Listen on this Unix socket instead of host and port.",
+    )
     auto_promote_every: int = Field(
         default=0,
         ge=0,

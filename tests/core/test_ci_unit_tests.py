@@ -102,13 +102,18 @@ def test_the_projects_own_suite_runs_under_the_harness_with_the_default_paths(
     assert sorted(p.relative_to(build) for p in build.rglob("*")) == before
 
 
-def test_the_candidate_shares_the_machines_artifact_cache(tmp_path: Path) -> None:
+def test_the_candidate_reads_the_machines_artifact_cache_and_writes_its_own(
+    tmp_path: Path,
+) -> None:
     """Trained artifacts are content-addressed: a candidate's tests reuse the machine's
     (without it, the ensemble's unit tests would embed the training set in every fast
-    tier)."""
+    tier), read-only, behind a cache of its own that it writes."""
     test = (
         "import os\n\ndef test_cache():\n"
-        f"    assert os.environ['{CACHE_ENV}'] == {str(machine_cache_root())!r}\n"
+        f"    own, machine = os.environ['{CACHE_ENV}'].split(os.pathsep)\n"
+        f"    assert machine == {str(machine_cache_root())!r}\n"
+        "    assert 'ratchet-volume-' in own\n"
+        "    open(os.path.join(own, 'x'), 'w').close()\n"
         "    assert not any(k.startswith('RATCHET_') and k != "
         f"'{CACHE_ENV}' for k in os.environ)\n"
     )

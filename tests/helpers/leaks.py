@@ -48,9 +48,10 @@ class Leftover:
 
 
 def _ancestors() -> set[int]:
-    """This process and its ancestors (pytest, xdist's controller, the shell)."""
+    """This process and its ancestors (pytest, xdist's controller, the shell; in a
+    sandbox, its pid namespace's init: bubblewrap, pid 1)."""
     found, pid = set(), os.getpid()
-    while pid > 1 and pid not in found:
+    while pid > 0 and pid not in found:
         found.add(pid)
         stat = proc_stat(pid)
         pid = stat.ppid if stat is not None else 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 from examples.catalog import Catalog, Template, library
 from ratchet.ci.children import run as run_child
+from ratchet.sandbox import confine
 from ratchet.state import ACTIVE_KEY
 
 from .base import Coder, CoderError, CodingRequest, Proposal
@@ -242,15 +242,17 @@ def fingerprint(template: Template) -> str:
 def prepare(template: Template, tree: Path, seconds: float = PREPARE_TIMEOUT_S) -> list[str]:
     """Run the template's ``prepare`` modules in ``tree`` (e.g. fill a model cache once,
     so the candidate's time-limited tiers load instead of train); their last lines.
-    Each runs as a harness child (:mod:`ratchet.ci.children`): it dies with the
-    Architect, and what it leaves running is killed when it exits."""
+    Each runs as a harness child (:mod:`ratchet.ci.children`) in the candidate's
+    sandbox, so what it trains lands in the candidate's volume, where its tiers
+    look first: it dies with the Architect, and what it leaves running is killed
+    when it exits."""
     said = []
     for module in template.prepare:
         try:
             done = run_child(
                 [sys.executable, "-m", module],
                 cwd=tree,
-                env={**os.environ, "PYTHONPATH": str(tree)},
+                confinement=confine(tree),  # the candidate's code: in its sandbox
                 capture_output=True,
                 text=True,
                 timeout=seconds,
