@@ -26,23 +26,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ratchet.ci.budgets import TierLimits, load_budgets
 from ratchet.ci.children import Child, start
 from ratchet.errors import RatchetError
 from ratchet.sandbox import confine
 from ratchet.state import StateDocument
-
-BUDGETS = Path("ci") / "budgets.json"
 
 
 class AgentRefused(RatchetError):
     """The agent code rejected the state, crashed, or ran out of time or memory."""
 
 
-def tier_limits(code_root: Path, tier: str) -> tuple[float, int]:
-    """(seconds, megabytes) for ``tier`` from the code root's ``ci/budgets.json``."""
-    budgets: dict[str, Any] = json.loads((code_root / BUDGETS).read_text())
-    limits = budgets["tiers"][tier]
-    return float(limits["time_limit_s"]), int(limits["memory_limit_mb"])
+def tier_limits(code_root: Path, tier: str) -> TierLimits:
+    """``tier``'s limits from the code root's ``ci/budgets.json`` (tighten-only: a
+    candidate can only lower its own)."""
+    return load_budgets(code_root).limits(tier)
 
 
 class AgentProcess:
@@ -115,14 +113,20 @@ def sweep_stale_scratch(now: float | None = None) -> int:
 @contextmanager
 def agent_process(code_root: Path, texts: Sequence[str], tier: str) -> Iterator[AgentProcess]:
     """Start the agent of ``code_root`` on ``texts`` with ``tier``'s limits."""
-    seconds, memory_mb = tier_limits(code_root, tier)
+    limits = tier_limits(code_root, tier)
+    seconds = limits.time_limit_s
     sweep_stale_scratch()
     worker = Path(__file__).with_name("agent_worker.py")  # the harness's own, by path
     with tempfile.TemporaryDirectory(prefix=f"ratchet-{tier}-") as scratch:
         inputs = Path(scratch) / "inputs"
         inputs.mkdir()
         (inputs / "texts.json").write_text(json.dumps(list(texts)))
-        confinement = confine(code_root, (inputs, worker))
+        confinement = confine(
+            code_root,
+            (inputs, worker),
+            max_processes=limits.max_processes,
+            disk_mb=limits.max_disk_mb,
+        )
         stderr_path = Path(scratch) / "stderr.log"
         with stderr_path.open("w") as stderr:  # a file: an unread pipe could fill and block
             child = start(
@@ -133,7 +137,7 @@ def agent_process(code_root: Path, texts: Sequence[str], tier: str) -> Iterator[
                     str(confinement.volume / "objects"),
                     str(confinement.code_root),
                 ],
-                memory_mb=memory_mb,
+                memory_mb=limits.memory_limit_mb,
                 cwd=code_root,
                 confinement=confinement,
                 stdin=subprocess.PIPE,

@@ -15,16 +15,22 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ratchet.errors import CorruptDocumentError
+from ratchet.sandbox.confinement import DEFAULT_DISK_MB, DEFAULT_MAX_PROCESSES
 
 BUDGETS_PATH = Path("ci") / "budgets.json"
 TIERS = ("micro", "fast", "full")
 
 
 class TierLimits(BaseModel):
+    """What a tier's candidate processes may use; the last two hold its sandbox
+    (:mod:`ratchet.sandbox`): processes and threads at once, and its volume's size."""
+
     model_config = ConfigDict(extra="allow")
 
     time_limit_s: float = Field(gt=0)
     memory_limit_mb: int = Field(gt=0)
+    max_processes: int = Field(default=DEFAULT_MAX_PROCESSES, gt=0)
+    max_disk_mb: int = Field(default=DEFAULT_DISK_MB, gt=0)
 
 
 class Gates(BaseModel):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx2
 
+from ratchet.ci.budgets import TierLimits
 from ratchet.ci.children import Child, start
 from ratchet.config import CommonSettings
 from ratchet.errors import RatchetError
@@ -105,7 +106,7 @@ def _readiness(process: subprocess.Popen[str], seconds: float) -> str | None:
     return None
 
 
-def _spawn(name: str, code_root: Path, home: Path, memory_mb: int) -> CandidateService:
+def _spawn(name: str, code_root: Path, home: Path, limits: TierLimits) -> CandidateService:
     log = home / "logs" / f"{name}.log"
     sock = home / "run" / f"{name}.sock"
     # Its own settings only: the home it serves from and where it listens.
@@ -113,10 +114,15 @@ def _spawn(name: str, code_root: Path, home: Path, memory_mb: int) -> CandidateS
     with log.open("w") as stderr:
         child = start(
             [sys.executable, "-m", f"services.{name}"],
-            memory_mb=memory_mb,
+            memory_mb=limits.memory_limit_mb,
             cwd=code_root,
             env=env,
-            confinement=confine(code_root, writable=(home,)),
+            confinement=confine(
+                code_root,
+                writable=(home,),
+                max_processes=limits.max_processes,
+                disk_mb=limits.max_disk_mb,
+            ),
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -143,14 +149,15 @@ def candidate_home(code_root: Path) -> Iterator[Path]:
 
 @contextmanager
 def candidate_services(
-    names: tuple[str, ...], code_root: Path, home: Path, *, seconds: float, memory_mb: int
+    names: tuple[str, ...], code_root: Path, home: Path, limits: TierLimits
 ) -> Iterator[dict[str, CandidateService]]:
-    """Run the candidate's ``services.<name>`` for each name, started side by side on
-    port 0 in ``home`` (prepared first); yield them once all are ready."""
+    """Run the candidate's ``services.<name>`` for each name, started side by side in
+    ``home`` (prepared first) with the tier's ``limits``; yield them once all are ready."""
     services: dict[str, CandidateService] = {}
+    seconds = limits.time_limit_s
     try:
         for name in names:
-            services[name] = _spawn(name, code_root, home, memory_mb)
+            services[name] = _spawn(name, code_root, home, limits)
         deadline = time.monotonic() + seconds
         for service in services.values():
             url = _readiness(service.process, max(deadline - time.monotonic(), 0.1))

@@ -53,6 +53,7 @@ from typing import IO, Any
 from ratchet.atomic import atomic_write_bytes, sweep_temp_files
 from ratchet.ci.limits import tied_to_parent
 from ratchet.sandbox import Confinement, SandboxUnavailable, cgroups, sandbox_support
+from ratchet.sandbox import volume as volumes
 from ratchet.sandbox.volume import DiskWatch
 
 TOKEN_VAR = "HARNESS_CHILD_TOKEN"
@@ -258,6 +259,8 @@ def reap_orphans(directory: Path | None = None) -> list[int]:
         path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         sweep_temp_files(directory)
+    cgroups.sweep()  # the emptied cgroups of killed harnesses' sandboxes
+    volumes.sweep()  # and their candidates' volumes, a day after last use
     return killed
 
 

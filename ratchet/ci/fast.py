@@ -44,7 +44,14 @@ def run_fast(
     limits = budgets.limits("fast")
     details: dict[str, object] = {}
     if unit_tests:
-        run = run_unit_tests(code_root, unit_tests, limits.time_limit_s, limits.memory_limit_mb)
+        run = run_unit_tests(
+            code_root,
+            unit_tests,
+            limits.time_limit_s,
+            limits.memory_limit_mb,
+            max_processes=limits.max_processes,
+            disk_mb=limits.max_disk_mb,
+        )
         details["unit_tests"] = run.to_json(unit_tests)
         if not run.passed:
             report = TierReport.failed("fast", time.monotonic() - started, run.reason)

@@ -249,7 +249,7 @@ def run_full(
     except RatchetError as exc:
         return TierReport.failed("full", 0.0, f"cannot read the tier's inputs: {exc}")
     limits = budgets.limits("full")
-    seconds, memory = limits.time_limit_s, limits.memory_limit_mb
+    seconds = limits.time_limit_s
 
     def elapsed() -> float:
         return time.monotonic() - started
@@ -257,9 +257,7 @@ def run_full(
     with candidate_home(code_root) as home:
         try:
             prepare_home(home, code_root, state)
-            with candidate_services(
-                ("runner", "tuner"), code_root, home, seconds=seconds, memory_mb=memory
-            ) as services:
+            with candidate_services(("runner", "tuner"), code_root, home, limits) as services:
                 runner, tuner = services["runner"], services["tuner"]
                 left = max(seconds - elapsed(), 1.0)
                 measured = _run_within(left, runner, tuner, examples, shards)

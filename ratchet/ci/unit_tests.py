@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ratchet.ci.children import run as run_child
 from ratchet.sandbox import confine
+from ratchet.sandbox.confinement import DEFAULT_DISK_MB, DEFAULT_MAX_PROCESSES
 
 TAIL_LINES = 15
 
@@ -95,10 +96,17 @@ def verdict(returncode: int, output: str) -> UnitTestRun:
 
 
 def run_unit_tests(
-    code_root: Path, paths: Sequence[str], seconds: float, memory_mb: int
+    code_root: Path,
+    paths: Sequence[str],
+    seconds: float,
+    memory_mb: int,
+    *,
+    max_processes: int = DEFAULT_MAX_PROCESSES,
+    disk_mb: int = DEFAULT_DISK_MB,
 ) -> UnitTestRun:
-    """Run the candidate's pytest ``paths`` (not the slow ones) from ``code_root``."""
-    confinement = confine(code_root)
+    """Run the candidate's pytest ``paths`` (not the slow ones) from ``code_root``, in
+    its sandbox with these limits."""
+    confinement = confine(code_root, max_processes=max_processes, disk_mb=disk_mb)
     work = confinement.volume / "work"
     command = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow"]
     command += ["-o", f"cache_dir={work / 'pytest-cache'}"]

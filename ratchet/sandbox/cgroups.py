@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from functools import cache
 from pathlib import Path
 
 _ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"))
 PARENT = "ratchet-sandboxes"
+SETTLE_S = 60.0
 
 
 @cache
@@ -102,13 +104,15 @@ def remove(group: Path | None) -> None:
             group.rmdir()
 
 
-def sweep() -> None:
-    """Remove the empty cgroups of sandboxes whose harness was killed."""
+def sweep(now: float | None = None) -> None:
+    """Remove the empty cgroups of sandboxes whose harness was killed (a minute old at
+    least: a cgroup is empty for a moment between its creation and its child joining)."""
     parent = hierarchy()
     if parent is None:
         return
+    cutoff = (time.time() if now is None else now) - SETTLE_S
     for group in parent.iterdir():
-        if group.is_dir():
-            with contextlib.suppress(OSError):
-                if not (group / "cgroup.procs").read_text().strip():
-                    group.rmdir()
+        with contextlib.suppress(OSError):
+            stale = group.is_dir() and group.stat().st_mtime < cutoff
+            if stale and not (group / "cgroup.procs").read_text().strip():
+                group.rmdir()

@@ -90,7 +90,9 @@ class Confinement:
     def command(self, bwrap: str, args: Sequence[str]) -> list[str]:
         """``args`` wrapped in bubblewrap with this confinement's mounts and namespaces."""
         command = [bwrap, "--unshare-all", "--cap-drop", "ALL", "--die-with-parent"]
-        command += ["--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
+        # The host's name is kept (no --hostname): nothing here should tell a
+        # candidate that it is being judged rather than serving.
+        command += ["--proc", "/proc", "--dev", "/dev"]
         command += ["--size", str(TMP_MB * 1024 * 1024), "--tmpfs", "/tmp"]
         command += _system_mounts()
         for prefix in _runtime_paths():

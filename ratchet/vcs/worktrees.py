@@ -10,6 +10,7 @@ from pathlib import Path
 
 from git import GitCommandError
 
+from ratchet.sandbox import volume as volumes
 from ratchet.vcs.repo import open_repo
 
 
@@ -29,6 +30,8 @@ def job_worktree(workspace: Path, ref: str, *, parent: Path | None = None) -> It
 
 
 def remove_worktree(workspace: Path, path: Path) -> None:
+    """Remove the worktree, and the sandbox volume its candidate's processes wrote."""
+    volumes.release(path)
     with open_repo(workspace) as repo:
         with contextlib.suppress(GitCommandError):
             repo.git.worktree("remove", "--force", str(path))

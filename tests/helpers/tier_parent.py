@@ -42,9 +42,8 @@ def main() -> None:
             "state", (ROOT / "state" / "active.state.json").read_bytes()
         )
         prepare_home(home, ROOT, state)
-        seconds, memory_mb = tier_limits(ROOT, "full")
         with candidate_services(
-            ("runner", "tuner"), ROOT, home, seconds=seconds, memory_mb=memory_mb
+            ("runner", "tuner"), ROOT, home, tier_limits(ROOT, "full")
         ) as services:
             print(json.dumps({name: s.process.pid for name, s in services.items()}), flush=True)
             sys.stdin.read()  # until killed
