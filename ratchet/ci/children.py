@@ -166,6 +166,7 @@ class Child:
     confinement: Confinement | None = None
     cgroup: Path | None = None
     disk: DiskWatch | None = None
+    _limit_hit: bool = False  # its cgroup's verdict, read before the cgroup goes
 
     def violation(self) -> str | None:
         """Which of the sandbox's limits stopped the process, if one did."""
@@ -173,7 +174,7 @@ class Child:
             return None
         if self.disk is not None and self.disk.tripped:
             return f"killed: over the sandbox's disk quota ({self.confinement.disk_mb} MB)"
-        if cgroups.hit_limit(self.cgroup):
+        if self._limit_hit or cgroups.hit_limit(self.cgroup):
             return (
                 "stopped by the sandbox's process limit "
                 f"({self.confinement.max_processes} processes and threads)"
@@ -208,6 +209,7 @@ class Child:
         process.wait()
         if self.disk is not None:
             self.disk.stop()
+        self._limit_hit = self._limit_hit or cgroups.hit_limit(self.cgroup)
         cgroups.remove(self.cgroup)
         if self.record is not None:
             self.record.unlink(missing_ok=True)

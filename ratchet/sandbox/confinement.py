@@ -93,7 +93,8 @@ class Confinement:
         # The host's name is kept (no --hostname): nothing here should tell a
         # candidate that it is being judged rather than serving.
         command += ["--proc", "/proc", "--dev", "/dev"]
-        command += ["--size", str(TMP_MB * 1024 * 1024), "--tmpfs", "/tmp"]
+        size = str(TMP_MB * 1024 * 1024)  # memory file systems: small, sized
+        command += ["--size", size, "--tmpfs", "/dev/shm", "--size", size, "--tmpfs", "/tmp"]
         command += _system_mounts()
         for prefix in _runtime_paths():
             command += ["--ro-bind-try", prefix, prefix]
@@ -106,6 +107,9 @@ class Confinement:
             command += ["--ro-bind", str(given), str(given)]
         for given in self.writable:
             command += ["--bind", str(given), str(given)]
+        # Last: the root and /dev (memory file systems bubblewrap builds the view on)
+        # read-only, so the volume and the sized /tmp are all it can fill.
+        command += ["--remount-ro", "/dev", "--remount-ro", "/"]
         command += ["--chdir", str(self.code_root), "--", *args]
         return command
 
