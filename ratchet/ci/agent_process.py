@@ -29,7 +29,7 @@ from typing import Any
 from ratchet.ci.budgets import TierLimits, load_budgets
 from ratchet.ci.children import Child, start
 from ratchet.errors import RatchetError
-from ratchet.sandbox import confine
+from ratchet.sandbox import SandboxUnavailable, confine
 from ratchet.state import StateDocument
 
 
@@ -110,6 +110,13 @@ def sweep_stale_scratch(now: float | None = None) -> int:
     return removed
 
 
+def _start_worker(args: list[str], **options: Any) -> Child:
+    try:
+        return start(args, **options)
+    except SandboxUnavailable as exc:
+        raise AgentRefused(str(exc)) from None
+
+
 @contextmanager
 def agent_process(code_root: Path, texts: Sequence[str], tier: str) -> Iterator[AgentProcess]:
     """Start the agent of ``code_root`` on ``texts`` with ``tier``'s limits."""
@@ -129,7 +136,7 @@ def agent_process(code_root: Path, texts: Sequence[str], tier: str) -> Iterator[
         )
         stderr_path = Path(scratch) / "stderr.log"
         with stderr_path.open("w") as stderr:  # a file: an unread pipe could fill and block
-            child = start(
+            child = _start_worker(
                 [
                     sys.executable,
                     str(worker),

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ratchet.ci.children import run as run_child
-from ratchet.sandbox import confine
+from ratchet.sandbox import SandboxUnavailable, confine
 from ratchet.sandbox.confinement import DEFAULT_DISK_MB, DEFAULT_MAX_PROCESSES
 
 TAIL_LINES = 15
@@ -125,6 +125,8 @@ def run_unit_tests(
     except subprocess.TimeoutExpired:
         reason = f"unit tests ran out of the tier's time ({seconds:.0f} s left)"
         return UnitTestRun(False, reason, "")
+    except SandboxUnavailable as exc:
+        return UnitTestRun(False, f"unit tests not run: {exc}", "")
     finally:
         shutil.rmtree(basetemp, ignore_errors=True)
     if done.violation is not None:

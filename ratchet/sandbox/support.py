@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
+from ratchet.errors import ConfigError
 from ratchet.sandbox import cgroups
 
 MODE_ENV = "RATCHET_SANDBOX"
@@ -68,7 +69,7 @@ class SandboxSupport:
         }
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(ConfigError):
     """``RATCHET_SANDBOX=bwrap`` asked for a sandbox this machine cannot give."""
 
 

@@ -66,3 +66,25 @@ def test_this_machine_records_what_its_sandbox_holds() -> None:
     recorded = support.probe("auto").to_json()
     assert recorded["kind"] == "bwrap" and recorded["version"]
     assert any("no network" in rule for rule in recorded["rules"])  # type: ignore[attr-defined]
+
+
+def test_a_tier_that_cannot_confine_its_candidate_fails_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ratchet.ci.fast import run_fast
+    from ratchet.state import StateDocument
+    from tests.conftest import PROJECT_ROOT
+
+    monkeypatch.setenv("RATCHET_SANDBOX", "bwrap")
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    state = StateDocument.from_file_bytes(
+        "state", (PROJECT_ROOT / "state" / "active.state.json").read_bytes()
+    )
+    report = run_fast(state, PROJECT_ROOT, PROJECT_ROOT, unit_tests=("tests/core",))
+    assert not report.passed
+    assert (
+        "unit tests not run: RATCHET_SANDBOX=bwrap, but bubblewrap is not installed"
+        in (report.reasons[0])
+    )
+    report = run_fast(state, PROJECT_ROOT, PROJECT_ROOT)
+    assert not report.passed and "RATCHET_SANDBOX=bwrap" in report.reasons[0]
