@@ -43,116 +43,23 @@ import os
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from ratchet.atomic import atomic_write_bytes, sweep_temp_files
 from ratchet.ci.limits import tied_to_parent
+from ratchet.ci.processes import TOKEN_VAR, alive, kill_carriers, proc_stat
 from ratchet.sandbox import Confinement, SandboxUnavailable, cgroups, sandbox_support
 from ratchet.sandbox import volume as volumes
 from ratchet.sandbox.volume import DiskWatch
-
-TOKEN_VAR = "HARNESS_CHILD_TOKEN"
-KILL_DEADLINE_S = 5.0  # SIGKILLed processes leave /proc within milliseconds
 
 
 def ledger_dir() -> Path:
     """Where this user's harness children are recorded (per machine, per user)."""
     return Path(tempfile.gettempdir()) / f"ratchet-children-{os.getuid()}"
-
-
-@dataclass(frozen=True)
-class ProcStat:
-    """The fields of ``/proc/<pid>/stat`` the reaper reads."""
-
-    pid: int
-    state: str
-    ppid: int
-    start: int  # clock ticks after boot: with the pid, a process's identity
-
-
-def proc_stat(pid: int) -> ProcStat | None:
-    """The process's stat line, or None if it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses: the fields follow the last ')'.
-    fields = raw[raw.rindex(b")") + 2 :].split()
-    return ProcStat(pid, fields[0].decode(), int(fields[1]), int(fields[19]))
-
-
-def alive(pid: int, start: int) -> bool:
-    """Is the process ``pid`` that started at ``start`` still running (not a zombie)?"""
-    stat = proc_stat(pid)
-    return stat is not None and stat.start == start and stat.state not in ("Z", "X")
-
-
-def pids() -> Iterator[int]:
-    """Every process visible in ``/proc``."""
-    with os.scandir("/proc") as entries:
-        for entry in entries:
-            if entry.name.isdigit():
-                yield int(entry.name)
-
-
-def _environ(pid: int) -> list[bytes]:
-    try:
-        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:  # gone, a zombie, or another user's
-        return []
-
-
-def kill_verified(pid: int, belongs: Callable[[int], bool]) -> bool:
-    """SIGKILL ``pid`` if ``belongs(pid)`` holds, never a process that reused the pid.
-
-    A pidfd pins the process first; ``belongs`` then reads ``/proc/<pid>``; the
-    signal goes through the pidfd, which fails if its process has died, so what
-    was read was that process's. Returns whether a signal was sent.
-    """
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return False
-    except OSError:  # no pidfds (kernel before 5.3): the plain, racy way
-        if not belongs(pid):
-            return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-            return True
-        return False
-    try:
-        if not belongs(pid):
-            return False
-        signal.pidfd_send_signal(fd, signal.SIGKILL)
-        return True
-    except ProcessLookupError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def kill_carriers(token: str, deadline_s: float = KILL_DEADLINE_S) -> list[int]:
-    """SIGKILL every process whose environment carries ``token``, until none is left
-    (one may fork while the others are killed); the pids killed."""
-    needle = f"{TOKEN_VAR}={token}".encode()
-    me = os.getpid()
-
-    def carries(pid: int) -> bool:
-        return needle in _environ(pid)
-
-    killed: list[int] = []
-    deadline = time.monotonic() + deadline_s
-    while True:
-        found = [pid for pid in pids() if pid != me and carries(pid)]
-        if not found or time.monotonic() > deadline:
-            return killed
-        killed += [pid for pid in found if pid not in killed and kill_verified(pid, carries)]
-        time.sleep(0.01)  # let the killed leave /proc (a zombie has no environment)
 
 
 @dataclass

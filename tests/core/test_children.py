@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from ratchet.ci.children import ledger_dir, proc_stat, reap_orphans, run, start
+from ratchet.ci.children import ledger_dir, reap_orphans, run, start
 from ratchet.ci.limits import tied_to_parent
+from ratchet.ci.processes import proc_stat
 from tests.conftest import PROJECT_ROOT
 
 PAUSE = [sys.executable, "-c", "import signal; signal.pause()"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from multiprocessing import forkserver, resource_tracker
 from pathlib import Path
 
-from ratchet.ci.children import kill_verified, pids, proc_stat
+from ratchet.ci.processes import kill_verified, pids, proc_stat
 
 TOKEN_VAR = "PYTEST_LEAK_TOKEN"
 POLL_S = 0.05
