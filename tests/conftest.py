@@ -17,8 +17,8 @@ import pytest
 
 from ratchet.config import Backend, CommonSettings
 from ratchet.objects import FilesystemObjectStore, ObjectStore, S3ObjectStore
-from ratchet.vcs import is_repository
 from ratchet.objects.s3 import make_client
+from ratchet.vcs import is_repository
 from tests.helpers import leaks, machine_share
 from tests.helpers.s3server import S3Server, install_s3_environment
 
