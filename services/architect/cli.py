@@ -81,7 +81,10 @@ def _job_table(job: dict[str, Any]) -> Table:
     title = f"job {job['id']}: {job['status']}"
     if job.get("version"):
         title += f" → {job['version']}"
-    table = Table("stage", "status", "seconds", "log", title=title, caption=job.get("reason"))
+    caption = "\n".join(
+        [job.get("reason") or "", *(f"warning: {w}" for w in job.get("warnings", []))]
+    )
+    table = Table("stage", "status", "seconds", "log", title=title, caption=caption.strip())
     for stage in job["stages"]:
         status = stage["status"]
         seconds = "" if stage["seconds"] is None else f"{stage['seconds']:.1f}"
