@@ -194,18 +194,21 @@ def test_a_job_database_of_the_first_schema_opens_and_is_migrated(tmp_path: Path
     db.close()
     store = JobStore(path)
     old = store.get("0a")
-    assert (old.status, old.version, old.coder, old.candidates) == (
+    assert (old.status, old.version, old.coder, old.candidates, old.warnings) == (
         JobStatus.SUCCEEDED,
         "v0.2.0",
         None,
+        [],
         [],
     )
     assert [(s.name, s.seconds, s.log) for s in old.stages] == [("full", 61.5, "full passed")]
     new, _ = store.create(JobKind.FEEDBACK, "new")
     store.set_coder(new.id, "template")
     assert store.get(new.id).coder == "template"
+    store.add_warning(new.id, "ran unconfined")
+    assert store.get(new.id).warnings == ["ran unconfined"]
     store.close()
     reopened = JobStore(path)  # the migration ran once: opening again changes nothing
-    assert reopened._db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert reopened._db.execute("PRAGMA user_version").fetchone()[0] == 2
     assert reopened.get("0a").version == "v0.2.0"
     reopened.close()

@@ -20,7 +20,7 @@ from services.architect.jobs import Job, JobKind, JobStatus, JobStore, StageStat
 from services.architect.stages import Recorder, Rejected
 from services.architect.worker import Worker
 from tests.conftest import git
-from tests.services.architect.conftest import architect_settings, good_patch, json_diff
+from tests.services.architect.conftest import architect_settings, json_diff
 
 
 @pytest.fixture(scope="module")
@@ -112,17 +112,3 @@ def test_a_tier_refused_its_sandbox_is_a_rejection_with_the_reason(tmp_path: Pat
     fast = next(s for s in jobs.get(job.id).stages if s.name == "fast")
     assert fast.status is StageStatus.FAILED and "bubblewrap is not installed" in fast.log
     jobs.close()
-
-
-@pytest.mark.slow
-def test_a_human_patch_released_without_a_sandbox_says_so_in_its_summary(
-    ctx: ArchitectContext, no_bwrap: None
-) -> None:
-    job = run(
-        ctx, "the Runner should say which version answers", good_patch(ctx.settings.workspace_path)
-    )
-    assert job.status is JobStatus.SUCCEEDED, (job.reason, job.stages)
-    assert len(job.warnings) == 1
-    release = ctx.releases.get(str(job.version))
-    summary = ctx.objects.get(f"evals/{release.commit}/summary.json").data
-    assert b'"kind": "none"' in summary and b"bubblewrap is not installed" in summary
