@@ -198,7 +198,8 @@ def _sandbox_fix(support: SandboxSupport) -> str:
         "bubblewrap needs unprivileged user namespaces: on a host, "
         "sysctl kernel.unprivileged_userns_clone=1 (and, on Ubuntu, "
         "kernel.apparmor_restrict_unprivileged_userns=0); in a container, run it with "
-        "--security-opt seccomp=unconfined (Docker's default profile refuses them)"
+        "--security-opt seccomp=unconfined, apparmor=unconfined and systempaths=unconfined "
+        "(Docker's defaults refuse them; docker-compose.yml sets them for the Architect)"
     )
 
 
