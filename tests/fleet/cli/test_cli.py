@@ -125,6 +125,17 @@ def test_doctor_says_what_a_machine_without_bubblewrap_lacks(
     assert checks["python"]["ok"] is True  # the other checks still ran
 
 
+def test_doctor_says_what_a_container_refusing_namespaces_needs(
+    env: dict[str, str], fresh_probe: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = "bubblewrap cannot make namespaces here: No permissions to create new namespace"
+    monkeypatch.setattr("ratchet.sandbox.support._trial", lambda bwrap: refused)
+    code, checks = doctor(env)
+    sandbox = checks["sandbox"]
+    assert code == 1 and refused in str(sandbox["detail"])
+    assert "seccomp=unconfined" in str(sandbox["fix"]) and "user namespaces" in str(sandbox["fix"])
+
+
 def test_doctor_reports_a_sandbox_turned_off(env: dict[str, str], fresh_probe: None) -> None:
     code, checks = doctor({**env, "RATCHET_SANDBOX": "none"})
     sandbox = checks["sandbox"]
