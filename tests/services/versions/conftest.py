@@ -165,7 +165,7 @@ def write_summary(settings: VersionsSettings, commit: str, summary: dict[str, An
 
 
 # What eval summaries record of the sandbox (ratchet.sandbox.SandboxSupport.to_json).
-BWRAP = {
+BWRAP: dict[str, Any] = {
     "kind": "bwrap",
     "mode": "auto",
     "version": "0.8.0",
@@ -173,7 +173,7 @@ BWRAP = {
     "rules": ["no network (a network namespace of its own)"],
     "reason": "bubblewrap: namespaces, read-only mounts, no network",
 }
-UNCONFINED = {
+UNCONFINED: dict[str, Any] = {
     "kind": "none",
     "mode": "auto",
     "version": None,
