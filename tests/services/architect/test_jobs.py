@@ -123,10 +123,11 @@ def test_each_candidate_keeps_its_own_stages_and_the_job_row_aggregates_them(
     done = jobs.finish(job.id, JobStatus.FAILED, "boom")
     assert [c.status for c in done.candidates] == [CandidateStatus.REJECTED, CandidateStatus.FAILED]
     assert done.candidates[1].reason == "the job ended: boom"
-    # A job run again (after a restart) starts its candidates afresh.
+    # A job run again (after a restart) starts its candidates (and warnings) afresh.
+    jobs.add_warning(job.id, "ran unconfined")
     jobs._db.execute("UPDATE jobs SET status = 'queued' WHERE id = ?", (job.id,))
     again = jobs.claim_next()
-    assert again is not None and again.candidates == []
+    assert again is not None and again.candidates == [] and again.warnings == []
 
 
 OLD_SCHEMA = """

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ratchet.sandbox import SandboxUnavailable
+from ratchet.sandbox import SandboxUnavailable, sandbox_support
 from ratchet.sandbox.support import _probed
 from services.architect.app import create_app
 from services.architect.context import ArchitectContext
 from services.architect.jobs import Job, JobKind, JobStatus, JobStore, StageStatus
+from services.architect.sandboxing import described
 from services.architect.stages import Recorder, Rejected
 from services.architect.worker import Worker
 from tests.conftest import git
@@ -51,6 +52,17 @@ def run(ctx: ArchitectContext, text: str, patch: str | None = None) -> Job:
     return job
 
 
+def _micro_fails(ctx: ArchitectContext) -> str:
+    """A human patch micro turns down: a job that gets past the plan, quickly."""
+    return json_diff(
+        ctx.settings.workspace_path,
+        "state/active.state.json",
+        lambda d: d["data"].__setitem__(
+            "rules", [{"id": "r", "all_of": ["card"], "intent": "top_up_failed"}]
+        ),
+    )
+
+
 def stage(job: Job, name: str) -> StageStatus:
     return next(s.status for s in job.stages if s.name == name)
 
@@ -73,14 +85,7 @@ def test_an_autonomous_coder_is_refused_at_the_plan(ctx: ArchitectContext, no_bw
 def test_a_human_patch_runs_with_a_warning_on_the_job(
     ctx: ArchitectContext, no_bwrap: None
 ) -> None:
-    patch = json_diff(  # a patch micro turns down: it ran past the plan, quickly
-        ctx.settings.workspace_path,
-        "state/active.state.json",
-        lambda d: d["data"].__setitem__(
-            "rules", [{"id": "r", "all_of": ["card"], "intent": "top_up_failed"}]
-        ),
-    )
-    job = run(ctx, "a rule for cards", patch)
+    job = run(ctx, "a rule for cards", _micro_fails(ctx))  # past the plan, quickly
     assert (job.status, job.failed_stage, job.coder) == (JobStatus.REJECTED, "micro", "patch")
     assert stage(job, "plan") is StageStatus.PASSED and stage(job, "policy") is StageStatus.PASSED
     (warning,) = job.warnings
@@ -91,6 +96,14 @@ def test_a_human_patch_runs_with_a_warning_on_the_job(
     app = create_app(ctx.settings, ctx, run_worker=False)
     with TestClient(app) as client:  # the API's job view shows it
         assert client.get(f"/jobs/{job.id}").json()["warnings"] == [warning]
+
+
+def test_the_plan_says_which_sandbox_the_candidates_run_under(ctx: ArchitectContext) -> None:
+    job = run(ctx, "a rule for cards", _micro_fails(ctx))
+    assert job.failed_stage == "micro"  # past the plan, whatever this machine gives
+    plan_log = next(s.log for s in job.stages if s.name == "plan")
+    assert f"sandbox: {described(sandbox_support())}" in plan_log
+    assert bool(job.warnings) is not sandbox_support().available  # a warning only without
 
 
 def test_a_required_sandbox_that_is_missing_refuses_every_job(
