@@ -45,10 +45,9 @@ def sandbox_gate(coder: Coder) -> tuple[str, str | None]:
         )
     if coder.autonomous:
         raise Rejected(
-            f"no sandbox on this machine: {support.reason}; autonomous coders are refused "
-            f"({coder.name}); {DOCTOR}"
+            f"no sandbox on this machine: {support.reason}; autonomous coders are refused; {DOCTOR}"
         )
     return line, (
-        f"no sandbox on this machine ({support.reason}): this human patch's candidate ran "
+        f"no sandbox on this machine ({support.reason}): this human patch's candidate runs "
         f"unconfined, with the Architect's rights; {DOCTOR}"
     )

@@ -90,7 +90,7 @@ def test_a_human_patch_runs_with_a_warning_on_the_job(
     assert stage(job, "plan") is StageStatus.PASSED and stage(job, "policy") is StageStatus.PASSED
     (warning,) = job.warnings
     assert warning.startswith("no sandbox on this machine (bubblewrap is not installed")
-    assert "ran unconfined" in warning
+    assert "runs unconfined" in warning
     plan_log = next(s.log for s in job.stages if s.name == "plan")
     assert f"warning: {warning}" in plan_log
     app = create_app(ctx.settings, ctx, run_worker=False)
