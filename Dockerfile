@@ -2,8 +2,12 @@
 # the same commands `ratchet up` and the tests run.
 FROM python:3.11-slim
 
+# bubblewrap: the sandbox every candidate process runs in (ratchet/sandbox/). It
+# needs user namespaces, which Docker's default seccomp and AppArmor profiles
+# refuse: docker-compose.yml lifts them for the Architect, the one service that
+# runs candidates; `ratchet doctor` says whether it works.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git \
+    && apt-get install -y --no-install-recommends git bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

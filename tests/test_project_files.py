@@ -105,6 +105,17 @@ def test_dockerfile_command_and_compose_commands_exist() -> None:
             assert CliRunner().invoke(app, [*command[1:], "--help"]).exit_code == 0, command
 
 
+def test_the_image_and_the_architect_container_can_make_the_sandbox() -> None:
+    """bubblewrap installed from Debian; namespaces allowed where candidates run."""
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert re.search(r"apt-get install -y --no-install-recommends [^\n]*\bbubblewrap\b", dockerfile)
+    services = compose()["services"]
+    assert {"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"} <= set(
+        services["architect"]["security_opt"]
+    )
+    assert "security_opt" not in services["runner"]  # serving runs no candidate code
+
+
 def test_dockerfile_installs_from_the_lock_file() -> None:
     text = (PROJECT_ROOT / "Dockerfile").read_text()
     assert text.startswith("# ") and "\nFROM python:3.11" in text

@@ -22,6 +22,7 @@ from fleet.settings import SERVICE_SETTINGS
 from ratchet.config import Backend, CommonSettings, load
 from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
+from ratchet.sandbox import SandboxSupport, sandbox_support
 from ratchet.state import open_state_manager
 from ratchet.vcs import ReleaseStore, is_repository
 
@@ -184,9 +185,49 @@ def check_ports(settings: CommonSettings) -> Check:
     return Check("ports", True, detail)
 
 
+REFUSAL = "until then the Architect refuses autonomous coders (human patches run, with a warning)"
+
+
+def _sandbox_fix(support: SandboxSupport) -> str:
+    """What to do about a machine without a working sandbox, by why it has none."""
+    if support.mode == "none":
+        return "unset RATCHET_SANDBOX (or set it to auto or bwrap) to confine candidates"
+    if support.bwrap is None:
+        return "run `make sandbox` (Debian: apt-get install bubblewrap)"
+    return (
+        "bubblewrap needs unprivileged user namespaces: on a host, "
+        "sysctl kernel.unprivileged_userns_clone=1 (and, on Ubuntu, "
+        "kernel.apparmor_restrict_unprivileged_userns=0); in a container, run it with "
+        "--security-opt seccomp=unconfined, apparmor=unconfined and systempaths=unconfined "
+        "(Docker's defaults refuse them; docker-compose.yml sets them for the Architect)"
+    )
+
+
+def check_sandbox(settings: CommonSettings) -> Check:
+    """The sandbox candidate processes run in (:func:`ratchet.sandbox.sandbox_support`)."""
+    try:
+        support = sandbox_support()
+    except ValueError as exc:  # RATCHET_SANDBOX names no mode
+        return Check("sandbox", False, str(exc), "set RATCHET_SANDBOX to auto, bwrap or none")
+    if support.available:
+        detail = (
+            f"{support.kind} {support.version or '(version unknown)'} "
+            f"(RATCHET_SANDBOX={support.mode}): process count held by {support.process_limit}"
+        )
+        return Check("sandbox", True, detail)
+    if support.mode == "none":
+        detail = f"{support.reason}: candidate processes run unconfined; {REFUSAL}"
+    else:
+        detail = f"no sandbox: {support.reason}; {REFUSAL}"
+        if support.required:
+            detail += "; with RATCHET_SANDBOX=bwrap every tier fails"
+    return Check("sandbox", False, detail, _sandbox_fix(support))
+
+
 CHECKS: list[Callable[[CommonSettings], Check]] = [
     check_python,
     check_git,
+    check_sandbox,
     check_settings,
     check_home_writable,
     check_workspace,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -84,4 +84,12 @@ def evaluate(
                 "; ".join(r.reasons[:3]),
             )
         console.print(table)
+        console.print(_sandbox_line(summary["sandbox"]))
     raise typer.Exit(0 if summary["passed"] and len(reports) == len(tiers) else 1)
+
+
+def _sandbox_line(sandbox: dict[str, Any]) -> str:
+    """What the tiers ran candidates under, as the summary's ``sandbox`` records it."""
+    if sandbox["kind"] == "none":
+        return f"sandbox: none, candidates ran unconfined ({sandbox['reason']})"
+    return f"sandbox: {sandbox['kind']} {sandbox['version'] or ''} ({sandbox['reason']})"

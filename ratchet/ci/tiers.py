@@ -19,6 +19,7 @@ from ratchet.ci.fast import run_fast
 from ratchet.ci.full import run_full
 from ratchet.ci.micro import run_micro
 from ratchet.ci.report import TierReport
+from ratchet.sandbox import sandbox_support
 from ratchet.state import StateDocument
 
 
@@ -91,9 +92,14 @@ def summary_of(reports: Sequence[TierReport]) -> dict[str, Any]:
     """The eval summary's body: key metrics at the top level, each tier in ``tiers``.
 
     Field names are the ones the Versions API reads (``heldout_accuracy``,
-    ``dev_accuracy``, ``p95_latency_ms``, ``error_rate``).
+    ``dev_accuracy``, ``p95_latency_ms``, ``error_rate``); ``sandbox`` says what the
+    tiers' candidate processes ran under (:meth:`ratchet.sandbox.SandboxSupport.to_json`).
     """
-    body: dict[str, Any] = {"passed": all(r.passed for r in reports), "tiers": {}}
+    body: dict[str, Any] = {
+        "passed": all(r.passed for r in reports),
+        "tiers": {},
+        "sandbox": sandbox_support().to_json(),
+    }
     for report in reports:
         body["tiers"][report.tier] = report.to_json()
         for name, value in report.metrics.items():

@@ -13,9 +13,10 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from ratchet.config import load
 from ratchet.errors import RatchetError
@@ -123,9 +124,12 @@ def _candidates_table(job: dict[str, Any]) -> Table:
 
 
 def job_view(job: dict[str, Any]) -> Group:
-    if not job.get("candidates"):
-        return Group(_job_table(job))
-    return Group(_job_table(job), _candidates_table(job))
+    parts: list[RenderableType] = [_job_table(job)]
+    # e.g. a human patch run without a sandbox: said in full, not squeezed into a caption
+    parts += [Text(f"warning: {w}", style="yellow") for w in job.get("warnings", [])]
+    if job.get("candidates"):
+        parts.append(_candidates_table(job))
+    return Group(*parts)
 
 
 def jobs(

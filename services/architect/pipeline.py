@@ -32,6 +32,7 @@ from .jobrun import JobRun
 from .jobs import CandidateStatus, Job, JobStatus
 from .ledger import LedgerEntry
 from .release import finish_released, release_candidate, released_by
+from .sandboxing import sandbox_gate
 from .stages import Recorder, Rejected, StageFailed
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,11 @@ def _plan(
         )
         coder = coder_for(request, ctx.settings)
         ctx.jobs.set_coder(job.id, coder.name)
+        sandbox, warning = sandbox_gate(coder)  # Rejected: nothing of the candidates runs
+        lines.append(sandbox)
+        if warning is not None:
+            ctx.jobs.add_warning(job.id, warning)
+            lines.append(f"warning: {warning}")
         lines += coder.notes(request)
         count = coder.candidates(request)
         build = ctx.builds.ensure(commit)

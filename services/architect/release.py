@@ -26,6 +26,7 @@ from git import GitCommandError
 
 from ratchet.ci.micro import run_micro
 from ratchet.errors import PinnedError
+from ratchet.sandbox import sandbox_support
 from ratchet.state import ACTIVE_KEY, StateDocument, StateManager
 from ratchet.vcs import Release, ReleaseMetadata, ReleaseStore, open_repo
 
@@ -187,6 +188,7 @@ def _summary_writer(
             },
             "bump_reasons": bump.reasons,
             "authorised_changes": candidate.authorised_notes,
+            "sandbox": sandbox_support().to_json(),  # what the candidate's tiers ran under
             **extra,
         }
         run.ctx.objects.put_once(key, json.dumps(summary, indent=2, sort_keys=True).encode())

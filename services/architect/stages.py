@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ratchet.errors import RatchetError
+from ratchet.sandbox import SandboxUnavailable
 
 from .jobs import JobStore, StageStatus
 
@@ -52,7 +53,10 @@ class Recorder:
             )
 
         try:
-            yield lines
+            try:
+                yield lines
+            except SandboxUnavailable as exc:  # the plan refuses these jobs; a reason, not a crash
+                raise Rejected(f"{exc}; no candidate can run; see `ratchet doctor`") from None
         except Rejected as exc:
             lines.append(exc.reason)
             done(StageStatus.FAILED)

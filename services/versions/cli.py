@@ -148,6 +148,7 @@ def show(
         ("learned from", learned_from_summary(detail.links)),
         ("state hash", detail.state_hash),
         ("eval summary", detail.eval_key if report else f"none yet ({detail.eval_key})"),
+        ("sandbox", detail.sandbox.words() if detail.sandbox else None),
     ]
     for label, value in rows:
         if value is not None:

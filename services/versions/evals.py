@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ratchet.errors import CorruptDocumentError
 from ratchet.objects import ObjectStore, validate_key
 
 from . import gitread
-from .models import Budgets, Kpis
+from .models import Budgets, Kpis, SandboxInfo
 
 EVALS_PREFIX = "evals/"
 TIER_ORDER = ("full", "fast", "micro")
@@ -47,6 +49,17 @@ def kpis_of(summary: dict[str, Any]) -> Kpis:
                     break
         found[name] = value
     return Kpis(**found)
+
+
+def sandbox_of(summary: dict[str, Any]) -> SandboxInfo | None:
+    """The sandbox the summary says its tiers ran under; None where it says none."""
+    section = summary.get("sandbox")
+    if not isinstance(section, dict):
+        return None  # written before summaries recorded the sandbox
+    try:
+        return SandboxInfo.model_validate(section)
+    except ValidationError:
+        return None
 
 
 def parse_summary(key: str, raw: bytes) -> dict[str, Any]:
@@ -83,6 +96,15 @@ class EvalStore:
             return None
         data = self._found[key] = parse_summary(key, stored.data)
         return data
+
+    def sandbox(self, key: str) -> SandboxInfo | None:
+        """The sandbox of the summary at ``key``; None without one, or if it is unreadable
+        (the release's detail still answers; ``/evals`` says what is wrong)."""
+        try:
+            summary = self.summary(key)
+        except CorruptDocumentError:
+            return None
+        return None if summary is None else sandbox_of(summary)
 
     def summaries(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         """The summaries that exist among ``keys``: one listing, then only new reads."""

@@ -102,6 +102,28 @@ class Links(BaseModel):
     )
 
 
+class SandboxInfo(BaseModel):
+    """What a release's candidate processes ran under in its tiers (its eval summary's
+    ``sandbox``: :meth:`ratchet.sandbox.SandboxSupport.to_json`)."""
+
+    kind: str = Field(description="bwrap (bubblewrap) | none (unconfined).")
+    mode: str | None = Field(default=None, description="RATCHET_SANDBOX: auto | bwrap | none.")
+    version: str | None = Field(default=None, description="The bubblewrap version.")
+    process_limit: str | None = Field(
+        default=None, description="How the process count was held: cgroup | rlimit | none."
+    )
+    rules: list[str] = Field(default_factory=list, description="What the sandbox allowed.")
+    reason: str = Field(default="", description="What it was, or why there was none.")
+
+    def words(self) -> str:
+        """In a line: ``bwrap 0.8.0 (no network, …; process count: cgroup)`` or
+        ``unconfined (why)``, as ``ratchet versions show`` prints it."""
+        if self.kind == "none":
+            return f"unconfined ({self.reason})" if self.reason else "unconfined"
+        limit = f"process count: {self.process_limit}" if self.process_limit else ""
+        return f"{self.kind} {self.version or ''} ({'; '.join(filter(None, [self.reason, limit]))})"
+
+
 class VersionDetail(VersionSummary):
     tool_schema_hash: str | None
     active: bool = Field(description="The fleet serves this version now.")
@@ -112,6 +134,11 @@ class VersionDetail(VersionSummary):
     )
     metadata: dict[str, Any] = Field(
         description="Every other field of the tag's metadata (e.g. the Tuner's kpis, micro)."
+    )
+    sandbox: SandboxInfo | None = Field(
+        default=None,
+        description="The sandbox its tiers ran candidates under, from its eval summary; null "
+        "without a summary or for one written before summaries recorded it.",
     )
 
 

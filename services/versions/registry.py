@@ -165,6 +165,7 @@ class VersionRegistry:
                 gitread.changelog(self.workspace, release.commit, parent.commit if parent else None)
             ),
             metadata=extra,
+            sandbox=self.sources().evals.sandbox(eval_key(release)),
         )
 
     def lineage(self, version: str) -> ReleaseLineage:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from ratchet.ci.fast import run_fast
 from ratchet.ci.full import percentile, run_full, sample_of
 from ratchet.ci.tiers import CiOptions, run_tiers, summary_of, tiers_up_to
@@ -58,6 +60,16 @@ def test_the_runner_stops_at_the_first_failing_tier(tmp_path: Path) -> None:
     assert seen == ["micro"] and not reports[0].passed
     assert summary_of(reports)["passed"] is False
     assert tiers_up_to("fast") == ("micro", "fast")
+
+
+def test_the_summary_records_the_sandbox_the_tiers_ran_under(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RATCHET_SANDBOX", "none")
+    sandbox = summary_of([])["sandbox"]
+    assert sandbox["kind"] == "none" and sandbox["mode"] == "none"
+    assert "RATCHET_SANDBOX=none" in sandbox["reason"]
+    assert set(sandbox) == {"kind", "mode", "version", "process_limit", "rules", "reason"}
 
 
 def test_samples_and_percentiles() -> None:

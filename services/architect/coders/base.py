@@ -70,6 +70,9 @@ class Coder(ABC):
     # A human's change needs only to pass and not regress; an autonomous coder's
     # must also improve on the active version.
     must_improve: bool = True
+    # Code nobody reviewed: refused on a machine without a sandbox
+    # (:mod:`services.architect.sandboxing`); a human's diff still runs there.
+    autonomous: bool = True
 
     @classmethod
     def from_settings(cls, settings: ArchitectSettings) -> Self:

@@ -46,6 +46,7 @@ def check_diff(diff: str) -> list[str]:
 class PatchCoder(Coder):
     name = "patch"
     must_improve = False  # a human's diff: passing and not regressing is enough
+    autonomous = False  # a human wrote it: it runs, with a warning, where there is no sandbox
 
     def propose(self, request: CodingRequest, worktree: Path, index: int) -> Proposal:
         if not request.patch:

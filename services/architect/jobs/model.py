@@ -94,4 +94,8 @@ class Job(BaseModel):
     failed_stage: str | None = Field(default=None, description="The stage that said no.")
     stages: list[Stage] = Field(default_factory=list)
     coder: str | None = Field(default=None, description="The coder that proposed candidates.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the job ran with that it should not have (e.g. no sandbox).",
+    )
     candidates: list[CandidateRecord] = Field(default_factory=list)

@@ -68,10 +68,12 @@ CREATE TABLE IF NOT EXISTS stages (
 _MIGRATIONS = (
     # 1: the coder of a job, and per-candidate records (cascade, best-of-N)
     "ALTER TABLE jobs ADD COLUMN coder TEXT;" + candidates.SCHEMA,
+    # 2: a job's warnings (a human patch run without a sandbox), a JSON list
+    "ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'",
 )
 _JOB_COLUMNS = (
     "id, kind, status, text, patch IS NOT NULL, idempotency_key, evidence, created_at, "
-    "started_at, finished_at, attempts, version, reason, failed_stage, coder"
+    "started_at, finished_at, attempts, version, reason, failed_stage, coder, warnings"
 )
 
 
@@ -196,6 +198,7 @@ class JobStore(SqliteStore):
             reason=row[12],
             failed_stage=row[13],
             coder=row[14],
+            warnings=json.loads(row[15]),
             candidates=records,
             stages=[
                 (candidates.aggregate(stage, records) if stage.name in CANDIDATE_STAGES else stage)
@@ -226,8 +229,8 @@ class JobStore(SqliteStore):
                 if row is None:
                     return None
                 claimed = self._db.execute(
-                    "UPDATE jobs SET status = ?, started_at = ?, attempts = attempts + 1 "
-                    "WHERE id = ? AND status = ?",
+                    "UPDATE jobs SET status = ?, started_at = ?, attempts = attempts + 1, "
+                    "warnings = '[]' WHERE id = ? AND status = ?",
                     (JobStatus.RUNNING.value, utcnow(), row[0], JobStatus.QUEUED.value),
                 ).rowcount
                 if claimed:
@@ -274,6 +277,17 @@ class JobStore(SqliteStore):
     def set_coder(self, job_id: str, coder: str) -> None:
         with self._db_lock:
             self._db.execute("UPDATE jobs SET coder = ? WHERE id = ?", (coder, job_id))
+
+    def add_warning(self, job_id: str, warning: str) -> None:
+        """Record on the job something it ran with that it should not have."""
+        with self._db_lock:
+            row = self._db.execute("SELECT warnings FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no job {job_id!r}")
+            warnings = [*json.loads(row[0]), warning]
+            self._db.execute(
+                "UPDATE jobs SET warnings = ? WHERE id = ?", (json.dumps(warnings), job_id)
+            )
 
     def save_candidate(self, job_id: str, record: CandidateRecord) -> None:
         """Insert or update candidate ``record.index`` of the job (not its stages)."""

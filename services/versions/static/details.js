@@ -21,6 +21,20 @@ function facts(pairs) {
       .flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]));
 }
 
+/** The sandbox its tiers ran candidates under: "bwrap 0.8.0 (…)" or "unconfined (why)";
+ *  the rules it enforced on hover. Null for a release whose summary does not say. */
+function sandboxFact(sandbox) {
+  if (!sandbox) return null;
+  if (sandbox.kind === "none") {
+    return h("span", { class: "sandbox fail", "data-sandbox": "none" },
+      sandbox.reason ? `unconfined (${sandbox.reason})` : "unconfined");
+  }
+  const limit = sandbox.process_limit ? `process count: ${sandbox.process_limit}` : "";
+  const said = [sandbox.reason, limit].filter(Boolean).join("; ");
+  return h("span", { class: "sandbox", "data-sandbox": sandbox.kind, title: sandbox.rules.join("\n") },
+    `${sandbox.kind} ${sandbox.version || ""}`.trim() + (said ? ` (${said})` : ""));
+}
+
 function evalSection(report, budgets) {
   if (!report) {
     return h("p", { class: "muted" }, "No eval summary yet (the full CI tier writes ",
@@ -111,6 +125,7 @@ export async function showRelease(panel, version, context, against = null) {
       ["trace", links.trace_id],
       ["state hash", detail.state_hash ? h("code", {}, detail.state_hash.slice(0, 23)) : null],
       ["tool schema", detail.tool_schema_hash ? h("code", {}, detail.tool_schema_hash.slice(0, 23)) : null],
+      ["sandbox", sandboxFact(detail.sandbox)],
     ]),
     h("h3", {}, "Eval metrics"),
     evalSection(report, context.budgets),

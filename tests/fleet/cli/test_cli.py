@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,8 @@ from typer.testing import CliRunner
 
 import ratchet
 from fleet.cli.main import app
+from ratchet.sandbox import sandbox_support
+from ratchet.sandbox.support import _probed
 from tests.conftest import PROJECT_ROOT, git
 
 runner = CliRunner()
@@ -83,6 +86,67 @@ def test_doctor_names_a_port_held_by_something_else(env: dict[str, str]) -> None
     assert code == 1
     assert f"runner {port}" in str(checks["ports"]["detail"])
     assert "RATCHET_<SERVICE>_PORT" in str(checks["ports"]["fix"])
+
+
+@pytest.fixture
+def fresh_probe() -> Iterator[None]:
+    """The sandbox probe runs again here, and again for the tests after this one."""
+    _probed.cache_clear()
+    yield
+    _probed.cache_clear()
+
+
+def test_doctor_reports_the_sandbox(env: dict[str, str], fresh_probe: None) -> None:
+    _, checks = doctor(env)
+    support = sandbox_support()
+    sandbox = checks["sandbox"]
+    assert sandbox["ok"] is support.available
+    if support.available:  # this machine's bubblewrap: its version and the process limit
+        assert f"bwrap {support.version}" in str(sandbox["detail"])
+        assert f"held by {support.process_limit}" in str(sandbox["detail"])
+
+
+def test_doctor_says_what_a_machine_without_bubblewrap_lacks(
+    env: dict[str, str], fresh_probe: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = shutil.which
+    monkeypatch.setattr(
+        "ratchet.sandbox.support.shutil.which",
+        lambda name, *a, **k: None if name == "bwrap" else found(name, *a, **k),
+    )
+    code, checks = doctor(env)
+    sandbox = checks["sandbox"]
+    assert code == 1 and sandbox["ok"] is False
+    assert "bubblewrap is not installed" in str(sandbox["detail"])
+    assert "Architect refuses autonomous coders" in str(sandbox["detail"])
+    assert "make sandbox" in str(sandbox["fix"]) and "apt-get install bubblewrap" in str(
+        sandbox["fix"]
+    )
+    assert checks["python"]["ok"] is True  # the other checks still ran
+
+
+def test_doctor_says_what_a_container_refusing_namespaces_needs(
+    env: dict[str, str], fresh_probe: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = "bubblewrap cannot make namespaces here: No permissions to create new namespace"
+    monkeypatch.setattr("ratchet.sandbox.support._trial", lambda bwrap: refused)
+    code, checks = doctor(env)
+    sandbox = checks["sandbox"]
+    assert code == 1 and refused in str(sandbox["detail"])
+    assert "seccomp=unconfined" in str(sandbox["fix"]) and "user namespaces" in str(sandbox["fix"])
+
+
+def test_doctor_reports_a_sandbox_turned_off(env: dict[str, str], fresh_probe: None) -> None:
+    code, checks = doctor({**env, "RATCHET_SANDBOX": "none"})
+    sandbox = checks["sandbox"]
+    assert code == 1 and sandbox["ok"] is False
+    assert "turned off" in str(sandbox["detail"]) and "unconfined" in str(sandbox["detail"])
+    assert "RATCHET_SANDBOX" in str(sandbox["fix"])
+
+
+def test_doctor_names_a_sandbox_mode_it_does_not_know(env: dict[str, str]) -> None:
+    code, checks = doctor({**env, "RATCHET_SANDBOX": "chroot"})
+    assert code == 1 and "expected one of auto, bwrap, none" in str(checks["sandbox"]["detail"])
 
 
 def test_doctor_reports_bad_settings(env: dict[str, str]) -> None:

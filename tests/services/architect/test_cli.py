@@ -10,6 +10,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from fleet.cli.main import app
+from ratchet.sandbox import sandbox_support
 from services.architect.cli import job_view
 from services.architect.jobs import CandidateRecord, CandidateStatus, JobKind, JobStatus
 from services.architect.jobs.model import Job
@@ -28,6 +29,9 @@ def test_eval_micro_reports_the_tier_of_the_active_release(
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["passed"] and summary["tiers"]["micro"]["cases"] == 40
+    assert summary["sandbox"] == sandbox_support().to_json()  # what the tier ran under
+    shown = cli.invoke(app, ["eval", "--tier", "micro"])
+    assert f"sandbox: {sandbox_support().kind}" in shown.output
     bad = cli.invoke(app, ["eval", "--tier", "huge"])
     assert bad.exit_code == 2 and "unknown tier" in bad.output
 
@@ -62,6 +66,7 @@ def test_a_job_is_shown_with_a_table_of_its_candidates() -> None:
         has_patch=False,
         created_at="2026-11-30T18:00:00Z",
         version="v0.2.0",
+        warnings=["no sandbox on this machine (bubblewrap is not installed)"],
         candidates=[
             CandidateRecord(
                 index=1,
@@ -86,5 +91,6 @@ def test_a_job_is_shown_with_a_table_of_its_candidates() -> None:
     console.print(job_view(job.model_dump(mode="json")))
     text = console.export_text()
     assert "0.9114" in text and "0.9200" in text and "full 95.5" in text
+    assert "warning: no sandbox on this machine" in text
     lost = next(line for line in text.splitlines() if "template b" in line)
     assert "lost" in lost and "0.8612" in lost and "not run in full: cascade" in lost

@@ -123,10 +123,11 @@ def test_each_candidate_keeps_its_own_stages_and_the_job_row_aggregates_them(
     done = jobs.finish(job.id, JobStatus.FAILED, "boom")
     assert [c.status for c in done.candidates] == [CandidateStatus.REJECTED, CandidateStatus.FAILED]
     assert done.candidates[1].reason == "the job ended: boom"
-    # A job run again (after a restart) starts its candidates afresh.
+    # A job run again (after a restart) starts its candidates (and warnings) afresh.
+    jobs.add_warning(job.id, "ran unconfined")
     jobs._db.execute("UPDATE jobs SET status = 'queued' WHERE id = ?", (job.id,))
     again = jobs.claim_next()
-    assert again is not None and again.candidates == []
+    assert again is not None and again.candidates == [] and again.warnings == []
 
 
 OLD_SCHEMA = """
@@ -194,18 +195,21 @@ def test_a_job_database_of_the_first_schema_opens_and_is_migrated(tmp_path: Path
     db.close()
     store = JobStore(path)
     old = store.get("0a")
-    assert (old.status, old.version, old.coder, old.candidates) == (
+    assert (old.status, old.version, old.coder, old.candidates, old.warnings) == (
         JobStatus.SUCCEEDED,
         "v0.2.0",
         None,
+        [],
         [],
     )
     assert [(s.name, s.seconds, s.log) for s in old.stages] == [("full", 61.5, "full passed")]
     new, _ = store.create(JobKind.FEEDBACK, "new")
     store.set_coder(new.id, "template")
     assert store.get(new.id).coder == "template"
+    store.add_warning(new.id, "ran unconfined")
+    assert store.get(new.id).warnings == ["ran unconfined"]
     store.close()
     reopened = JobStore(path)  # the migration ran once: opening again changes nothing
-    assert reopened._db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert reopened._db.execute("PRAGMA user_version").fetchone()[0] == 2
     assert reopened.get("0a").version == "v0.2.0"
     reopened.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ratchet.sandbox import sandbox_support
 from ratchet.vcs import ReleaseKind
 from services.architect.context import ArchitectContext
 from services.architect.jobs import CandidateStatus, Job, JobKind, JobStatus, StageStatus
@@ -63,6 +64,7 @@ def test_a_new_tool_is_minor_and_renaming_it_is_major(ctx: ArchitectContext) -> 
         assert isinstance(body[name], float), name
     assert set(body["tiers"]) == {"micro", "fast", "full"}
     assert all(body["tiers"][t]["seconds"] > 0 for t in body["tiers"])
+    assert body["sandbox"] == sandbox_support().to_json()  # what its tiers ran under
     runner_tools = {t["name"] for t in body["tiers"]["full"]["tools"]["runner"]}
     assert runner_tools == {"route", "serving_version"}
     pointer = ctx.manager.pointer()

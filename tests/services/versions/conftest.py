@@ -164,6 +164,25 @@ def write_summary(settings: VersionsSettings, commit: str, summary: dict[str, An
     )
 
 
+# What eval summaries record of the sandbox (ratchet.sandbox.SandboxSupport.to_json).
+BWRAP: dict[str, Any] = {
+    "kind": "bwrap",
+    "mode": "auto",
+    "version": "0.8.0",
+    "process_limit": "cgroup",
+    "rules": ["no network (a network namespace of its own)"],
+    "reason": "bubblewrap: namespaces, read-only mounts, no network",
+}
+UNCONFINED: dict[str, Any] = {
+    "kind": "none",
+    "mode": "auto",
+    "version": None,
+    "process_limit": "none",
+    "rules": [],
+    "reason": "bubblewrap is not installed",
+}
+
+
 def build_home(root: Path) -> Home:
     settings = settings_for(root / "home")
     settings = settings.model_copy(update={"project_root": make_source(root / "source")})
@@ -223,6 +242,7 @@ def build_home(root: Path) -> Home:
             "dev_accuracy": 0.84,
             "p95_latency_ms": 18.0,
             "error_rate": 0.002,
+            "sandbox": UNCONFINED,
         },
     )
     write_summary(  # metrics under a tier only, plus fields the page shows as they are
@@ -234,6 +254,7 @@ def build_home(root: Path) -> Home:
                 "full": {"heldout_accuracy": 0.861, "p95_latency_ms": 61.0, "error_rate": 0.004},
             },
             "notes": "latency over budget",
+            "sandbox": BWRAP,
         },
     )
     workspace = settings.workspace_path

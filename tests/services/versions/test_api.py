@@ -10,7 +10,14 @@ from pydantic import SecretStr
 
 from ratchet.serving import secured
 from services.versions.app import create_app
-from tests.services.versions.conftest import TASK, TASK_LABELS, Home, client_for
+from tests.services.versions.conftest import (
+    BWRAP,
+    TASK,
+    TASK_LABELS,
+    UNCONFINED,
+    Home,
+    client_for,
+)
 
 NEWEST_FIRST = ["v1.0.1", "v1.0.0", "v0.2.1", "v0.2.0", "v0.1.2", "v0.1.1", "v0.1.0"]
 
@@ -117,6 +124,13 @@ def test_a_release_in_detail(client: TestClient, built_home: Home) -> None:
     assert [entry["subject"] for entry in body["changelog"]] == ["v0.2.0: use 12 neighbours"]
     assert body["changelog"][0]["commit"] == built_home.commits["v0.2.0"]
     assert body["task"] == TASK and "task" not in body["metadata"]  # in its own field
+    assert body["sandbox"] == UNCONFINED  # from its eval summary
+
+
+def test_a_release_says_which_sandbox_its_tiers_ran_under(client: TestClient) -> None:
+    assert client.get("/versions/v1.0.0").json()["sandbox"] == BWRAP
+    assert client.get("/versions/v0.1.0").json()["sandbox"] is None  # a summary without it
+    assert client.get("/versions/v0.1.1").json()["sandbox"] is None  # no summary at all
 
 
 def test_the_task_the_home_serves(client: TestClient) -> None:

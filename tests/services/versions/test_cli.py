@@ -51,6 +51,7 @@ def test_show_one_release(env: dict[str, str], built_home: Home) -> None:
     assert "diff against v0.1.2" in out
     assert "added     services/runner/agent/notes.py" in out
     assert "/data/params/knn_k/value  10.0 → 12.0" in out
+    assert re.search(r"\bsandbox\s+unconfined \(bubblewrap is not installed\)", out)
 
 
 def test_show_against_another_release(env: dict[str, str]) -> None:

@@ -155,6 +155,9 @@ def test_the_page_renders_the_timeline_and_the_chart(
     # The active release is shown in detail, with its evals against the budgets.
     assert "new route schema" in dom.words and "over budget" in dom.words
     assert "job-9" in dom.words
+    (sandbox,) = dom.find("span", class_="sandbox")  # what its tiers ran candidates under
+    assert sandbox["data-sandbox"] == "bwrap"
+    assert "sandbox bwrap 0.8.0 (bubblewrap: namespaces" in dom.words
 
 
 @pytest.mark.slow
@@ -167,6 +170,7 @@ def test_a_linked_release_shows_its_details_and_diff(chromium: str, service: Ser
     assert "/data/params/knn_k/value" in words
     assert "v0.1.2 (parent)" in words
     assert f"task {TASK} commit" in words  # the release's own task, first of its facts
+    assert "sandbox unconfined (bubblewrap is not installed)" in words
 
 
 @pytest.mark.slow
