@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +64,13 @@ class CommonSettings(BaseSettings):
         default=None,
         description="Task a new home serves: a built-in task's name or a task folder "
         "(default: the project's, in tasks/active.json). A home serves one task for its life.",
+    )
+
+    sandbox: Literal["auto", "bwrap", "none"] = Field(
+        default="auto",
+        description="What candidate processes run under: bubblewrap when it works (auto), "
+        "bubblewrap or fail (bwrap), or unconfined (none; the Architect then refuses "
+        "autonomous coders). Read by the harness in every process (ratchet/sandbox).",
     )
 
     @property

@@ -75,7 +75,7 @@ class SandboxUnavailable(ConfigError):
 
 def configured_mode() -> Mode:
     """The mode ``RATCHET_SANDBOX`` names (``auto`` when unset); ValueError if unknown."""
-    raw = os.environ.get(MODE_ENV, "auto").strip().lower() or "auto"
+    raw = os.environ.get(MODE_ENV, "auto").strip() or "auto"
     for mode in MODES:
         if raw == mode:
             return mode

@@ -15,7 +15,7 @@ def test_the_mode_defaults_to_auto_and_refuses_unknown_words(
 ) -> None:
     monkeypatch.delenv("RATCHET_SANDBOX", raising=False)
     assert configured_mode() == "auto"
-    monkeypatch.setenv("RATCHET_SANDBOX", "BWRAP")
+    monkeypatch.setenv("RATCHET_SANDBOX", "bwrap")
     assert configured_mode() == "bwrap"
     monkeypatch.setenv("RATCHET_SANDBOX", "docker")
     with pytest.raises(ValueError, match="expected one of auto, bwrap, none"):

@@ -144,9 +144,12 @@ def test_doctor_reports_a_sandbox_turned_off(env: dict[str, str], fresh_probe: N
     assert "RATCHET_SANDBOX" in str(sandbox["fix"])
 
 
-def test_doctor_names_a_sandbox_mode_it_does_not_know(env: dict[str, str]) -> None:
-    code, checks = doctor({**env, "RATCHET_SANDBOX": "chroot"})
-    assert code == 1 and "expected one of auto, bwrap, none" in str(checks["sandbox"]["detail"])
+def test_a_sandbox_mode_it_does_not_know_is_refused_with_the_choices(
+    env: dict[str, str],
+) -> None:
+    result = runner.invoke(app, ["doctor", "--json"], env={**env, "RATCHET_SANDBOX": "chroot"})
+    assert result.exit_code == 2
+    assert "sandbox: Input should be 'auto', 'bwrap' or 'none'" in " ".join(result.stderr.split())
 
 
 def test_doctor_reports_bad_settings(env: dict[str, str]) -> None:
