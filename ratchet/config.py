@@ -88,6 +88,11 @@ class CommonSettings(BaseSettings):
         return self.home_path / "locks"
 
     @property
+    def heldout_path(self) -> Path:
+        """Each task's held-out split, out of every tree a candidate runs from."""
+        return self.home_path / "heldout"
+
+    @property
     def logs_path(self) -> Path:
         return self.home_path / "logs"
 

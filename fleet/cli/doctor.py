@@ -24,6 +24,7 @@ from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager
 from ratchet.vcs import ReleaseStore, is_repository
+from ratchet.vcs.workspace import withheld_in_history
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,23 @@ def check_workspace(settings: CommonSettings) -> Check:
         )
     latest = scan.releases[0].version if scan.releases else "no release yet"
     return Check("workspace", True, f"{workspace}: {len(scan.releases)} releases, latest {latest}")
+
+
+def check_heldout(settings: CommonSettings) -> Check:
+    """No held-out split in the workspace's objects: a candidate's worktree shares them."""
+    if not is_repository(settings.workspace_path):
+        return Check("held-out", True, "no workspace yet")
+    found = withheld_in_history(settings.workspace_path)
+    if found:
+        return Check(
+            "held-out",
+            False,
+            f"the workspace's history holds held-out splits ({', '.join(found)}): a candidate "
+            "can read their labels with `git show` (a home made before the held-out vault)",
+            "make a new home (a new RATCHET_HOME, then `ratchet init`): its workspace holds "
+            "no held-out file; this one's history is left as it is",
+        )
+    return Check("held-out", True, f"kept apart in {settings.heldout_path}")
 
 
 def check_state(settings: CommonSettings) -> Check:
@@ -190,6 +208,7 @@ CHECKS: list[Callable[[CommonSettings], Check]] = [
     check_settings,
     check_home_writable,
     check_workspace,
+    check_heldout,
     check_state,
     check_object_store,
     check_ports,
