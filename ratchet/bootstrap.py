@@ -118,7 +118,12 @@ def keep_heldout(settings: CommonSettings) -> list[str]:
             continue
         try:
             with open_repo(root) as repo:
-                data = repo.git.show(f"{revision}:{path}", stdout_as_string=False)
+                data = repo.git.cat_file(
+                    "blob",
+                    f"{revision}:{path}",
+                    stdout_as_string=False,
+                    strip_newline_in_stdout=False,  # the split's bytes, byte for byte
+                )
         except (GitCommandError, NotFoundError):
             continue
         store_heldout_bytes(settings.heldout_path, name, data, f"{root}@{revision}:{path}")
