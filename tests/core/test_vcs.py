@@ -74,7 +74,8 @@ def test_workspace_is_made_from_the_source_never_the_source(
     assert git(workspace, "remote") == ""
     assert git(workspace, "rev-list", "--count", "HEAD") == "1"
     assert head in git(workspace, "log", "-1", "--format=%B")
-    assert git(workspace, "rev-parse", "HEAD^{tree}") == git(source_repo, "rev-parse", "HEAD^{tree}")
+    tree = git(source_repo, "rev-parse", "HEAD^{tree}")
+    assert git(workspace, "rev-parse", "HEAD^{tree}") == tree
     assert ensure_workspace(workspace, source_repo) is False  # idempotent
 
 

@@ -69,7 +69,7 @@ def test_a_tree_without_test_csv_loads_for_serving(tiny: Path, tmp_path: Path) -
     assert task.summary()["test_rows"] is None
     with pytest.raises(NotFoundError, match="the held-out split is not in this tree"):
         task.examples("heldout")
-    with pytest.raises(NotFoundError, match="tiny/test.csv is missing"):
+    with pytest.raises(NotFoundError, match=r"tiny/test\.csv is missing"):
         heldout_examples(task, tmp_path / "empty-vault")
     assert heldout_rows(task, tmp_path / "empty-vault") is None
 
@@ -80,5 +80,5 @@ def test_task_check_and_init_still_require_test_csv(tiny: Path) -> None:
     assert [str(p) for p in found.problems] == [
         "test.csv: missing: a task needs train.csv and test.csv"
     ]
-    with pytest.raises(TaskError, match="test.csv: missing"):
+    with pytest.raises(TaskError, match=r"test\.csv: missing"):
         load_task(tiny, require_test=True)

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from git import GitCommandError, Repo
 
 from fleet.cli.doctor import check_heldout
