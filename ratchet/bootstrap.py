@@ -103,6 +103,7 @@ def keep_heldout(settings: CommonSettings) -> list[str]:
     project's own task comes from the project commit the workspace was made
     from. A home made before the vault existed still has ``test.csv`` in its
     workspace, so that copy is kept (``ratchet doctor`` says to make a new home).
+    A project without the split (a candidate's tree) makes a home without one.
     """
     try:
         name = active_name(settings.workspace_path)
@@ -128,10 +129,12 @@ def keep_heldout(settings: CommonSettings) -> list[str]:
             continue
         store_heldout_bytes(settings.heldout_path, name, data, f"{root}@{revision}:{path}")
         return [f"stored task {name}'s held-out split in {settings.heldout_path / name}"]
-    raise ConfigError(
-        f"task {name}'s held-out split is in neither the workspace nor the project commit "
-        f"it was made from ({project} at {commit or 'unknown'}); make a new RATCHET_HOME"
-    )
+    # A project tree without one (a candidate's tree runs its tests in homes of its
+    # own): the home serves, and its full tier says the split is missing.
+    return [
+        f"task {name} has no held-out split in {project} (at {commit or 'HEAD'}): "
+        "the full tier cannot run in this home"
+    ]
 
 
 def _committed_state(workspace: Path) -> StateDocument:
