@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from fleet.cli.doctor import check_heldout
+from ratchet.bootstrap import initialize
 from ratchet.builds import BuildStore
 from ratchet.config import CommonSettings
 from ratchet.errors import ConfigError
 from ratchet.vcs import ensure_workspace
 from ratchet.vcs.workspace import project_commit, withheld_in_history
 from tests.conftest import git
+from tests.helpers.tasks import write_task
 
 COMMIT = ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm")
 
@@ -89,3 +91,17 @@ def test_doctor_names_a_workspace_whose_history_holds_held_out_splits(
     fresh = CommonSettings(home=tmp_path / "fresh", project_root=cloned_home.project_root)
     ensure_workspace(fresh.workspace_path, fresh.project_root)
     assert check_heldout(fresh).ok
+
+
+def test_a_home_made_from_a_tree_without_a_held_out_split_says_so(
+    tmp_path: Path, source_repo: Path
+) -> None:
+    """A candidate's tests make homes from its tree, which holds no held-out split."""
+    (write_task(source_repo / "tasks" / "tiny") / "test.csv").unlink()
+    (source_repo / "tasks" / "active.json").write_text('{"task": "tiny"}\n')
+    git(source_repo, "add", "-A")
+    git(source_repo, *COMMIT, "a task without its held-out split")
+    settings = CommonSettings(home=tmp_path / "home", project_root=source_repo)
+    steps = initialize(settings).steps
+    assert any("task tiny has no held-out split" in step for step in steps), steps
+    assert not (settings.heldout_path / "tiny").exists()
