@@ -58,7 +58,7 @@ class CommonSettings(BaseSettings):
         default=None, description="OTLP/HTTP base URL; unset means JSON lines in the object store."
     )
     project_root: Path | None = Field(
-        default=None, description="Checkout the workspace is cloned from (default: this source)."
+        default=None, description="Checkout the workspace is made from (default: this source)."
     )
     task: str | None = Field(
         default=None,

@@ -89,7 +89,7 @@ def check_workspace(settings: CommonSettings) -> Check:
             "workspace",
             False,
             f"{workspace} exists but is not a git repository",
-            f"move {workspace} away, then run `ratchet init` to clone a fresh workspace",
+            f"move {workspace} away, then run `ratchet init` to make a fresh workspace",
         )
     scan = ReleaseStore(workspace, settings.locks_path / "release.lock").scan()
     if scan.invalid:

@@ -143,7 +143,7 @@ class Scenario:
 
     def prepare(self) -> tuple[Task, list[Example]]:
         """The home made (serving the task), its task and the training traffic, shuffled."""
-        initialize(self.settings)  # the workspace: a clone of this project, serving the task
+        initialize(self.settings)  # the workspace: this project's tree, serving the task
         task = datasets.task(self.settings.workspace_path)
         self.progress.note(
             f"task {task.name}: {len(task.labels)} intents, "
