@@ -1,4 +1,4 @@
-"""First start: the home folder, the workspace, the first release v0.1.0.
+"""First start: the home folder, the workspace, the held-out vault, the first release v0.1.0.
 
 Idempotent: each step checks before it acts, so ``ratchet init`` and
 ``ratchet up`` can run it on every start, and it also repairs what a crash
@@ -16,11 +16,13 @@ from ratchet.atomic import sweep_temp_files
 from ratchet.config import CommonSettings
 from ratchet.errors import ConfigError, NotFoundError
 from ratchet.state import ACTIVE_KEY, StateDocument, StateManager, open_state_manager
-from ratchet.tasks import Task, active_name, find_task, load_task
+from ratchet.tasks import TASKS_DIR, Task, active_name, find_task, load_task
+from ratchet.tasks.heldout import heldout_file, store_heldout_bytes
+from ratchet.tasks.manifest import TEST
 from ratchet.tasks.workspace import install_task
 from ratchet.vcs import FIRST, ReleaseKind, ReleaseMetadata, ReleaseStore, ensure_workspace
 from ratchet.vcs.repo import open_repo
-from ratchet.vcs.workspace import default_project_root
+from ratchet.vcs.workspace import default_project_root, project_commit
 
 
 @dataclass
@@ -39,7 +41,8 @@ def requested_task(settings: CommonSettings) -> Task | None:
     """The task ``RATCHET_TASK`` names, checked (TaskError before anything is created)."""
     if settings.task is None:
         return None
-    return load_task(find_task(settings.task, settings.project_root or default_project_root()))
+    folder = find_task(settings.task, settings.project_root or default_project_root())
+    return load_task(folder, require_test=True)
 
 
 def initialize(settings: CommonSettings) -> InitReport:
@@ -61,7 +64,9 @@ def initialize(settings: CommonSettings) -> InitReport:
         first = releases.latest()
         if first is None:
             if task is not None:
-                report.steps.extend(install_task(settings.workspace_path, task))
+                report.steps.extend(
+                    install_task(settings.workspace_path, task, settings.heldout_path)
+                )
             first = releases.release(
                 ReleaseMetadata(
                     kind=ReleaseKind.MINOR,
@@ -85,9 +90,51 @@ def initialize(settings: CommonSettings) -> InitReport:
             )
             report.steps.append(f"moved the active pointer to {first.version}")
     report.steps.extend(manager.repair())
+    report.steps.extend(keep_heldout(settings))
     pointer = manager.pointer()
     report.active_version = pointer.version if pointer else None
     return report
+
+
+def keep_heldout(settings: CommonSettings) -> list[str]:
+    """Store the active task's held-out split in the home's vault if it is not there.
+
+    A task brought with ``--task`` was stored by :func:`install_task`; the
+    project's own task comes from the project commit the workspace was made
+    from. A home made before the vault existed still has ``test.csv`` in its
+    workspace, so that copy is kept (``ratchet doctor`` says to make a new home).
+    A project without the split (a candidate's tree) makes a home without one.
+    """
+    try:
+        name = active_name(settings.workspace_path)
+    except NotFoundError:
+        return []  # a project without tasks: nothing is held out
+    if heldout_file(settings.heldout_path, name).is_file():
+        return []
+    path = f"{TASKS_DIR.as_posix()}/{name}/{TEST}"
+    commit = project_commit(settings.workspace_path)
+    project = (settings.project_root or default_project_root()).resolve()
+    for root, revision in ((settings.workspace_path, "HEAD"), (project, commit)):
+        if revision is None:
+            continue
+        try:
+            with open_repo(root) as repo:
+                data = repo.git.cat_file(
+                    "blob",
+                    f"{revision}:{path}",
+                    stdout_as_string=False,
+                    strip_newline_in_stdout=False,  # the split's bytes, byte for byte
+                )
+        except (GitCommandError, NotFoundError):
+            continue
+        store_heldout_bytes(settings.heldout_path, name, data, f"{root}@{revision}:{path}")
+        return [f"stored task {name}'s held-out split in {settings.heldout_path / name}"]
+    # A project tree without one (a candidate's tree runs its tests in homes of its
+    # own): the home serves, and its full tier says the split is missing.
+    return [
+        f"task {name} has no held-out split in {project} (at {commit or 'HEAD'}): "
+        "the full tier cannot run in this home"
+    ]
 
 
 def _committed_state(workspace: Path) -> StateDocument:

@@ -5,6 +5,10 @@ commit's tree (``git archive``), created under a temporary name and renamed
 into place, so a half-extracted build is never used. Where a Docker engine
 exists the same commit becomes an image ``ratchet:{commit}``; that path
 belongs to the container set-up, not here.
+
+A build never holds a held-out split (``tasks/*/test.csv``): a candidate's
+code runs beside it. A workspace made today has none to extract; one made
+before the held-out vault still does, and this keeps it out of every build.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from git import GitCommandError
 
 from ratchet.errors import NotFoundError
 from ratchet.vcs import open_repo
+from ratchet.vcs.workspace import WITHHELD
 
 _COMPLETE = ".ratchet-build-complete"
 
@@ -55,8 +60,11 @@ class BuildStore:
                 raise NotFoundError(f"no commit {commit} in the workspace") from None
             target = self.root / full
             if (target / _COMPLETE).exists():
+                _drop_withheld(target)
                 return target
-            archive = repo.git.archive(full, format="tar", stdout_as_string=False)
+            archive = repo.git.archive(
+                full, "--", ".", f":(exclude,glob){WITHHELD}", format="tar", stdout_as_string=False
+            )
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{full[:12]}-", dir=self.root))
         try:
@@ -72,3 +80,9 @@ class BuildStore:
             with contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(staging)
         return target
+
+
+def _drop_withheld(build: Path) -> None:
+    """Remove held-out splits a build extracted before they were withheld."""
+    for path in build.glob(WITHHELD):
+        path.unlink(missing_ok=True)

@@ -58,7 +58,7 @@ class CommonSettings(BaseSettings):
         default=None, description="OTLP/HTTP base URL; unset means JSON lines in the object store."
     )
     project_root: Path | None = Field(
-        default=None, description="Checkout the workspace is cloned from (default: this source)."
+        default=None, description="Checkout the workspace is made from (default: this source)."
     )
     task: str | None = Field(
         default=None,
@@ -93,6 +93,11 @@ class CommonSettings(BaseSettings):
     @property
     def locks_path(self) -> Path:
         return self.home_path / "locks"
+
+    @property
+    def heldout_path(self) -> Path:
+        """Each task's held-out split, out of every tree a candidate runs from."""
+        return self.home_path / "heldout"
 
     @property
     def logs_path(self) -> Path:

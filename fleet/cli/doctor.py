@@ -25,6 +25,7 @@ from ratchet.objects import open_object_store
 from ratchet.sandbox import SandboxSupport, sandbox_support
 from ratchet.state import open_state_manager
 from ratchet.vcs import ReleaseStore, is_repository
+from ratchet.vcs.workspace import withheld_in_history
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def check_workspace(settings: CommonSettings) -> Check:
             "workspace",
             False,
             f"{workspace} exists but is not a git repository",
-            f"move {workspace} away, then run `ratchet init` to clone a fresh workspace",
+            f"move {workspace} away, then run `ratchet init` to make a fresh workspace",
         )
     scan = ReleaseStore(workspace, settings.locks_path / "release.lock").scan()
     if scan.invalid:
@@ -102,6 +103,23 @@ def check_workspace(settings: CommonSettings) -> Check:
         )
     latest = scan.releases[0].version if scan.releases else "no release yet"
     return Check("workspace", True, f"{workspace}: {len(scan.releases)} releases, latest {latest}")
+
+
+def check_heldout(settings: CommonSettings) -> Check:
+    """No held-out split in the workspace's objects: a candidate's worktree shares them."""
+    if not is_repository(settings.workspace_path):
+        return Check("held-out", True, "no workspace yet")
+    found = withheld_in_history(settings.workspace_path)
+    if found:
+        return Check(
+            "held-out",
+            False,
+            f"the workspace's history holds held-out splits ({', '.join(found)}): a candidate "
+            "can read their labels with `git show` (a home made before the held-out vault)",
+            "make a new home (a new RATCHET_HOME, then `ratchet init`): its workspace holds "
+            "no held-out file; this one's history is left as it is",
+        )
+    return Check("held-out", True, f"kept apart in {settings.heldout_path}")
 
 
 def check_state(settings: CommonSettings) -> Check:
@@ -231,6 +249,7 @@ CHECKS: list[Callable[[CommonSettings], Check]] = [
     check_settings,
     check_home_writable,
     check_workspace,
+    check_heldout,
     check_state,
     check_object_store,
     check_ports,

@@ -62,6 +62,7 @@ def evaluate(
         unit_tests=tuple(settings.fast_tests),
         shards=settings.full_shards,
         heldout_sample=settings.heldout_sample or None,
+        heldout=settings.heldout_path,
     )
 
     def progress(report: object) -> None:

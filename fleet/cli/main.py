@@ -31,6 +31,7 @@ from ratchet.config import CommonSettings, load
 from ratchet.errors import ConfigError, NotFoundError, RatchetError
 from ratchet.state import Pointer, StateManager
 from ratchet.tasks import TaskError, active_task
+from ratchet.tasks.heldout import heldout_rows
 from services.architect.cli import feedback, jobs
 from services.versions.cli import versions_app
 
@@ -229,7 +230,7 @@ def _task_summary(settings: CommonSettings) -> dict[str, object] | None:
         task = active_task(settings.workspace_path)
     except RatchetError as exc:
         return {"error": str(exc)}
-    return task.summary()
+    return {**task.summary(), "test_rows": heldout_rows(task, settings.heldout_path)}
 
 
 def _print_task(task: object) -> None:

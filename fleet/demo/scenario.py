@@ -43,6 +43,7 @@ from ratchet.datasets import Example
 from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
 from ratchet.tasks import Task, find_task
+from ratchet.tasks.heldout import heldout_rows
 from ratchet.vcs.workspace import default_project_root
 from services.architect.baseline import measured
 
@@ -142,11 +143,12 @@ class Scenario:
 
     def prepare(self) -> tuple[Task, list[Example]]:
         """The home made (serving the task), its task and the training traffic, shuffled."""
-        initialize(self.settings)  # the workspace: a clone of this project, serving the task
+        initialize(self.settings)  # the workspace: this project's tree, serving the task
         task = datasets.task(self.settings.workspace_path)
         self.progress.note(
             f"task {task.name}: {len(task.labels)} intents, "
-            f"{len(task.train_rows)} training rows, {len(task.test_rows)} held out"
+            f"{len(task.train_rows)} training rows, "
+            f"{heldout_rows(task, self.settings.heldout_path)} held out"
         )
         train = list(datasets.load(self.settings.workspace_path, "train"))
         random.Random(self.plan.seed).shuffle(train)
@@ -355,7 +357,11 @@ class Scenario:
         objects = open_object_store(self.settings)
         releases = {r.version: r for r in release_store(self.settings).releases()}
         builds = BuildStore(self.settings.workspace_path, self.settings.home_path / "builds")
-        options = CiOptions(unit_tests=(), heldout_sample=self.plan.heldout_sample or None)
+        options = CiOptions(
+            unit_tests=(),
+            heldout_sample=self.plan.heldout_sample or None,
+            heldout=self.settings.heldout_path,
+        )
         out = []
         for row in rows:
             if row.heldout_accuracy is None:

@@ -1,11 +1,13 @@
 """The full tier (minutes): real processes, the held-out split over MCP, the SLO budgets.
 
 The candidate's Runner and Tuner start as real processes from its code root
-(:mod:`ratchet.ci.candidate`). The held-out split, read from ``data_root``
-(never from the candidate), is sharded over concurrent official MCP clients
-calling ``route``; each call is timed at the client. The tier measures
-held-out accuracy (a failed call counts as wrong), the p95 latency and the
-error rate, and records both services' tool lists for the release's bump.
+(:mod:`ratchet.ci.candidate`). The held-out split, read from the home's vault
+(``heldout``; :mod:`ratchet.tasks.heldout`) for the task ``data_root`` serves,
+never from the candidate (no tree it runs from holds it), is sharded over
+concurrent official MCP clients calling ``route``; each call is timed at the
+client. The tier measures held-out accuracy (a failed call counts as wrong),
+the p95 latency and the error rate, and records both services' tool lists for
+the release's bump.
 
 The state is served as users get it: each held-out message is a new
 conversation, and the Runner picks its arm as it does for any client
@@ -54,6 +56,7 @@ from ratchet.ci.report import TierReport
 from ratchet.datasets import Example
 from ratchet.errors import RatchetError
 from ratchet.state import StateDocument
+from ratchet.tasks.heldout import heldout_examples
 
 
 def sample_of(examples: tuple[Example, ...], size: int | None) -> list[Example]:
@@ -239,13 +242,19 @@ def run_full(
     shards: int = 1,
     sample: int | None = None,
     budgets: Budgets | None = None,
+    heldout: Path | None = None,
 ) -> TierReport:
-    """Serve ``state`` with the code under ``code_root`` and judge it on the held-out split."""
+    """Serve ``state`` with the code under ``code_root`` and judge it on the held-out split.
+
+    ``heldout`` is the home's vault; None (a project checkout) reads the split
+    from ``data_root``'s own task folder.
+    """
     started = time.monotonic()
     try:
         budgets = budgets or load_budgets(code_root)
-        examples = sample_of(datasets.load(data_root, "heldout"), sample)
-        oos_label = oos_label_of(datasets.task(data_root))
+        task = datasets.task(data_root)
+        examples = sample_of(heldout_examples(task, heldout), sample)
+        oos_label = oos_label_of(task)
     except RatchetError as exc:
         return TierReport.failed("full", 0.0, f"cannot read the tier's inputs: {exc}")
     limits = budgets.limits("full")

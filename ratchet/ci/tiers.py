@@ -3,8 +3,10 @@
 One entry point for the Architect's jobs and ``ratchet eval --tier``: each
 tier runs the code under ``code_root`` in its own processes with its limits,
 and reports its timing, metrics and verdict against ``ci/budgets.json``.
-``data_root`` is where the splits are read from: a tree the candidate cannot
-change (the active release's), so no candidate grades itself on its own data.
+``data_root`` is where the training splits are read from: a tree the
+candidate cannot change (the active release's), so no candidate grades itself
+on its own data. The held-out split is in no tree at all: the full tier reads
+it from ``CiOptions.heldout``, the home's vault.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ class CiOptions:
     unit_tests: tuple[str, ...] = ("tests/services/runner",)  # the fast tier's pytest paths
     shards: int = 1  # concurrent MCP clients in the full tier
     heldout_sample: int | None = None  # None: the whole held-out split
+    # The home's held-out vault (`<home>/heldout`); None: the data tree's own
+    # test.csv, which only a project checkout has.
+    heldout: Path | None = None
 
 
 def run_tier(
@@ -56,6 +61,7 @@ def run_tier(
             data_root,
             shards=options.shards,
             sample=options.heldout_sample,
+            heldout=options.heldout,
         )
     raise ValueError(f"unknown tier {tier!r}: expected one of {', '.join(TIERS)}")
 

@@ -5,6 +5,11 @@ file and line; :func:`ratchet.tasks.task.load_task` refuses a folder with any.
 Duplicates and test rows that repeat a training row (leakage) are problems
 unless the manifest's ``accept`` keeps them: a published benchmark is kept as
 published, and ``ratchet task check`` still lists them as warnings.
+
+A task a user brings has both splits (``task check``, ``task import``, ``init``
+check them together); a tree Ratchet serves from has ``train.csv`` only: its
+held-out split is kept out of every tree a candidate runs from
+(:mod:`ratchet.tasks.heldout`), so there only the training checks run.
 """
 
 from __future__ import annotations
@@ -36,8 +41,11 @@ class Inspection:
         return not self.problems
 
 
-def inspect(folder: Path) -> Inspection:
-    """Read and check the task in ``folder`` (nothing is written)."""
+def inspect(folder: Path, *, require_test: bool = True) -> Inspection:
+    """Read and check the task in ``folder`` (nothing is written).
+
+    ``require_test=False`` (a served tree) checks ``test.csv`` only when present.
+    """
     found = Inspection(folder)
     if not folder.is_dir():
         found.problems.append(Problem(str(folder), None, "not a folder"))
@@ -47,7 +55,8 @@ def inspect(folder: Path) -> Inspection:
     if manifest is None:
         return found
     found.manifest = manifest
-    for name in (TRAIN, TEST):
+    has_test = (folder / TEST).is_file()
+    for name in (TRAIN, TEST) if require_test else (TRAIN,):
         if not (folder / name).is_file():
             found.problems.append(
                 Problem(name, None, "missing: a task needs train.csv and test.csv")
@@ -55,8 +64,10 @@ def inspect(folder: Path) -> Inspection:
     if found.problems:
         return found
     found.train = read_table(folder / TRAIN, manifest.text_column, manifest.label_column)
-    found.test = read_table(folder / TEST, manifest.text_column, manifest.label_column)
-    found.problems.extend(found.train.problems + found.test.problems)
+    found.problems.extend(found.train.problems)
+    if has_test:
+        found.test = read_table(folder / TEST, manifest.text_column, manifest.label_column)
+        found.problems.extend(found.test.problems)
     found.labels = manifest.labels or tuple(
         sorted(set(found.train.label_counts()) - {manifest.oos_label})
     )
@@ -66,10 +77,12 @@ def inspect(folder: Path) -> Inspection:
     return found
 
 
-def _check_labels(found: Inspection, manifest: IntentManifest, train: Table, test: Table) -> None:
+def _check_labels(
+    found: Inspection, manifest: IntentManifest, train: Table, test: Table | None
+) -> None:
     allowed = set(found.labels) | {manifest.oos_label}
     counts = train.label_counts()
-    for table in (train, test):
+    for table in (train, test) if test is not None else (train,):
         for row in table.rows:
             if row.label not in allowed:
                 reason = "not a declared label" if manifest.labels else "not a label of train.csv"
@@ -86,7 +99,8 @@ def _check_labels(found: Inspection, manifest: IntentManifest, train: Table, tes
             Problem(TRAIN, None, f"{len(found.labels)} label(s): a task needs two or more")
         )
     oos = manifest.oos_label
-    if oos is not None and oos not in counts and any(row.label == oos for row in test.rows):
+    tested = test.rows if test is not None else []
+    if oos is not None and oos not in counts and any(row.label == oos for row in tested):
         found.warnings.append(
             Problem(
                 TRAIN,
@@ -140,12 +154,16 @@ def repeated_rows(table: Table) -> list[tuple[Problem, bool]]:
     return found
 
 
-def _check_repeats(found: Inspection, manifest: IntentManifest, train: Table, test: Table) -> None:
+def _check_repeats(
+    found: Inspection, manifest: IntentManifest, train: Table, test: Table | None
+) -> None:
     accepted = set(manifest.accept)
-    for table in (train, test):
+    for table in (train, test) if test is not None else (train,):
         for problem, duplicate in repeated_rows(table):
             keep = duplicate and "duplicates" in accepted
             (found.warnings if keep else found.problems).append(problem)
+    if test is None:  # a served tree: its held-out split was checked where it was stored
+        return
     in_train = {normalised(row.text): row.line for row in train.rows}
     for row in test.rows:
         if normalised(row.text) in in_train:

@@ -2,7 +2,10 @@
 
 A code root (the project, a home's workspace, a release's build) serves the
 task named by ``tasks/active.json``; the task's folder is ``tasks/<name>/`` in
-the same tree, so a release carries the data it was judged on.
+the same tree, so a release carries the data it was trained on. Its held-out
+split (``test.csv``) is in the project's checkout and in a folder a user
+brings, never in a home's trees: there the harness reads it from the home's
+``heldout/`` folder (:mod:`ratchet.tasks.heldout`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class Task:
     manifest: IntentManifest
     labels: tuple[str, ...]  # the in-scope labels, in the declared (or sorted) order
     train_rows: tuple[Example, ...]  # all of train.csv: train and dev
-    test_rows: tuple[Example, ...]
+    test_rows: tuple[Example, ...] | None  # None: test.csv is not in this tree
 
     @property
     def name(self) -> str:
@@ -50,6 +53,11 @@ class Task:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}: one of {', '.join(SPLITS)}")
         if split == "heldout":
+            if self.test_rows is None:
+                raise NotFoundError(
+                    f"task {self.name}: the held-out split is not in this tree "
+                    f"({self.folder}); the harness reads it from the home's heldout/ folder"
+                )
             return self.test_rows
         return tuple(e for e in self.train_rows if is_dev(e.text) == (split == "dev"))
 
@@ -92,7 +100,7 @@ class Task:
             "labels": len(self.labels),
             "oos_label": self.oos_label,
             "train_rows": len(self.train_rows),
-            "test_rows": len(self.test_rows),
+            "test_rows": None if self.test_rows is None else len(self.test_rows),
             "source": self.manifest.source,
             "licence": self.manifest.licence,
         }
@@ -107,17 +115,22 @@ def default_replies(label: str) -> list[str]:
     ]
 
 
-def load_task(folder: Path) -> Task:
-    """The task in ``folder``; TaskError naming every problem if it has any."""
-    found = inspect(folder)
-    if not found.ok or found.manifest is None or found.train is None or found.test is None:
+def load_task(folder: Path, *, require_test: bool = False) -> Task:
+    """The task in ``folder``; TaskError naming every problem if it has any.
+
+    A served tree has no ``test.csv`` (its task's ``test_rows`` are None);
+    ``require_test`` is for a task a user brings, whose splits are checked together.
+    """
+    found = inspect(folder, require_test=require_test)
+    if not found.ok or found.manifest is None or found.train is None:
         raise TaskError(str(folder), found.problems)
+    test = found.test
     return Task(
         folder,
         found.manifest,
         found.labels,
         tuple(Example(row.text, row.label) for row in found.train.rows),
-        tuple(Example(row.text, row.label) for row in found.test.rows),
+        None if test is None else tuple(Example(row.text, row.label) for row in test.rows),
     )
 
 

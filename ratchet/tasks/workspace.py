@@ -3,9 +3,11 @@
 The project ships ready for its default task. Another task is installed by
 one human commit in the workspace, so v0.1.0 already serves it and every
 release after carries it: the task's folder under ``tasks/`` (copied in when
-it comes from outside the project), ``tasks/active.json``, the first state
-(the agent named after the task, a reply set per label), the micro tier's
-golden cases, and the task's service objectives in ``ci/budgets.json``.
+it comes from outside the project) without its ``test.csv``, which goes to the
+home's held-out vault instead (:mod:`ratchet.tasks.heldout`),
+``tasks/active.json``, the first state (the agent named after the task, a
+reply set per label), the micro tier's golden cases, and the task's service
+objectives in ``ci/budgets.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ratchet.atomic import atomic_write_bytes
 from ratchet.ci.agent_process import agent_process
 from ratchet.errors import ConfigError, NotFoundError
 from ratchet.state import ACTIVE_KEY, StateDocument
+from ratchet.tasks.heldout import store_heldout
+from ratchet.tasks.manifest import TEST
 from ratchet.tasks.task import (
     ACTIVE_FILE,
     DRAWN_GOLDEN,
@@ -39,12 +43,17 @@ HELDOUT_STANDARD_ERRORS = 3.0
 BUDGETS_FILE = Path("ci") / "budgets.json"
 
 
-def install_task(workspace: Path, task: Task) -> list[str]:
-    """Commit ``task`` into ``workspace`` unless it serves it already; the steps taken."""
+def install_task(workspace: Path, task: Task, vault: Path) -> list[str]:
+    """Commit ``task`` into ``workspace`` unless it serves it already; the steps taken.
+
+    ``task`` is a folder with both splits; its ``test.csv`` is stored in ``vault``
+    (the home's ``heldout/``) and never copied into the workspace.
+    """
     target = workspace / TASKS_DIR / task.name
     current = _active_or_none(workspace)
     if current == task.name and target.resolve() == task.folder.resolve():
         return []
+    store_heldout(vault, task)
     if target.exists() and target.resolve() != task.folder.resolve():
         if not _same_files(target, task.folder):
             raise ConfigError(
@@ -52,13 +61,15 @@ def install_task(workspace: Path, task: Task) -> list[str]:
                 f"{task.folder}; rename yours (`name` in its task.toml)"
             )
     elif not target.exists():
-        shutil.copytree(task.folder, target, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+        shutil.copytree(
+            task.folder, target, ignore=shutil.ignore_patterns(".*", "__pycache__", TEST)
+        )
     installed = load_task(target)
     _write_json(workspace / ACTIVE_FILE, {"task": installed.name})
     state = first_state(workspace, installed)
     _write_json(workspace / "state" / ACTIVE_KEY, state.to_json())
     first = measure_first_release(workspace, installed, state)
-    budgets = budgets_for(workspace, installed, first)
+    budgets = budgets_for(workspace, task, first)  # the brought folder's: it has test.csv
     _write_json(workspace / BUDGETS_FILE, budgets)
     cases = first.golden
     _write_json(
@@ -90,10 +101,18 @@ def _active_or_none(workspace: Path) -> str | None:
 
 
 def _same_files(left: Path, right: Path) -> bool:
-    names = sorted(p.name for p in right.iterdir() if p.is_file() and not p.name.startswith("."))
-    if names != sorted(p.name for p in left.iterdir() if p.is_file()):
+    """The same task files, held-out split aside (the workspace's copy has none)."""
+
+    def names(folder: Path) -> list[str]:
+        return sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.name != TEST
+        )
+
+    if names(left) != names(right):
         return False
-    return all((left / n).read_bytes() == (right / n).read_bytes() for n in names)
+    return all((left / n).read_bytes() == (right / n).read_bytes() for n in names(right))
 
 
 def first_state(workspace: Path, task: Task) -> StateDocument:
@@ -157,7 +176,7 @@ def budgets_for(workspace: Path, task: Task, first: FirstRelease) -> dict[str, A
     noise of an accuracy measured on as many rows as it has.
     """
     budgets: dict[str, Any] = json.loads((workspace / BUDGETS_FILE).read_text())
-    p, rows = first.dev_accuracy, max(1, len(task.test_rows))
+    p, rows = first.dev_accuracy, max(1, len(task.examples("heldout")))
     noise = HELDOUT_STANDARD_ERRORS * math.sqrt(p * (1 - p) / rows)
     for key, margin in (
         ("min_dev_accuracy", FLOOR_MARGIN),

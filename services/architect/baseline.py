@@ -20,6 +20,7 @@ from ratchet.ci.tiers import CiOptions, run_tier, summary_of
 from ratchet.errors import ConflictError
 from ratchet.objects import ObjectStore
 from ratchet.state import ActiveState, StateDocument
+from ratchet.tasks.heldout import heldout_examples
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ def measured(
     API lists it and the next reader does not measure again.
     """
     key = summary_key(commit)
-    calls = len(sample_of(datasets.load(build, "heldout"), options.heldout_sample))
+    examples = heldout_examples(datasets.task(build), options.heldout)
+    calls = len(sample_of(examples, options.heldout_sample))
     stored = objects.get_or_none(key)
     if stored is not None:
         summary = json.loads(stored.data)
@@ -95,4 +97,8 @@ def measured(
 
 
 def _rest(options: CiOptions) -> dict[str, Any]:
-    return {"shards": options.shards, "heldout_sample": options.heldout_sample}
+    return {
+        "shards": options.shards,
+        "heldout_sample": options.heldout_sample,
+        "heldout": options.heldout,
+    }

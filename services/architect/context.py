@@ -47,6 +47,7 @@ class ArchitectContext:
                 unit_tests=tuple(settings.fast_tests),
                 shards=settings.full_shards,
                 heldout_sample=settings.heldout_sample or None,
+                heldout=settings.heldout_path,
             ),
         )
 

@@ -58,7 +58,10 @@ class TaskInfo(BaseModel):
     label_names: list[str] = Field(description="The in-scope labels, in the declared order.")
     oos_label: str | None = Field(description="The reserved label of out-of-scope rows, if any.")
     train_rows: int = Field(description="Rows of train.csv: train and dev.")
-    test_rows: int = Field(description="Rows of test.csv: the held-out split.")
+    test_rows: int | None = Field(
+        description="Rows of test.csv: the held-out split, kept in the home's heldout/ folder "
+        "(null when it is not there)."
+    )
     source: str
     licence: str
 

@@ -24,6 +24,7 @@ from ratchet.errors import NotFoundError
 from ratchet.objects import open_object_store
 from ratchet.state import Pointer, StateManager, open_state_manager
 from ratchet.state.pointer import POINTER_KEY
+from ratchet.tasks.heldout import heldout_rows
 from ratchet.vcs import LearnedFrom, ReleaseKind, ReleaseStore
 
 from . import diffs, evals, gitread
@@ -247,6 +248,7 @@ class VersionRegistry:
         return TaskInfo.model_validate(
             {
                 **task.summary(),
+                "test_rows": heldout_rows(task, self.settings.heldout_path),
                 "description": task.manifest.description,
                 "label_names": list(task.labels),
             }

@@ -15,8 +15,10 @@ from ratchet.ci.out_of_scope import judged, scope_metrics
 from ratchet.datasets import Example
 from ratchet.policy import budget_loosenings
 from ratchet.state import StateDocument
+from ratchet.tasks import load_task
+from ratchet.tasks.heldout import load_heldout, store_heldout
 from tests.conftest import PROJECT_ROOT
-from tests.helpers.oos_task import OOS, serving_tree
+from tests.helpers.oos_task import NAME, OOS, serving_tree
 
 ROWS = [Example("a", "weather"), Example("b", "music"), Example("x", OOS), Example("y", OOS)]
 
@@ -125,4 +127,28 @@ def test_the_full_tier_serves_out_of_scope_answers_over_mcp(tmp_path: Path) -> N
     report = run_full(state(0.7), root, root, budgets=budgets)
     assert report.passed, report.reason
     assert report.metrics["heldout_in_scope_accuracy"] == 1.0
+    assert report.metrics["heldout_oos_recall"] >= 0.9  # type: ignore[operator]
+
+
+def test_the_full_tier_reads_no_held_out_split_from_a_tree_without_one(tmp_path: Path) -> None:
+    root = serving_tree(tmp_path / "tree")
+    (root / "tasks" / NAME / "test.csv").unlink()  # as in a home's tree
+    report = run_full(state(0.7), root, root, budgets=gated())
+    assert not report.passed and "the held-out split is not in this tree" in report.reason
+    empty = run_full(state(0.7), root, root, budgets=gated(), heldout=tmp_path / "heldout")
+    assert not empty.passed and f"{NAME}/test.csv is missing" in empty.reason
+
+
+@pytest.mark.slow  # a Runner and a Tuner as real processes
+def test_the_full_tier_measures_the_vaults_split(tmp_path: Path) -> None:
+    """A home's case: the tree has no test.csv, the harness reads the vault's."""
+    root = serving_tree(tmp_path / "tree", with_code=True)
+    vault = tmp_path / "home" / "heldout"
+    store_heldout(vault, load_task(root / "tasks" / NAME))
+    (root / "tasks" / NAME / "test.csv").unlink()
+    budgets = gated(min_heldout_accuracy=0.9, min_oos_recall=0.9)
+    budgets.exploration.max_cost = 1.0
+    report = run_full(state(0.7), root, root, budgets=budgets, heldout=vault)
+    assert report.passed, report.reason
+    assert report.details["calls"] == len(load_heldout(vault, load_task(root / "tasks" / NAME)))
     assert report.metrics["heldout_oos_recall"] >= 0.9  # type: ignore[operator]

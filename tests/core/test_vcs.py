@@ -66,8 +66,16 @@ def test_bumps_and_the_first_release() -> None:
     assert Version.parse("v0.10.0") > Version.parse("v0.9.9")  # numeric, not lexical
 
 
-def test_workspace_is_a_clone_never_the_source(workspace: Path, source_repo: Path) -> None:
-    assert git(workspace, "remote", "get-url", "origin") == str(source_repo)
+def test_workspace_is_made_from_the_source_never_the_source(
+    workspace: Path, source_repo: Path
+) -> None:
+    """One root commit of the source's HEAD tree, naming it; no remote points back."""
+    head = git(source_repo, "rev-parse", "HEAD")
+    assert git(workspace, "remote") == ""
+    assert git(workspace, "rev-list", "--count", "HEAD") == "1"
+    assert head in git(workspace, "log", "-1", "--format=%B")
+    tree = git(source_repo, "rev-parse", "HEAD^{tree}")
+    assert git(workspace, "rev-parse", "HEAD^{tree}") == tree
     assert ensure_workspace(workspace, source_repo) is False  # idempotent
 
 

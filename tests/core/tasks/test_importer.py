@@ -43,7 +43,7 @@ def test_the_split_is_stratified_with_the_share_per_label(tmp_path: Path) -> Non
     import_csv(request(user_csv(tmp_path / "in.csv"), tmp_path / "task", test_share=0.2))
     task = load_task(tmp_path / "task")
     for label in task.labels:
-        assert sum(e.intent == label for e in task.test_rows) == 3  # round(0.2 * 15)
+        assert sum(e.intent == label for e in task.examples("heldout")) == 3  # round(0.2 * 15)
         assert sum(e.intent == label for e in task.train_rows) == 12
 
 
@@ -66,7 +66,7 @@ def test_out_of_scope_rows_keep_their_label_in_both_splits(tmp_path: Path) -> No
     import_csv(request(user_csv(tmp_path / "in.csv", oos=10), tmp_path / "t", oos_label="OOS"))
     task = load_task(tmp_path / "t")
     assert task.oos_label == "OOS" and "OOS" not in task.labels and task.has_oos()
-    assert sum(e.intent == "OOS" for e in task.test_rows) == 2
+    assert sum(e.intent == "OOS" for e in task.examples("heldout")) == 2
     assert sum(e.intent == "OOS" for e in task.train_rows) == 8
 
 

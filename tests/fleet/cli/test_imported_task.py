@@ -54,7 +54,7 @@ def support_csv(path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["message", "intent"])
-        for example in hwu.train_rows + hwu.test_rows:
+        for example in hwu.train_rows + hwu.examples("heldout"):
             if normalised(example.text) in seen:
                 continue
             seen.add(normalised(example.text))

@@ -67,6 +67,8 @@ def test_v010_heldout_accuracy_is_what_was_measured(tmp_path: Path) -> None:
     task = datasets.task(PROJECT_ROOT)
     if task.name not in V010_HELDOUT:
         pytest.skip(f"no measured v0.1.0 accuracy for task {task.name}")
+    if task.test_rows is None:  # a home's tree (the fast tier runs this suite in one)
+        pytest.skip("the held-out split is not in this tree: only the full tier reads it")
     router = RouterFactory(FilesystemObjectStore(tmp_path), PROJECT_ROOT).build(
         default_state(LABELS).model_dump(mode="json")
     )
