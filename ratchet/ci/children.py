@@ -74,6 +74,7 @@ class Child:
     cgroup: Path | None = None
     disk: DiskWatch | None = None
     _limit_hit: bool = False  # its cgroup's verdict, read before the cgroup goes
+    pids: cgroups.LimitWatch | None = None
 
     def violation(self) -> str | None:
         """Which of the sandbox's limits stopped the process, if one did."""
@@ -86,7 +87,8 @@ class Child:
                 "stopped by the sandbox's process limit "
                 f"({self.confinement.max_processes} processes and threads)"
             )
-        if self.process.returncode == -signal.SIGXFSZ:
+        # Unconfined, the signal ends the process; bubblewrap reports its child's as 128 + n.
+        if self.process.returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
             return "killed: a file over the sandbox's size limit"
         return None
 
@@ -116,6 +118,8 @@ class Child:
         process.wait()
         if self.disk is not None:
             self.disk.stop()
+        if self.pids is not None:
+            self.pids.stop()
         self._limit_hit = self._limit_hit or cgroups.hit_limit(self.cgroup)
         cgroups.remove(self.cgroup)
         if self.record is not None:
@@ -246,6 +250,8 @@ def _start_confined(
             os.killpg(process.pid, signal.SIGKILL)
 
     child.disk = DiskWatch(confinement.written, confinement.disk_mb, full)
+    if group is not None:  # a fork bomb is stopped when it hits the limit, not at the timeout
+        child.pids = cgroups.LimitWatch(group, full)
     return child
 
 

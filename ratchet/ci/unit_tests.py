@@ -43,6 +43,7 @@ _EXIT_MEANING = {
 _PREFIX = re.compile(r"^(INTERNALERROR>|E)\s+")  # pytest's markers on traceback lines
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b:?")
 _SUMMARY_LINE = re.compile(r"^=*\s*\d+ (passed|failed|error|errors|skipped|deselected)\b")
+_PASSED = re.compile(r"\b[1-9]\d* passed\b")  # pytest's summary names at least one pass
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,16 @@ def _first_failed(output: str) -> str | None:
 
 
 def verdict(returncode: int, output: str) -> UnitTestRun:
-    """What a pytest exit code and output mean for the candidate."""
+    """What a pytest exit code and output mean for the candidate: a pass needs exit 0 and
+    pytest's summary of at least one passed test (a process that exits 0 early, before
+    its tests ran, has not passed them)."""
     tail = "\n".join(output.strip().splitlines()[-TAIL_LINES:])
-    if returncode == 0:
-        return UnitTestRun(True, f"unit tests passed: {_summary_line(output) or 'ok'}", tail)
+    summary = _summary_line(output)
+    if returncode == 0 and summary is not None and _PASSED.search(summary):
+        return UnitTestRun(True, f"unit tests passed: {summary}", tail)
+    if returncode == 0:  # e.g. a conftest's os._exit(0) before any test ran
+        said = summary or "no summary"
+        return UnitTestRun(False, f"unit tests: no test passed, yet pytest exited 0 ({said})", tail)
     meaning = _EXIT_MEANING.get(returncode, f"pytest exited with {returncode}")
     if returncode == 1:  # the suite ran: say how it ended and the first test that failed
         meaning = f"{meaning} ({_summary_line(output) or 'no summary'})"

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 _ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"))
 PARENT = "ratchet-sandboxes"
 SETTLE_S = 60.0
+POLL_S = 0.1
 
 
 @cache
@@ -89,6 +92,32 @@ def hit_limit(group: Path | None) -> bool:
             if key == "max":
                 return int(value) > 0
     return False
+
+
+class LimitWatch:
+    """Calls ``on_hit`` once when a fork in ``group`` fails on its limit, while it runs.
+
+    The limit alone holds a fork bomb's count but not its cost: its processes go on
+    spinning, retrying their forks, until the tier's time runs out. A process that
+    hits the limit is stopped at once instead, and its run says which rule stopped it.
+    """
+
+    def __init__(self, group: Path, on_hit: Callable[[], None]) -> None:
+        self.group = group
+        self._on_hit = on_hit
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sandbox-pids", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_S):
+            if hit_limit(self.group):
+                self._on_hit()
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def named(name: str) -> Path | None:

@@ -71,8 +71,12 @@ def sweep(now: float | None = None) -> int:
     return removed
 
 
+ENTRY_BYTES = 4096  # what an entry costs at least: its inode (empty files are not free)
+
+
 def usage(path: Path) -> int:
-    """Bytes allocated under ``path`` (blocks, so sparse files count as written)."""
+    """Bytes allocated under ``path`` (blocks, so sparse files count as written; each
+    entry at least :data:`ENTRY_BYTES`, so a million empty files count as 4 GB)."""
     total = 0
     stack = [path]
     while stack:
@@ -81,8 +85,10 @@ def usage(path: Path) -> int:
                 with contextlib.suppress(OSError):
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(Path(entry.path))
+                        total += ENTRY_BYTES
                     else:
-                        total += entry.stat(follow_symlinks=False).st_blocks * 512
+                        blocks = entry.stat(follow_symlinks=False).st_blocks * 512
+                        total += max(blocks, ENTRY_BYTES)
     return total
 
 
