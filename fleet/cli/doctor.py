@@ -230,7 +230,8 @@ def check_sandbox(settings: CommonSettings) -> Check:
     if support.available:
         detail = (
             f"{support.kind} {support.version or '(version unknown)'} "
-            f"(RATCHET_SANDBOX={support.mode}): process count held by {support.process_limit}"
+            f"(RATCHET_SANDBOX={support.mode}): process count held by {support.process_limit}, "
+            f"memory by {support.memory_limit}"
         )
         return Check("sandbox", True, detail)
     if support.mode == "none":

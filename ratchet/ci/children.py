@@ -52,9 +52,9 @@ from typing import IO, Any
 from ratchet.atomic import atomic_write_bytes, sweep_temp_files
 from ratchet.ci.limits import tied_to_parent
 from ratchet.ci.processes import TOKEN_VAR, alive, kill_carriers, proc_stat
-from ratchet.sandbox import Confinement, SandboxUnavailable, cgroups, sandbox_support
-from ratchet.sandbox import volume as volumes
-from ratchet.sandbox.volume import DiskWatch
+from ratchet.sandbox import Confinement, SandboxUnavailable, sandbox_support
+from ratchet.sandbox import guard as guards
+from ratchet.sandbox.guard import Guard
 
 
 def ledger_dir() -> Path:
@@ -65,32 +65,16 @@ def ledger_dir() -> Path:
 @dataclass
 class Child:
     """A process started by :func:`start`: the process, its token, its record, and for a
-    confined candidate its sandbox's cgroup and disk watch."""
+    sandboxed candidate the guard of its limits."""
 
     process: subprocess.Popen[Any]
     token: str
     record: Path | None
-    confinement: Confinement | None = None
-    cgroup: Path | None = None
-    disk: DiskWatch | None = None
-    _limit_hit: bool = False  # its cgroup's verdict, read before the cgroup goes
-    pids: cgroups.LimitWatch | None = None
+    guard: Guard | None = None  # a confined candidate's limits
 
     def violation(self) -> str | None:
         """Which of the sandbox's limits stopped the process, if one did."""
-        if self.confinement is None:
-            return None
-        if self.disk is not None and self.disk.tripped:
-            return f"killed: over the sandbox's disk quota ({self.confinement.disk_mb} MB)"
-        if self._limit_hit or cgroups.hit_limit(self.cgroup):
-            return (
-                "stopped by the sandbox's process limit "
-                f"({self.confinement.max_processes} processes and threads)"
-            )
-        # Unconfined, the signal ends the process; bubblewrap reports its child's as 128 + n.
-        if self.process.returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
-            return "killed: a file over the sandbox's size limit"
-        return None
+        return None if self.guard is None else self.guard.verdict(self.process.returncode)
 
     @property
     def pid(self) -> int:
@@ -116,12 +100,8 @@ class Child:
             os.killpg(process.pid, signal.SIGKILL)
         kill_carriers(self.token)
         process.wait()
-        if self.disk is not None:
-            self.disk.stop()
-        if self.pids is not None:
-            self.pids.stop()
-        self._limit_hit = self._limit_hit or cgroups.hit_limit(self.cgroup)
-        cgroups.remove(self.cgroup)
+        if self.guard is not None:
+            self.guard.release()
         if self.record is not None:
             self.record.unlink(missing_ok=True)
         return process.returncode
@@ -168,12 +148,11 @@ def reap_orphans(directory: Path | None = None) -> list[int]:
         if alive(owner, start):
             continue
         killed += kill_carriers(str(token))
-        cgroups.remove(cgroups.named(str(token)))
+        guards.reap(str(token))
         path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         sweep_temp_files(directory)
-    cgroups.sweep()  # the emptied cgroups of killed harnesses' sandboxes
-    volumes.sweep()  # and their candidates' volumes, a day after last use
+    guards.sweep()  # what killed harnesses' sandboxes left
     return killed
 
 
@@ -224,34 +203,28 @@ def _start_confined(
         raise SandboxUnavailable(f"RATCHET_SANDBOX=bwrap, but {support.reason}")
     child_env = {**confinement.environment(env), TOKEN_VAR: token}
     command = list(args)
-    group: Path | None = None
-    procs: int | None = None
+    guard: Guard | None = None
     if support.available and support.bwrap is not None:
         command = confinement.command(support.bwrap, args)
-        group = cgroups.create(token, confinement.max_processes)
-        procs = cgroups.procs_fd(group)
-    prepare = tied_to_parent(memory_mb, file_mb=confinement.disk_mb, cgroup_procs=procs)
+        guard = Guard.prepare(token, confinement, memory_mb)
+    fds = () if guard is None else guard.procs_fds
+    prepare = tied_to_parent(memory_mb, file_mb=confinement.disk_mb, cgroup_procs=fds)
     try:
         process: subprocess.Popen[Any] = subprocess.Popen(
-            command,
-            env=child_env,
-            preexec_fn=prepare,
-            process_group=0,
-            pass_fds=() if procs is None else (procs,),
-            **popen,
+            command, env=child_env, preexec_fn=prepare, process_group=0, pass_fds=fds, **popen
         )
-    finally:
-        if procs is not None:
-            os.close(procs)
-    child = Child(process, token, _record(token, process.pid, args), confinement, group)
+    except BaseException:
+        if guard is not None:
+            guard.release()
+        raise
+    child = Child(process, token, _record(token, process.pid, args), guard)
 
-    def full() -> None:
+    def stop_tree() -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
 
-    child.disk = DiskWatch(confinement.written, confinement.disk_mb, full)
-    if group is not None:  # a fork bomb is stopped when it hits the limit, not at the timeout
-        child.pids = cgroups.LimitWatch(group, full)
+    if guard is not None:
+        guard.watch(stop_tree)
     return child
 
 

@@ -15,7 +15,7 @@ import os
 import resource
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -41,7 +41,7 @@ def tied_to_parent(
     death_signal: signal.Signals = signal.SIGKILL,
     parent: int | None = None,
     file_mb: int | None = None,
-    cgroup_procs: int | None = None,
+    cgroup_procs: Sequence[int] = (),
 ) -> Callable[[], None]:
     """The ``preexec_fn`` of every process the harness starts: it dies with its parent.
 
@@ -53,8 +53,8 @@ def tied_to_parent(
     SIGKILLs itself before executing anything (SIGKILL whatever
     ``death_signal``: a caught SIGTERM would let the exec go on); then the
     address-space cap of ``memory_mb``, if any; then the cap of ``file_mb`` on any
-    one file it writes, and joining the cgroup whose ``cgroup.procs`` is open as
-    ``cgroup_procs`` (a sandbox's process count), if given.
+    one file it writes, and joining the cgroups whose ``cgroup.procs`` are open as
+    ``cgroup_procs`` (a sandbox's process count and memory), if given.
 
     Linux signals the child when the *thread* that forked it exits, not only the
     process: a child must be started and stopped within one call on one thread.
@@ -79,8 +79,8 @@ def tied_to_parent(
         if file_mb is not None:
             size = file_mb * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-        if cgroup_procs is not None:
-            os.write(cgroup_procs, str(os.getpid()).encode())
+        for procs in cgroup_procs:
+            os.write(procs, str(os.getpid()).encode())
 
     return prepare
 

@@ -133,10 +133,11 @@ def remove(group: Path | None) -> None:
             group.rmdir()
 
 
-def sweep(now: float | None = None) -> None:
-    """Remove the empty cgroups of sandboxes whose harness was killed (a minute old at
-    least: a cgroup is empty for a moment between its creation and its child joining)."""
-    parent = hierarchy()
+def sweep(parent: Path | None = None, now: float | None = None) -> None:
+    """Remove the empty cgroups of sandboxes whose harness was killed, under ``parent``
+    (default: the pids hierarchy's); a minute old at least: a cgroup is empty for a
+    moment between its creation and its child joining."""
+    parent = hierarchy() if parent is None else parent
     if parent is None:
         return
     cutoff = (time.time() if now is None else now) - SETTLE_S

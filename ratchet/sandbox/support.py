@@ -19,7 +19,7 @@ from functools import cache
 from typing import Literal
 
 from ratchet.errors import ConfigError
-from ratchet.sandbox import cgroups
+from ratchet.sandbox import cgroups, memory
 
 MODE_ENV = "RATCHET_SANDBOX"
 Mode = Literal["auto", "bwrap", "none"]
@@ -47,6 +47,7 @@ class SandboxSupport:
     bwrap: str | None = None  # the executable, when kind is bwrap
     version: str | None = None
     process_limit: str = "none"  # how the process count is held: cgroup, rlimit or none
+    memory_limit: str = "rlimit"  # the tier's memory: a cgroup for all, or per process
     rules: tuple[str, ...] = field(default=())
 
     @property
@@ -64,6 +65,7 @@ class SandboxSupport:
             "mode": self.mode,
             "version": self.version,
             "process_limit": self.process_limit,
+            "memory_limit": self.memory_limit,
             "rules": list(self.rules),
             "reason": self.reason,
         }
@@ -122,6 +124,7 @@ def probe(mode: Mode) -> SandboxSupport:
         bwrap=bwrap,
         version=_version(bwrap),
         process_limit=limit,
+        memory_limit="cgroup" if memory.available() else "rlimit",
         rules=RULES,
     )
 

@@ -115,6 +115,11 @@ class SandboxInfo(BaseModel):
     process_limit: str | None = Field(
         default=None, description="How the process count was held: cgroup | rlimit | none."
     )
+    memory_limit: str | None = Field(
+        default=None,
+        description="How the tier's memory was held: cgroup (all processes together) | "
+        "rlimit (each process).",
+    )
     rules: list[str] = Field(default_factory=list, description="What the sandbox allowed.")
     reason: str = Field(default="", description="What it was, or why there was none.")
 
@@ -124,7 +129,9 @@ class SandboxInfo(BaseModel):
         if self.kind == "none":
             return f"unconfined ({self.reason})" if self.reason else "unconfined"
         limit = f"process count: {self.process_limit}" if self.process_limit else ""
-        return f"{self.kind} {self.version or ''} ({'; '.join(filter(None, [self.reason, limit]))})"
+        held = f"memory: {self.memory_limit}" if self.memory_limit else ""
+        said = "; ".join(filter(None, [self.reason, limit, held]))
+        return f"{self.kind} {self.version or ''} ({said})"
 
 
 class VersionDetail(VersionSummary):

@@ -30,7 +30,8 @@ function sandboxFact(sandbox) {
       sandbox.reason ? `unconfined (${sandbox.reason})` : "unconfined");
   }
   const limit = sandbox.process_limit ? `process count: ${sandbox.process_limit}` : "";
-  const said = [sandbox.reason, limit].filter(Boolean).join("; ");
+  const held = sandbox.memory_limit ? `memory: ${sandbox.memory_limit}` : "";
+  const said = [sandbox.reason, limit, held].filter(Boolean).join("; ");
   return h("span", { class: "sandbox", "data-sandbox": sandbox.kind, title: sandbox.rules.join("\n") },
     `${sandbox.kind} ${sandbox.version || ""}`.trim() + (said ? ` (${said})` : ""));
 }

@@ -170,6 +170,7 @@ BWRAP: dict[str, Any] = {
     "mode": "auto",
     "version": "0.8.0",
     "process_limit": "cgroup",
+    "memory_limit": "cgroup",
     "rules": ["no network (a network namespace of its own)"],
     "reason": "bubblewrap: namespaces, read-only mounts, no network",
 }
@@ -178,6 +179,7 @@ UNCONFINED: dict[str, Any] = {
     "mode": "auto",
     "version": None,
     "process_limit": "none",
+    "memory_limit": "rlimit",
     "rules": [],
     "reason": "bubblewrap is not installed",
 }
