@@ -22,6 +22,9 @@ Micro-costs beside the tiers, interleaved the same way:
   command (:meth:`Confinement.command`), and through the harness
   (:func:`ratchet.ci.children.run`: orphan reaping, cgroup, disk watch) in
   each mode;
+- **the full tier's steps**, timed apart in interleaved rounds of their own
+  (``--phase-rounds``): starting the candidate's Runner and Tuner, the
+  held-out calls (with their p50 and p95), stopping them, scoring the arms;
 - **disk watch**: one walk of the candidate's volume
   (:func:`ratchet.sandbox.volume.usage`, which :class:`DiskWatch` repeats
   every ``POLL_S`` while a candidate process runs), and the share of a core
@@ -37,6 +40,7 @@ many rows (every k-th, as ``CiOptions.heldout_sample`` does).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -47,7 +51,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ratchet.ci import children
+from ratchet import datasets
+from ratchet.ci import children, full
+from ratchet.ci.candidate import candidate_home, candidate_services, prepare_home
 from ratchet.ci.tiers import CiOptions, run_tier
 from ratchet.sandbox import confine, sandbox_support
 from ratchet.sandbox import support as sandbox_probe
@@ -71,9 +77,29 @@ def use(mode: str) -> str:
     return found.kind
 
 
+class ConfinedStarts:
+    """Counts the candidate processes the harness starts (each one a bubblewrap start-up
+    when sandboxed), by wrapping :func:`ratchet.ci.children._start_confined`."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._original = children._start_confined
+
+        def counted(*args: Any, **kwargs: Any) -> children.Child:
+            self.count += 1
+            return self._original(*args, **kwargs)
+
+        children._start_confined = counted
+
+
+STARTS = ConfinedStarts()
+
+
 def tier_run(tier: str, mode: str, options: CiOptions) -> dict[str, Any]:
-    """One run of ``tier`` in ``mode``: wall seconds, verdict, p95 (full tier)."""
+    """One run of ``tier`` in ``mode``: wall seconds, verdict, p95 (full tier), and how
+    many candidate processes it started."""
     use(mode)
+    before = STARTS.count
     state = StateDocument.from_file_bytes(
         "state", (ROOT / "state" / "active.state.json").read_bytes()
     )
@@ -85,6 +111,7 @@ def tier_run(tier: str, mode: str, options: CiOptions) -> dict[str, Any]:
         "reasons": report.reasons,
         "p95_latency_ms": report.metrics.get("p95_latency_ms"),
         "accuracy": report.metrics.get("heldout_accuracy", report.metrics.get("dev_accuracy")),
+        "confined_starts": STARTS.count - before,
     }
 
 
@@ -112,7 +139,18 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         "rounds": [round(r, 4) for r in ratios],
         "of_medians": out["auto"]["median_s"] / out["none"]["median_s"],
     }
+    out["confined_starts"] = runs["auto"][0]["confined_starts"]
     return out
+
+
+def start_up_share(results: dict[str, Any]) -> None:
+    """What the tier's bubblewrap start-ups cost, as a share of its sandboxed time: the
+    sandbox's fixed cost, measured apart from the tier's noise."""
+    startup = results["startup"]
+    extra_ms = startup["harness, bwrap"]["p50_ms"] - startup["harness, unconfined"]["p50_ms"]
+    for r in results["tiers"].values():
+        r["start_up_s"] = r["confined_starts"] * extra_ms / 1000
+        r["start_up_share"] = r["start_up_s"] / r["auto"]["median_s"]
 
 
 def measure_tiers(
@@ -130,6 +168,48 @@ def measure_tiers(
                 print(f"{tier} round {index + 1} {mode}: {runs[mode][-1]['seconds']:.1f} s")
         results[tier] = summarize(runs)
     return results
+
+
+def phase_run(mode: str, sample: int | None) -> dict[str, float]:
+    """The full tier's steps timed apart (seconds; latencies in ms), as ``run_full`` runs
+    them: start the Runner and Tuner, the held-out calls, stop them, score the arms."""
+    use(mode)
+    state = StateDocument.from_file_bytes(
+        "state", (ROOT / "state" / "active.state.json").read_bytes()
+    )
+    examples = full.sample_of(datasets.load(ROOT, "heldout"), sample)
+    marks = [time.perf_counter()]
+    with candidate_home(ROOT) as home:
+        prepare_home(home, ROOT, state)
+        with candidate_services(
+            ("runner", "tuner"), ROOT, home, seconds=300, memory_mb=4096
+        ) as services:
+            marks.append(time.perf_counter())
+            measured = full._run_within(300, services["runner"], services["tuner"], examples, 1)
+            assert measured is not None, "the held-out calls ran out of time"
+            marks.append(time.perf_counter())
+        marks.append(time.perf_counter())
+        full._arm_scores(state, ROOT, examples, measured["arms"])
+        marks.append(time.perf_counter())
+    steps = [later - earlier for earlier, later in itertools.pairwise(marks)]
+    latencies = measured["latencies"]
+    return dict(
+        zip(("start", "calls", "stop", "arms"), steps, strict=True),
+        p50_ms=statistics.median(latencies),
+        p95_ms=percentile(latencies, 95),
+    )
+
+
+def full_tier_phases(rounds: int, sample: int | None) -> dict[str, Any]:
+    """Where a full tier's time goes each way: medians of interleaved rounds."""
+    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+    for index in range(rounds):
+        for mode in MODES if index % 2 == 0 else MODES[::-1]:
+            runs[mode].append(phase_run(mode, sample))
+    return {
+        mode: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+        for mode, rs in runs.items()
+    }
 
 
 def timed_ms(action: Callable[[], object]) -> float:
@@ -210,6 +290,10 @@ def report(results: dict[str, Any]) -> int:
             f"{tier:<6} {r['none']['median_s']:>13.1f} {r['auto']['median_s']:>9.1f} "
             f"{span:>22} {'within' if ok else 'OVER'} {BUDGET:.2f}"
         )
+        print(
+            f"{'':<6} {r['confined_starts']} candidate processes: bubblewrap start-ups "
+            f"{r['start_up_s'] * 1000:.0f} ms, {r['start_up_share']:.2%} of the tier"
+        )
         if "p95_latency_ms" in r["none"]:
             print(
                 f"{'':<6} p95 latency ms: unconfined {r['none']['p95_latency_ms']['median']:.2f}"
@@ -218,6 +302,17 @@ def report(results: dict[str, Any]) -> int:
     print(f"\n{'start-up':<22} {'p50 ms':>8} {'p95 ms':>8}")
     for name, s in results["startup"].items():
         print(f"{name:<22} {s['p50_ms']:>8.1f} {s['p95_ms']:>8.1f}")
+    if "full_phases" in results:
+        print(
+            f"\n{'full tier steps':<16} {'start s':>8} {'calls s':>8} {'stop s':>8} "
+            f"{'arms s':>8} {'p50 ms':>7} {'p95 ms':>7}"
+        )
+        for mode, p in results["full_phases"].items():
+            print(
+                f"{'unconfined' if mode == 'none' else 'bwrap':<16} {p['start']:>8.2f} "
+                f"{p['calls']:>8.2f} {p['stop']:>8.2f} {p['arms']:>8.2f} "
+                f"{p['p50_ms']:>7.2f} {p['p95_ms']:>7.2f}"
+            )
     d = results["disk_watch"]
     print(
         f"\ndisk watch: one walk of the volume ({d['volume_files']} files, "
@@ -233,6 +328,7 @@ def main() -> int:
     parser.add_argument("--fast-rounds", type=int, default=None, help="default: --rounds")
     parser.add_argument("--tiers", nargs="+", default=["fast", "full"], choices=["fast", "full"])
     parser.add_argument("--sample", type=int, default=None, help="held-out rows (default: all)")
+    parser.add_argument("--phase-rounds", type=int, default=4, help="full tier split in steps")
     parser.add_argument("--starts", type=int, default=40, help="start-ups per row")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sandbox.json")
     args = parser.parse_args()
@@ -249,7 +345,10 @@ def main() -> int:
         "disk_watch": disk_watch_cost(),
         "tiers": measure_tiers(args.tiers, rounds, options),
     }
+    if "full" in args.tiers and args.phase_rounds:
+        results["full_phases"] = full_tier_phases(args.phase_rounds, args.sample)
     results["load_average_after"] = os.getloadavg()
+    start_up_share(results)
     verdict = report(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
