@@ -58,6 +58,7 @@ bench: install
 	$(BIN)/python -m bench.versions_bench
 	$(BIN)/python -m bench.tuner_bench
 	$(BIN)/python -m bench.task_scale
+	$(BIN)/python -m bench.sandbox_bench
 
 ## Debian's chromium for the Versions page test (installed only when missing).
 browser:
