@@ -51,7 +51,14 @@ from typing import IO, Any
 
 from ratchet.atomic import atomic_write_bytes, sweep_temp_files
 from ratchet.ci.limits import tied_to_parent
-from ratchet.ci.processes import TOKEN_VAR, alive, kill_carriers, proc_stat
+from ratchet.ci.processes import (
+    TOKEN_VAR,
+    alive,
+    executable,
+    kill_carriers,
+    proc_stat,
+    terminate_carriers,
+)
 from ratchet.sandbox import Confinement, SandboxUnavailable, sandbox_support
 from ratchet.sandbox import guard as guards
 from ratchet.sandbox.guard import Guard
@@ -80,6 +87,15 @@ class Child:
     def pid(self) -> int:
         return self.process.pid
 
+    def _terminate(self) -> None:
+        """SIGTERM: to the process, or in a sandbox to the candidate's processes inside
+        it (bubblewrap would answer a SIGTERM by SIGKILLing them: no clean shutdown)."""
+        if self.guard is None or self.guard.launcher is None:
+            self.process.terminate()
+            return
+        launcher = self.guard.launcher
+        terminate_carriers(self.token, lambda pid: executable(pid) == launcher)
+
     def stop(self, grace: float = 10.0, ask: Callable[[], None] | None = None) -> int:
         """End the child and everything it started; its exit code.
 
@@ -90,7 +106,7 @@ class Child:
         process = self.process
         if process.poll() is None and grace > 0:
             with contextlib.suppress(ProcessLookupError, BrokenPipeError):
-                (ask or process.terminate)()
+                (ask or self._terminate)()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(grace)
         # Its group, even once it is reaped: a group id stays reserved while the group
@@ -206,7 +222,7 @@ def _start_confined(
     guard: Guard | None = None
     if support.available and support.bwrap is not None:
         command = confinement.command(support.bwrap, args)
-        guard = Guard.prepare(token, confinement, memory_mb)
+        guard = Guard.prepare(token, confinement, memory_mb, launcher=support.bwrap)
     fds = () if guard is None else guard.procs_fds
     prepare = tied_to_parent(memory_mb, file_mb=confinement.disk_mb, cgroup_procs=fds)
     try:

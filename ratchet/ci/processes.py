@@ -62,8 +62,11 @@ def _environ(pid: int) -> list[bytes]:
         return []
 
 
-def kill_verified(pid: int, belongs: Callable[[int], bool]) -> bool:
-    """SIGKILL ``pid`` if ``belongs(pid)`` holds, never a process that reused the pid.
+def kill_verified(
+    pid: int, belongs: Callable[[int], bool], signum: signal.Signals = signal.SIGKILL
+) -> bool:
+    """SIGKILL (or ``signum``) ``pid`` if ``belongs(pid)`` holds, never a process that
+    reused the pid.
 
     A pidfd pins the process first; ``belongs`` then reads ``/proc/<pid>``; the
     signal goes through the pidfd, which fails if its process has died, so what
@@ -77,13 +80,13 @@ def kill_verified(pid: int, belongs: Callable[[int], bool]) -> bool:
         if not belongs(pid):
             return False
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signum)
             return True
         return False
     try:
         if not belongs(pid):
             return False
-        signal.pidfd_send_signal(fd, signal.SIGKILL)
+        signal.pidfd_send_signal(fd, signum)
         return True
     except ProcessLookupError:
         return False
@@ -91,14 +94,37 @@ def kill_verified(pid: int, belongs: Callable[[int], bool]) -> bool:
         os.close(fd)
 
 
+def carrier(token: str) -> Callable[[int], bool]:
+    """Does a process's environment carry ``token``?"""
+    needle = f"{TOKEN_VAR}={token}".encode()
+    return lambda pid: needle in _environ(pid)
+
+
+def terminate_carriers(token: str, besides: Callable[[int], bool]) -> list[int]:
+    """SIGTERM, once, every process carrying ``token`` but those ``besides`` names; the
+    pids signalled. A sandbox's processes are asked to end this way: its bubblewrap
+    would answer a SIGTERM by SIGKILLing them, with no clean shutdown."""
+    carries, me = carrier(token), os.getpid()
+
+    def asked(pid: int) -> bool:
+        return carries(pid) and not besides(pid)
+
+    found = [pid for pid in pids() if pid != me and asked(pid)]
+    return [pid for pid in found if kill_verified(pid, asked, signal.SIGTERM)]
+
+
+def executable(pid: int) -> str | None:
+    """The file a process runs, or None if it is gone or hidden."""
+    try:
+        return str(Path(f"/proc/{pid}/exe").readlink())
+    except OSError:
+        return None
+
+
 def kill_carriers(token: str, deadline_s: float = KILL_DEADLINE_S) -> list[int]:
     """SIGKILL every process whose environment carries ``token``, until none is left
     (one may fork while the others are killed); the pids killed."""
-    needle = f"{TOKEN_VAR}={token}".encode()
-    me = os.getpid()
-
-    def carries(pid: int) -> bool:
-        return needle in _environ(pid)
+    carries, me = carrier(token), os.getpid()
 
     killed: list[int] = []
     deadline = time.monotonic() + deadline_s

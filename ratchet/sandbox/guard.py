@@ -30,6 +30,7 @@ class Guard:
     token: str
     confinement: Confinement
     memory_mb: int | None = None
+    launcher: str | None = None  # the sandbox's own executable (bubblewrap), resolved
     pids_group: Path | None = None
     memory_group: Path | None = None
     procs_fds: tuple[int, ...] = ()
@@ -38,9 +39,17 @@ class Guard:
     _hit: set[str] = field(default_factory=set)  # limits read before their cgroups went
 
     @classmethod
-    def prepare(cls, token: str, confinement: Confinement, memory_mb: int | None) -> Guard:
+    def prepare(
+        cls,
+        token: str,
+        confinement: Confinement,
+        memory_mb: int | None,
+        *,
+        launcher: str | None = None,
+    ) -> Guard:
         """The cgroups of a process tree about to start (none where the kernel gives none)."""
-        guard = cls(token, confinement, memory_mb)
+        resolved = None if launcher is None else str(Path(launcher).resolve())
+        guard = cls(token, confinement, memory_mb, resolved)
         guard.pids_group = cgroups.create(token, confinement.max_processes)
         if memory_mb is not None:
             guard.memory_group = memory.create(token, memory_mb)

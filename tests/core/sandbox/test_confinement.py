@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ratchet.ci.children import run
+from ratchet.ci.children import run, start
 from ratchet.objects.artifacts import CACHE_ENV
 from ratchet.sandbox import confine
 from tests.core.sandbox.conftest import requires_bwrap
@@ -147,3 +148,29 @@ def test_no_network_reaches_a_server_on_the_host(tree: Path) -> None:
     finally:
         server.shutdown()
     assert answer["seen"] == {"url": "URLError"}
+
+
+GRACEFUL = r"""
+import signal, sys, time
+def bye(*args):
+    print("clean shutdown", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, bye)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_stopped_candidate_is_asked_to_end_as_serving_asks_it(tree: Path) -> None:
+    """SIGTERM reaches the process inside the sandbox (bubblewrap itself would answer
+    it by SIGKILLing the candidate), so its shutdown runs as under the supervisor."""
+    child = start(
+        [sys.executable, "-c", GRACEFUL],
+        confinement=confine(tree),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.process.stdout is not None
+    assert child.process.stdout.readline().strip() == "ready"
+    assert child.stop(grace=10) == 0
+    assert child.process.stdout.read().strip() == "clean shutdown"
