@@ -20,7 +20,8 @@ from tests.helpers.mcp import call
 from tests.helpers.processes import running
 from tests.services.architect.conftest import architect_settings, good_patch, settings_env
 
-pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+# alone: its job's full tier judges the candidate's p95 latency.
+pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.alone]
 FINAL = {"succeeded", "rejected", "failed"}
 JSON = {"content-type": "application/json"}
 
