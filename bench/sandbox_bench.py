@@ -26,7 +26,7 @@ Micro-costs beside the tiers, interleaved the same way:
   (``--phase-rounds``): starting the candidate's Runner and Tuner, the
   held-out calls (with their p50 and p95), stopping them, scoring the arms;
 - **disk watch**: one walk of the candidate's volume
-  (:func:`ratchet.sandbox.volume.usage`, which :class:`DiskWatch` repeats
+  (:func:`ratchet.sandbox.volume.usage`, which :func:`disk_watch` repeats
   every ``POLL_S`` while a candidate process runs), and the share of a core
   that makes.
 
@@ -53,6 +53,7 @@ from typing import Any
 
 from ratchet import datasets
 from ratchet.ci import children, full
+from ratchet.ci.budgets import load_budgets
 from ratchet.ci.candidate import candidate_home, candidate_services, prepare_home
 from ratchet.ci.tiers import CiOptions, run_tier
 from ratchet.sandbox import confine, sandbox_support
@@ -181,9 +182,8 @@ def phase_run(mode: str, sample: int | None) -> dict[str, float]:
     marks = [time.perf_counter()]
     with candidate_home(ROOT) as home:
         prepare_home(home, ROOT, state)
-        with candidate_services(
-            ("runner", "tuner"), ROOT, home, seconds=300, memory_mb=4096
-        ) as services:
+        limits = load_budgets(ROOT).limits("full")
+        with candidate_services(("runner", "tuner"), ROOT, home, limits) as services:
             marks.append(time.perf_counter())
             measured = full._run_within(300, services["runner"], services["tuner"], examples, 1)
             assert measured is not None, "the held-out calls ran out of time"
@@ -257,7 +257,7 @@ def startup_costs(times: int) -> dict[str, Any]:
 
 
 def disk_watch_cost(times: int = 20) -> dict[str, Any]:
-    """One walk of the candidate's volume, as :class:`DiskWatch` does every ``POLL_S``."""
+    """One walk of the candidate's volume, as :func:`disk_watch` does every ``POLL_S``."""
     volume = volumes.path_for(ROOT)
     files = sum(len(names) for _, _, names in os.walk(volume))
     walls, cpus = [], []

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+
+from ratchet.sandbox.watch import Watch
 
 _ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"))
 PARENT = "ratchet-sandboxes"
@@ -82,42 +83,32 @@ def procs_fd(group: Path | None) -> int | None:
         return None
 
 
+def event_count(group: Path | None, events: str, key: str) -> int:
+    """The count ``key`` in a cgroup's events file (``pids.events``' ``max``, a memory
+    cgroup's ``oom_kill``); 0 when it cannot be read."""
+    if group is None:
+        return 0
+    with contextlib.suppress(OSError, ValueError):
+        for line in (group / events).read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    return 0
+
+
 def hit_limit(group: Path | None) -> bool:
     """Did a fork in ``group`` fail on its limit?"""
-    if group is None:
-        return False
-    with contextlib.suppress(OSError, ValueError):
-        for line in (group / "pids.events").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "max":
-                return int(value) > 0
-    return False
+    return event_count(group, "pids.events", "max") > 0
 
 
-class LimitWatch:
+def limit_watch(group: Path, on_hit: Callable[[], None]) -> Watch:
     """Calls ``on_hit`` once when a fork in ``group`` fails on its limit, while it runs.
 
     The limit alone holds a fork bomb's count but not its cost: its processes go on
     spinning, retrying their forks, until the tier's time runs out. A process that
     hits the limit is stopped at once instead, and its run says which rule stopped it.
     """
-
-    def __init__(self, group: Path, on_hit: Callable[[], None]) -> None:
-        self.group = group
-        self._on_hit = on_hit
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sandbox-pids", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(POLL_S):
-            if hit_limit(self.group):
-                self._on_hit()
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+    return Watch("sandbox-pids", lambda: hit_limit(group), on_hit, POLL_S)
 
 
 def named(name: str) -> Path | None:

@@ -5,8 +5,8 @@ released when it is stopped. It holds the tree's cgroups (a process count,
 :mod:`ratchet.sandbox.cgroups`; a memory total, :mod:`ratchet.sandbox.memory`),
 which the child joins between fork and exec through the descriptors in
 :attr:`Guard.procs_fds`, and the watches that stop the tree the moment it
-breaks a limit (its volume's quota, :class:`ratchet.sandbox.volume.DiskWatch`;
-its process count, :class:`ratchet.sandbox.cgroups.LimitWatch`). Its
+breaks a limit (its volume's quota, :func:`ratchet.sandbox.volume.disk_watch`;
+its process count, :func:`ratchet.sandbox.cgroups.limit_watch`). Its
 :meth:`verdict` names the limit in words a job shows.
 """
 
@@ -22,7 +22,8 @@ from pathlib import Path
 from ratchet.sandbox import cgroups, memory
 from ratchet.sandbox import volume as volumes
 from ratchet.sandbox.confinement import Confinement
-from ratchet.sandbox.volume import DiskWatch
+from ratchet.sandbox.volume import disk_watch
+from ratchet.sandbox.watch import Watch
 
 
 @dataclass
@@ -34,8 +35,8 @@ class Guard:
     pids_group: Path | None = None
     memory_group: Path | None = None
     procs_fds: tuple[int, ...] = ()
-    _disk: DiskWatch | None = None
-    _pids: cgroups.LimitWatch | None = None
+    _disk: Watch | None = None
+    _pids: Watch | None = None
     _hit: set[str] = field(default_factory=set)  # limits read before their cgroups went
 
     @classmethod
@@ -60,9 +61,9 @@ class Guard:
     def watch(self, stop_tree: Callable[[], None]) -> None:
         """The tree has started: close the parent's descriptors and watch its limits."""
         self.close_fds()
-        self._disk = DiskWatch(self.confinement.written, self.confinement.disk_mb, stop_tree)
+        self._disk = disk_watch(self.confinement.written, self.confinement.disk_mb, stop_tree)
         if self.pids_group is not None:  # a fork bomb stops when it hits the limit
-            self._pids = cgroups.LimitWatch(self.pids_group, stop_tree)
+            self._pids = cgroups.limit_watch(self.pids_group, stop_tree)
 
     def close_fds(self) -> None:
         for fd in self.procs_fds:

@@ -19,7 +19,7 @@ import os
 from functools import cache
 from pathlib import Path
 
-from ratchet.sandbox.cgroups import PARENT
+from ratchet.sandbox.cgroups import PARENT, event_count
 
 V1_ROOT = Path("/sys/fs/cgroup/memory")
 
@@ -77,14 +77,7 @@ def create(name: str, limit_mb: int) -> Path | None:
 
 def oom_killed(group: Path | None) -> bool:
     """Did the kernel kill a process of ``group`` for going over its limit?"""
-    if group is None:
-        return False
-    with contextlib.suppress(OSError, ValueError):
-        for line in (group / "memory.oom_control").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value) > 0
-    return False
+    return event_count(group, "memory.oom_control", "oom_kill") > 0
 
 
 def named(name: str) -> Path | None:

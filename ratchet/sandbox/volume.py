@@ -9,7 +9,7 @@ trained, never plant an artifact the fleet would load). The volume outlives
 a tier and is removed with the candidate's worktree (:func:`release`), or by
 :func:`sweep` a day after its last use when a harness was killed.
 
-Its size is held by :class:`DiskWatch`: the harness measures the whole
+Its size is held by :func:`disk_watch`: the harness measures the whole
 volume every quarter second while a sandboxed process runs and kills the
 process past the quota (a volume is small: a few model caches and a
 throwaway home), and each file is also capped by ``RLIMIT_FSIZE``.
@@ -22,10 +22,11 @@ import hashlib
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from ratchet.sandbox.watch import Watch
 
 PREFIX = "ratchet-volume-"
 STALE_S = 24 * 3600
@@ -92,24 +93,7 @@ def usage(path: Path) -> int:
     return total
 
 
-class DiskWatch:
+def disk_watch(paths: Sequence[Path], limit_mb: int, on_full: Callable[[], None]) -> Watch:
     """Calls ``on_full`` once if ``paths`` together grow past ``limit_mb`` while it runs."""
-
-    def __init__(self, paths: Sequence[Path], limit_mb: int, on_full: Callable[[], None]) -> None:
-        self.paths, self.limit = tuple(paths), limit_mb * 1024 * 1024
-        self.tripped = False
-        self._on_full = on_full
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sandbox-disk", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(POLL_S):
-            if sum(usage(path) for path in self.paths) > self.limit:
-                self.tripped = True
-                self._on_full()
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+    limit = limit_mb * 1024 * 1024
+    return Watch("sandbox-disk", lambda: sum(usage(p) for p in paths) > limit, on_full, POLL_S)

@@ -10,7 +10,7 @@ import pytest
 
 from ratchet.ci.children import run
 from ratchet.sandbox import cgroups, confine
-from ratchet.sandbox.volume import DiskWatch, usage
+from ratchet.sandbox.volume import disk_watch, usage
 from tests.core.sandbox.conftest import requires_bwrap
 
 FORK_BOMB = r"""
@@ -46,7 +46,7 @@ def test_a_fork_bomb_stops_at_the_process_limit_with_the_reason(tree: Path) -> N
 
 def test_the_disk_watch_trips_past_its_quota(tmp_path: Path) -> None:
     tripped: list[bool] = []
-    watch = DiskWatch([tmp_path], 1, lambda: tripped.append(True))
+    watch = disk_watch([tmp_path], 1, lambda: tripped.append(True))
     try:
         (tmp_path / "big").write_bytes(b"\1" * (2 * 1024 * 1024))
         deadline = time.monotonic() + 10
