@@ -69,7 +69,15 @@ def test_the_summary_records_the_sandbox_the_tiers_ran_under(
     sandbox = summary_of([])["sandbox"]
     assert sandbox["kind"] == "none" and sandbox["mode"] == "none"
     assert "RATCHET_SANDBOX=none" in sandbox["reason"]
-    assert set(sandbox) == {"kind", "mode", "version", "process_limit", "rules", "reason"}
+    assert set(sandbox) == {
+        "kind",
+        "mode",
+        "version",
+        "process_limit",
+        "memory_limit",
+        "rules",
+        "reason",
+    }
 
 
 def test_samples_and_percentiles() -> None:
