@@ -103,13 +103,13 @@ class Guard:
                 watch.stop()
         self._read()
         cgroups.remove(self.pids_group)
-        memory.remove(self.memory_group)
+        cgroups.remove(self.memory_group)
 
 
 def reap(token: str) -> None:
     """Remove the cgroups of a tree whose harness died (its processes were killed)."""
     cgroups.remove(cgroups.named(token))
-    memory.remove(memory.named(token))
+    cgroups.remove(memory.named(token))
 
 
 def sweep() -> None:

@@ -19,7 +19,7 @@ import os
 from functools import cache
 from pathlib import Path
 
-from ratchet.sandbox.cgroups import PARENT, event_count
+from ratchet.sandbox.cgroups import PARENT, event_count, remove
 
 V1_ROOT = Path("/sys/fs/cgroup/memory")
 
@@ -81,12 +81,6 @@ def oom_killed(group: Path | None) -> bool:
 
 
 def named(name: str) -> Path | None:
+    """The memory cgroup of sandbox ``name``, where memory cgroups are used."""
     parent = hierarchy()
     return None if parent is None else parent / name
-
-
-def remove(group: Path | None) -> None:
-    """Drop an emptied cgroup (its processes were killed first)."""
-    if group is not None:
-        with contextlib.suppress(OSError):
-            group.rmdir()
