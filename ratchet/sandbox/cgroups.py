@@ -6,8 +6,9 @@ sandbox gets a cgroup of its own under ``ratchet/`` in the ``pids`` hierarchy
 (cgroup v1's ``/sys/fs/cgroup/pids`` or a v2 ``pids`` controller). The child
 joins it between fork and exec, before anything of the candidate runs; every
 process and thread it starts stays in it. Where no writable hierarchy exists
-(an unprivileged user, most containers) a non-root harness falls back to
-``RLIMIT_NPROC``; :mod:`ratchet.sandbox.support` reports which applies.
+(an unprivileged user, most containers) no process count is held (the
+user's own ``RLIMIT_NPROC``, whatever it is, still applies);
+:mod:`ratchet.sandbox.support` and ``ratchet doctor`` say so.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ class SandboxSupport:
     reason: str  # what it is, or why there is none
     bwrap: str | None = None  # the executable, when kind is bwrap
     version: str | None = None
-    process_limit: str = "none"  # how the process count is held: cgroup, rlimit or none
+    process_limit: str = "none"  # how the process count is held: cgroup or none
     memory_limit: str = "rlimit"  # the tier's memory: a cgroup for all, or per process
     rules: tuple[str, ...] = field(default=())
 
@@ -116,7 +116,7 @@ def probe(mode: Mode) -> SandboxSupport:
     failure = _trial(bwrap)
     if failure is not None:
         return SandboxSupport(mode, "none", failure, bwrap=bwrap)
-    limit = "cgroup" if cgroups.available() else ("rlimit" if os.getuid() != 0 else "none")
+    limit = "cgroup" if cgroups.available() else "none"
     return SandboxSupport(
         mode,
         "bwrap",

@@ -113,7 +113,7 @@ class SandboxInfo(BaseModel):
     mode: str | None = Field(default=None, description="RATCHET_SANDBOX: auto | bwrap | none.")
     version: str | None = Field(default=None, description="The bubblewrap version.")
     process_limit: str | None = Field(
-        default=None, description="How the process count was held: cgroup | rlimit | none."
+        default=None, description="How the process count was held: cgroup | none."
     )
     memory_limit: str | None = Field(
         default=None,

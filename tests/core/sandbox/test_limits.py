@@ -31,7 +31,7 @@ while True:
 @requires_bwrap
 def test_a_fork_bomb_stops_at_the_process_limit_with_the_reason(tree: Path) -> None:
     if not cgroups.available():
-        pytest.skip("no writable pids cgroup here: the kernel's RLIMIT_NPROC holds instead")
+        pytest.skip("no writable pids cgroup here: no process count is held")
     done = run(
         [sys.executable, "-c", FORK_BOMB],
         confinement=confine(tree, max_processes=32),
