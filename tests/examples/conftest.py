@@ -7,13 +7,15 @@ import importlib.util
 import sys
 import time
 from collections.abc import Callable
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from examples.catalog import Catalog, Template, library
 from ratchet import datasets
+from services.architect.coders.template import chain_of
 from tests.conftest import PROJECT_ROOT
 
 
@@ -58,6 +60,20 @@ def template_package(template_id: str, module: str) -> tuple[Template, ModuleTyp
     package = "template_pkg_" + template_id.replace("/", "_")
     if package not in sys.modules:
         stand_in = ModuleType(package)
-        stand_in.__path__ = [str(found.directory(template) / "files/services/runner/agent")]
+        # The template's own files first, then those of the templates it requires.
+        stand_in.__path__ = [
+            str(found.directory(t) / "files/services/runner/agent")
+            for t in reversed(chain_of(found, template))
+        ]
         sys.modules[package] = stand_in
     return template, importlib.import_module(f"{package}.{module}")
+
+
+def router_of(heads: dict[str, Any], params: dict[str, float]) -> SimpleNamespace:
+    """A stand-in for ``IntentRouter`` as the ensemble arm reads it: the state's declared
+    params (``params.model_extra``) and each arm's scores (``_scores``)."""
+    declared = {name: SimpleNamespace(value=value) for name, value in params.items()}
+    return SimpleNamespace(
+        state=SimpleNamespace(params=SimpleNamespace(model_extra=declared)),
+        _scores=lambda text, arm: heads[arm](text),
+    )

@@ -117,6 +117,8 @@ def test_the_bench_measures_every_offline_template_on_the_task(root: Path) -> No
         "runner_strategies/bm25_fts5",
         "runner_strategies/minilm_embed",
         "runner_strategies/ensemble",
+        "runner_strategies/mpnet_embed",
+        "runner_strategies/ensemble + runner_strategies/mpnet_embed",
     }
     for name, result in by_name.items():
         assert result["heldout"] == 1.0, (name, result)

@@ -32,6 +32,7 @@ from tests.services.architect.conftest import architect_settings
 
 LINEAR, BM25 = "runner_strategies/tfidf_linear", "runner_strategies/bm25_fts5"
 MINILM, ENSEMBLE = "runner_strategies/minilm_embed", "runner_strategies/ensemble"
+MPNET = "runner_strategies/mpnet_embed"
 FEEDBACK = "too many card-delivery questions are misrouted"
 
 
@@ -52,14 +53,15 @@ def snapshot(root: Path) -> dict[str, bytes]:
 def test_ranking_follows_the_feedback_and_the_playbook_deterministically() -> None:
     catalog = library()
     ranked = rank(catalog, FEEDBACK)
-    # Accuracy feedback: the strongest template (by measured held-out accuracy) first.
-    assert [r.template.id for r in ranked] == [ENSEMBLE, MINILM, LINEAR, BM25]
+    # Accuracy feedback: the strongest template that trains in a minute first; the larger
+    # encoder once the ensemble it joins is in.
+    assert [r.template.id for r in ranked] == [ENSEMBLE, MINILM, LINEAR, MPNET, BM25]
     assert ranked[0].why[0] == "keywords card, delivery, misrouted"
     assert "playbook 'accuracy' (misrouted) choice 1" in ranked[0].why
     assert [r.score for r in ranked] == [r.score for r in rank(catalog, FEEDBACK)]
     # The Triggerer's evidence alone (an SLO name) is enough to pick a template.
     by_evidence = rank(catalog, "wake", {"slo": "routing_accuracy", "burn_rate": 14.4})
-    assert [r.template.id for r in by_evidence] == [ENSEMBLE, MINILM, LINEAR, BM25]
+    assert [r.template.id for r in by_evidence] == [ENSEMBLE, MINILM, LINEAR, MPNET, BM25]
     # Rare-word feedback favours the lexical template.
     assert rank(catalog, "rare keywords are ignored")[0].template.id == BM25
     assert rank(catalog, "please add a dark mode to the web page") == []
@@ -139,12 +141,15 @@ def test_the_coder_skips_what_the_version_has_and_brings_what_a_template_require
     assert f"brought required template {MINILM}" in proposal.log
     assert f"brought required template {LINEAR}" not in proposal.log
     assert any(line.startswith("prepared services.runner.agent.embedding") for line in proposal.log)
-    # With ensemble, minilm and linear all there, only bm25 is left to propose, and its
-    # hooks, written against v0.1.0's router, do not apply to this tree.
+    # With ensemble, minilm and linear all there, the larger encoder that joins the ensemble
+    # comes next (not proposed here: its first head embeds the training set for minutes),
+    # then bm25, whose hooks, written against v0.1.0's router, do not apply to this tree.
+    left, _ = TemplateCoder(limit=4)._split(request(FEEDBACK), tree)
+    assert [choice.template.id for choice in left] == [MPNET, BM25]
     with pytest.raises(CoderError, match=f"{BM25}: the anchor"):
-        TemplateCoder(limit=4).propose(request(FEEDBACK), tree, 0)
-    with pytest.raises(CoderError, match="only 1 template"):
         TemplateCoder(limit=4).propose(request(FEEDBACK), tree, 1)
+    with pytest.raises(CoderError, match="only 2 template"):
+        TemplateCoder(limit=4).propose(request(FEEDBACK), tree, 2)
 
 
 @pytest.mark.parametrize(

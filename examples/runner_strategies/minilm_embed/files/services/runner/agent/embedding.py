@@ -23,6 +23,7 @@ import functools
 import hashlib
 import io
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from ratchet.objects.artifacts import (  # noqa: F401 (re-exported for the templ
 
 from .minilm import MiniLM
 
-PREFIX = "artifacts/runner-minilm"
+PREFIX = "artifacts/runner-"  # + the encoder's name: artifacts/runner-minilm/...
 C = 1.0  # dev 0.9291 (held-out 0.9260); C=3 gives dev 0.9311 but trains 1.5x longer
 
 
@@ -64,7 +65,7 @@ def train_embeddings(
     encoder: MiniLM, artifacts: Artifacts, examples: tuple[Example, ...]
 ) -> tuple[NDArray[np.float32], bool]:
     """The examples' embeddings, cached by model and texts; True if computed now."""
-    key = f"{PREFIX}/embeddings/{encoder.fingerprint}/{_digest(examples, False)}.npz"
+    key = f"{PREFIX}{encoder.name}/embeddings/{encoder.fingerprint}/{_digest(examples, False)}.npz"
     cached = artifacts.get(key)
     if cached is not None:
         with np.load(io.BytesIO(cached), allow_pickle=False) as arrays:
@@ -106,7 +107,7 @@ def train_head(
 def head_key(encoder: MiniLM, examples: tuple[Example, ...]) -> str:
     """Keyed by this module's source, the model and the data: other code never reuses it."""
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-    return f"{PREFIX}/head/{code}/{encoder.fingerprint}/{_digest(examples, True)}.npz"
+    return f"{PREFIX}{encoder.name}/head/{code}/{encoder.fingerprint}/{_digest(examples, True)}.npz"
 
 
 def load_or_train(
@@ -154,12 +155,19 @@ def shared_encoder() -> MiniLM:
     return MiniLM()
 
 
-class MiniLMCache:
-    """The process's one head: nothing depends on state, so it is loaded at most once."""
+class EmbeddingCache:
+    """The process's one head over ``encoder``: nothing depends on state, so it is loaded
+    at most once. ``encoder`` makes (or returns) the process's shared encoder."""
 
-    def __init__(self, store: ObjectStore, project_root: Path) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        project_root: Path,
+        encoder: Callable[[], MiniLM] = shared_encoder,
+    ) -> None:
         self.artifacts = Artifacts(store)
         self.project_root = project_root
+        self.encoder = encoder
         self._head: EmbeddingHead | None = None
         self._lock = threading.Lock()
         self.trained = False
@@ -171,24 +179,33 @@ class MiniLMCache:
                 scope = set(labels)  # a task's out-of-scope rows are no class to learn
                 rows = datasets.load(self.project_root, "train")
                 examples = tuple(e for e in rows if e.intent in scope)
-                encoder = shared_encoder()
+                encoder = self.encoder()
                 self._head, self.trained = load_or_train(self.artifacts, encoder, examples, labels)
             return self._head
 
 
-def main() -> None:
-    """Fill the machine cache for this checkout: ``python -m services.runner.agent.embedding``.
+MiniLMCache = EmbeddingCache  # the minilm arm's head (the default encoder)
 
-    The template coder runs it once in a candidate's worktree, so the candidate's
-    tiers (each with an empty store and a time limit) load instead of train.
+
+def fill_machine_cache(encoder: Callable[[], MiniLM] = shared_encoder) -> None:
+    """Train (or find) ``encoder``'s head for this checkout in the machine cache.
+
+    The template coder runs it once in a candidate's worktree (a template's
+    ``prepare``), so the candidate's tiers (each with an empty store and a time
+    limit) load instead of train.
     """
     import time
 
     started = time.monotonic()
-    cache = MiniLMCache(machine_cache(), Path(__file__).resolve().parents[3])
-    cache.get()
+    cache = EmbeddingCache(machine_cache(), Path(__file__).resolve().parents[3], encoder)
+    head = cache.get()
     verb = "trained" if cache.trained else "loaded"
-    print(f"minilm head {verb} in {time.monotonic() - started:.1f} s")
+    print(f"{head.encoder.name} head {verb} in {time.monotonic() - started:.1f} s")
+
+
+def main() -> None:
+    """``python -m services.runner.agent.embedding``: the minilm head into the machine cache."""
+    fill_machine_cache()
 
 
 if __name__ == "__main__":

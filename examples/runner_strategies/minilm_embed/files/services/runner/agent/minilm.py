@@ -22,7 +22,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,31 +53,38 @@ def model_dir() -> Path:
     return Path(get_model_path())
 
 
-def read_safetensors(path: Path) -> dict[str, NDArray[Any]]:
-    """The tensors of a ``.safetensors`` file (8-byte header size, JSON header, raw data)."""
-    raw = path.read_bytes()
-    (size,) = struct.unpack("<Q", raw[:8])
-    header: dict[str, Any] = json.loads(raw[8 : 8 + size])
-    base = 8 + size
+def read_safetensors(source: Path | BinaryIO) -> dict[str, NDArray[Any]]:
+    """The tensors of a ``.safetensors`` file (8-byte header size, JSON header, raw data).
+
+    From a stream (a member of a zip archive), each tensor is read into an array of
+    its own in file order, so a load never holds the whole file and its arrays at once."""
+    if isinstance(source, Path):
+        with source.open("rb") as stream:
+            return read_safetensors(stream)
+    (size,) = struct.unpack("<Q", source.read(8))
+    header: dict[str, Any] = json.loads(source.read(size))
+    header.pop("__metadata__", None)
     tensors = {}
-    for name, spec in header.items():
-        if name == "__metadata__":
-            continue
+    position = 0
+    for name, spec in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
         start, end = spec["data_offsets"]
+        source.read(start - position)  # a gap between tensors (none in practice)
         dtype = _DTYPES[spec["dtype"]]
-        tensors[name] = np.frombuffer(
-            raw, dtype, (end - start) // np.dtype(dtype).itemsize, base + start
-        ).reshape(spec["shape"])
+        data = source.read(end - start)
+        if len(data) != end - start:
+            raise EmbeddingUnavailable(f"{name}: the weights file ends early")
+        tensors[name] = np.frombuffer(data, dtype).reshape(spec["shape"])
+        position = end
     return tensors
 
 
 def _layer_norm(
-    x: NDArray[np.float32], w: NDArray[np.float32], b: NDArray[np.float32]
+    x: NDArray[np.float32], w: NDArray[np.float32], b: NDArray[np.float32], eps: float = EPS
 ) -> NDArray[np.float32]:
     mean = x.mean(-1, keepdims=True)
     centred = x - mean
     var = (centred * centred).mean(-1, keepdims=True)
-    out: NDArray[np.float32] = centred / np.sqrt(var + EPS) * w + b
+    out: NDArray[np.float32] = centred / np.sqrt(var + np.float32(eps)) * w + b
     return out
 
 
@@ -95,12 +102,90 @@ class Layer:
     norm2: tuple[NDArray[np.float32], NDArray[np.float32]]
 
 
+# Where each part of a layer is in a checkpoint, after "encoder.layer.<i>.".
+BERT_LAYER = {
+    "q": "attention.self.query",
+    "k": "attention.self.key",
+    "v": "attention.self.value",
+    "out": "attention.output.dense",
+    "norm1": "attention.output.LayerNorm",
+    "up": "intermediate.dense",
+    "down": "output.dense",
+    "norm2": "output.LayerNorm",
+}
+
+
+def _take(tensors: dict[str, NDArray[Any]], name: str, transpose: bool = False) -> NDArray[Any]:
+    """One tensor as float32, removed from ``tensors`` so a load holds each weight once."""
+    tensor = tensors.pop(name)
+    return np.ascontiguousarray(tensor.T if transpose else tensor, dtype=np.float32)
+
+
+def load_layers(
+    tensors: dict[str, NDArray[Any]], names: dict[str, str], source: str
+) -> list[Layer]:
+    """The encoder's layers, in the layout :meth:`MiniLM._forward` multiplies by."""
+    layers: list[Layer] = []
+    while f"encoder.layer.{len(layers)}.{names['q']}.weight" in tensors:
+        p = {part: f"encoder.layer.{len(layers)}.{name}" for part, name in names.items()}
+        qkv = np.concatenate([_take(tensors, f"{p[m]}.weight", True) for m in "qkv"], axis=1)
+        layers.append(
+            Layer(
+                qkv=np.ascontiguousarray(qkv),
+                qkv_bias=np.concatenate([_take(tensors, f"{p[m]}.bias") for m in "qkv"]),
+                out=_take(tensors, f"{p['out']}.weight", True),
+                out_bias=_take(tensors, f"{p['out']}.bias"),
+                norm1=(
+                    _take(tensors, f"{p['norm1']}.weight"),
+                    _take(tensors, f"{p['norm1']}.bias"),
+                ),
+                up=_take(tensors, f"{p['up']}.weight", True),
+                up_bias=_take(tensors, f"{p['up']}.bias"),
+                down=_take(tensors, f"{p['down']}.weight", True),
+                down_bias=_take(tensors, f"{p['down']}.bias"),
+                norm2=(
+                    _take(tensors, f"{p['norm2']}.weight"),
+                    _take(tensors, f"{p['norm2']}.bias"),
+                ),
+            )
+        )
+    if not layers:
+        raise EmbeddingUnavailable(f"{source}: no encoder layers found")
+    return layers
+
+
 class MiniLM:
-    """Tokenizer and encoder; :meth:`encode` gives unit-length 384-d sentence vectors."""
+    """Tokenizer and encoder; :meth:`encode` gives unit-length 384-d sentence vectors.
+
+    A BERT encoder with mean pooling. Another architecture subclasses it and
+    overrides :meth:`_embed` and :meth:`_attention_bias` (``mpnet.py``); the layers,
+    pooling, batching and the served-sentence memory are shared."""
+
+    name = "minilm"  # names its artifacts: artifacts/runner-<name>/...
+    eps = EPS  # the layer norms' epsilon
 
     def __init__(self, directory: Path | None = None) -> None:
-        from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
+
+        self._start()
+        directory = directory or model_dir()
+        weights_path = directory / "model.safetensors"
+        weights = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
+        self.fingerprint = f"{weights}-{ENCODER}"  # what the vectors depend on
+        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        t = read_safetensors(weights_path)
+        self.words = _take(t, "embeddings.word_embeddings.weight")
+        self.positions = _take(t, "embeddings.position_embeddings.weight")
+        self.token_type = _take(t, "embeddings.token_type_embeddings.weight")[0]
+        self.norm = (_take(t, "embeddings.LayerNorm.weight"), _take(t, "embeddings.LayerNorm.bias"))
+        self.layers = load_layers(t, BERT_LAYER, str(weights_path))
+        self.dimension = int(self.words.shape[1])
+
+    def _start(self) -> None:
+        """The process-wide BLAS limit and the served-sentence memory (every architecture)."""
+        from threadpoolctl import ThreadpoolController
 
         # One BLAS thread for the process from now on: a served sentence is a few small
         # matmuls, where waking threads costs more than it saves, and on a busy machine
@@ -110,58 +195,22 @@ class MiniLM:
         self._threads = ThreadpoolController()
         self._threads.limit(limits=1, user_api="blas")
         self._recent = functools.lru_cache(maxsize=RECENT)(self._encode_one)
-        directory = directory or model_dir()
-        weights_path = directory / "model.safetensors"
-        weights = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
-        self.fingerprint = f"{weights}-{ENCODER}"  # what the vectors depend on
-        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(MAX_TOKENS)
-        t = read_safetensors(weights_path)
 
-        def w(name: str) -> NDArray[np.float32]:
-            return np.ascontiguousarray(t[name], dtype=np.float32)
+    def _embed(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Token, position and segment embeddings, normalised: (batch * length, size)."""
+        h = self.words[ids] + self.positions[: ids.shape[1]] + self.token_type
+        return _layer_norm(h.reshape(-1, self.dimension), *self.norm, self.eps)
 
-        self.words = w("embeddings.word_embeddings.weight")
-        self.positions = w("embeddings.position_embeddings.weight")
-        self.token_type = w("embeddings.token_type_embeddings.weight")[0]
-        self.norm = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
-        self.layers = []
-        index = 0
-        while f"encoder.layer.{index}.attention.self.query.weight" in t:
-            p = f"encoder.layer.{index}."
-            a = p + "attention."
-            self.layers.append(
-                Layer(
-                    qkv=np.ascontiguousarray(
-                        np.concatenate(
-                            [w(a + f"self.{m}.weight") for m in ("query", "key", "value")]
-                        ).T
-                    ),
-                    qkv_bias=np.concatenate(
-                        [w(a + f"self.{m}.bias") for m in ("query", "key", "value")]
-                    ),
-                    out=np.ascontiguousarray(w(a + "output.dense.weight").T),
-                    out_bias=w(a + "output.dense.bias"),
-                    norm1=(w(a + "output.LayerNorm.weight"), w(a + "output.LayerNorm.bias")),
-                    up=np.ascontiguousarray(w(p + "intermediate.dense.weight").T),
-                    up_bias=w(p + "intermediate.dense.bias"),
-                    down=np.ascontiguousarray(w(p + "output.dense.weight").T),
-                    down_bias=w(p + "output.dense.bias"),
-                    norm2=(w(p + "output.LayerNorm.weight"), w(p + "output.LayerNorm.bias")),
-                )
-            )
-            index += 1
-        if not self.layers:
-            raise EmbeddingUnavailable(f"{weights_path}: no encoder layers found")
-        self.dimension = int(self.words.shape[1])
+    def _attention_bias(self, length: int) -> NDArray[np.float32] | float:
+        """Added to every layer's attention scores (BERT: none; MPNet: relative positions)."""
+        return 0.0
 
     def _forward(self, ids: NDArray[np.int64], mask: NDArray[np.float32]) -> NDArray[np.float32]:
         batch, length = ids.shape
         size, head = self.dimension, self.dimension // HEADS
-        h = (self.words[ids] + self.positions[:length] + self.token_type).reshape(-1, size)
-        h = _layer_norm(h, *self.norm)  # (batch * length, size): dense layers are one matmul
+        h = self._embed(ids)  # (batch * length, size): dense layers are one matmul
         blocked = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        blocked = blocked + self._attention_bias(length)
         scale = np.float32(1.0 / np.sqrt(head))
         for layer in self.layers:
             qkv = (h @ layer.qkv + layer.qkv_bias).reshape(batch, length, 3, HEADS, head)
@@ -170,10 +219,10 @@ class MiniLM:
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
             context = (scores @ v).transpose(0, 2, 1, 3).reshape(-1, size)
-            h = _layer_norm(context @ layer.out + layer.out_bias + h, *layer.norm1)
+            h = _layer_norm(context @ layer.out + layer.out_bias + h, *layer.norm1, self.eps)
             up: NDArray[np.float32] = h @ layer.up + layer.up_bias
             up *= 0.5 * (1.0 + erf(up * np.float32(1.0 / np.sqrt(2.0))))  # exact (erf) GELU
-            h = _layer_norm(up @ layer.down + layer.down_bias + h, *layer.norm2)
+            h = _layer_norm(up @ layer.down + layer.down_bias + h, *layer.norm2, self.eps)
         h3 = h.reshape(batch, length, size)
         pooled = (h3 * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
