@@ -143,9 +143,7 @@ def test_a_tune_inside_the_noise_margin_keeps_the_params_and_is_not_repeated(
 def test_a_new_release_with_a_new_param_is_tuned_again_from_a_restarted_study(
     tuner_settings: TunerSettings,
 ) -> None:
-    tuner, _, manager = release_tuner(
-        tuner_settings, ArithmeticScorer(temperature_gain(0.004))
-    )
+    tuner, _, manager = release_tuner(tuner_settings, ArithmeticScorer(temperature_gain(0.004)))
     tuner.ask(6)
     assert tuner.wait(30).phase == "kept"
     active = manager.read_active()
