@@ -83,7 +83,7 @@ async def outcome(client: Client, timeout: float = 120) -> dict[str, Any]:
     while (tuning := (await call(client, "status"))["release_tuning"])["phase"] == "running":
         assert time.monotonic() < deadline, f"still tuning after {timeout} s: {tuning}"
         await anyio.sleep(0.05)
-    return tuning
+    return dict(tuning)
 
 
 @pytest.mark.parametrize(("high", "released"), [(1.0, True), (0.01, False)])
