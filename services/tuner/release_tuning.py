@@ -136,8 +136,10 @@ class ReleaseTuner:
         """The record of a tune of the active release's params, if one was made.
 
         The active state's own record counts when its params are the tuned ones
-        (the patch of that tune, or a release made from it); staging's when it
-        is a verdict of no gain on this very release.
+        and it is that tune's patch or a later patch of the Tuner (a new
+        Architect release carries the record along in its state file, but its
+        code may move the optimum: it is tuned again); staging's when it is a
+        verdict of no gain on this very release.
         """
         data = active.document.data
         mine = (active.document.tuning or {}).get(TUNED)
@@ -145,6 +147,7 @@ class ReleaseTuner:
             mine
             and mine["signature"] == signature(data)
             and mine.get("tuned_params") == values(data)
+            and active.pointer.actor == "tuner"
         ):
             return dict(mine)
         staged = (self.manager.read_staging().tuning or {}).get(TUNED)

@@ -122,6 +122,10 @@ def test_a_winning_tune_is_released_once_as_a_patch(tuner_settings: TunerSetting
     again = tuner.ask(10)
     assert again.phase == "done" and again.reason.startswith("already tuned: tuned ")
     assert (scorer.calls, len(promoter.notes)) == (calls, 1)
+    # an Architect release of new code carries the record in its state: tuned again
+    manager.activate("v0.2.0", active.document, actor="architect", reason="new code")
+    assert tuner.ask(10).phase == "running"
+    assert tuner.wait(30).release == "v0.2.0"
 
 
 def test_a_tune_inside_the_noise_margin_keeps_the_params_and_is_not_repeated(
