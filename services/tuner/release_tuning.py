@@ -57,10 +57,6 @@ class ReleaseTuning(BaseModel):
     version: str | None = Field(default=None, description="The patch released, if any.")
     reason: str = ""
 
-    @property
-    def final(self) -> bool:
-        return self.phase not in ("running", "idle")
-
 
 def signature(data: dict[str, Any]) -> list[list[Any]]:
     """The params ``data`` declares: names and bounds (what a tune is valid for)."""
