@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python -m bench.runner_bench
 	$(BIN)/python -m bench.versions_bench
 	$(BIN)/python -m bench.tuner_bench
+	$(BIN)/python -m bench.tuning_bench
 	$(BIN)/python -m bench.task_scale
 	$(BIN)/python -m bench.sandbox_bench
 

@@ -39,11 +39,14 @@ class ServiceSpec:
 def wiring(name: str, url: str) -> dict[str, str]:
     """Settings the other services need once ``name`` is serving at ``url``.
 
-    The Architect's Triggerer polls the Runner's metrics at the port the Runner
-    actually bound (``RATCHET_RUNNER_PORT=0`` picks a free one).
+    The Architect's Triggerer polls the Runner's metrics, and the Architect asks
+    the Tuner to tune a release, at the port each actually bound
+    (``RATCHET_RUNNER_PORT=0`` picks a free one).
     """
     if name == "runner":
         return {"RATCHET_ARCHITECT_RUNNER_METRICS_URL": f"{url}/metrics"}
+    if name == "tuner":
+        return {"RATCHET_ARCHITECT_TUNER_URL": f"{url}/mcp"}
     return {}
 
 

@@ -83,6 +83,7 @@ def test_compose_environment_for_s3_otlp_and_the_triggerer() -> None:
         assert key in env
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(env)
     assert env["RATCHET_ARCHITECT_RUNNER_METRICS_URL"] == "http://runner:8001/metrics"
+    assert env["RATCHET_ARCHITECT_TUNER_URL"] == "http://tuner:8002/mcp"
     known = set()  # every RATCHET_ variable is some process's setting (no typo passes)
     for cls in SERVICE_SETTINGS.values():
         fields = cls.model_fields

@@ -53,6 +53,10 @@ class DemoPlan:
     heldout_sample: int = 0  # 0: the full tier routes the whole held-out split
     measure_missing: bool = True  # measure releases without an eval summary (v0.1.0, patches)
     job_timeout_s: float = 1200.0
+    # The Tuner's tune of the Architect's release (`tune_release`, asked by the Architect):
+    # its dev evaluations, and how long the demo waits for its patch.
+    tune_evaluations: int = 48
+    tune_timeout_s: float = 900.0
     seed: int = 7
 
     def fleet_env(self) -> dict[str, str]:
@@ -69,6 +73,7 @@ class DemoPlan:
             **ports,
             "RATCHET_ARCHITECT_TRIGGERER_INTERVAL": str(self.triggerer_interval_s),
             "RATCHET_ARCHITECT_TRIGGERER_PERIOD_DAYS": repr(self.period_days),
+            "RATCHET_ARCHITECT_TUNER_EVALUATIONS": str(self.tune_evaluations),
         }
         if self.heldout_sample:
             env["RATCHET_ARCHITECT_HELDOUT_SAMPLE"] = str(self.heldout_sample)

@@ -135,6 +135,8 @@ class Scenario:
             self._lap("the Architect's job")
             if job["status"] == "succeeded" and job.get("version"):
                 self._wait_served(f, str(job["version"]))
+                self._wait_tuned(f, job)
+                self._lap("the Tuner's tune of the release")
                 after = mixed(shifted, train, plan.after_turns, plan.degraded_share, plan.seed)
                 self._replay(replay, after, "after", "degraded traffic on the new release")
                 self._lap("after the release")
@@ -310,6 +312,35 @@ class Scenario:
                     return job
                 time.sleep(0.5)  # a poll interval against a REST API, not a readiness wait
         raise DemoFailed(f"job {job_id} not final after {self.plan.job_timeout_s:.0f} s")
+
+    def _wait_tuned(self, fleet: Fleet, job: dict[str, Any]) -> None:
+        """The Tuner's tune of the job's release (the Architect asked for it): its patch
+        served when tuning won, else its verdict noted. Never fails the demo."""
+        version = str(job["version"])
+        if any("Tuner" in warning for warning in job.get("warnings", [])):
+            self.progress.note(f"no tune of {version}: {job['warnings']}")
+            return
+        self.progress.phase(f"Tuner: CMA-ES on {version}'s params (dev split)")
+
+        async def tuned() -> dict[str, Any] | None:
+            deadline = time.monotonic() + self.plan.tune_timeout_s
+            async with Client(f"{fleet.url('tuner')}/mcp") as tuner:
+                while time.monotonic() < deadline:
+                    tuning = (await call(tuner, "status"))["release_tuning"]
+                    if tuning["release"] == version and tuning["phase"] != "running":
+                        return dict(tuning)
+                    await anyio.sleep(0.5)  # a poll of a tool's progress, not a readiness wait
+            return None
+
+        tuning = anyio.run(tuned)
+        if tuning is None:
+            self.progress.note(
+                f"the Tuner did not finish {version} in {self.plan.tune_timeout_s} s"
+            )
+            return
+        self.progress.note(f"tune_release: {tuning['phase']}: {tuning['reason']}")
+        if tuning["phase"] == "released" and tuning.get("version"):
+            self._wait_served(fleet, str(tuning["version"]))
 
     def _wait_served(self, fleet: Fleet, version: str, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout

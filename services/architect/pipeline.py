@@ -34,6 +34,7 @@ from .ledger import LedgerEntry
 from .release import finish_released, release_candidate, released_by
 from .sandboxing import sandbox_gate
 from .stages import Recorder, Rejected, StageFailed
+from .tuning import ask_tuner
 
 log = logging.getLogger(__name__)
 LEDGER_LOOKBACK = 1000  # earlier proposals on the same base a coder is told about
@@ -203,4 +204,5 @@ def _release(run: JobRun, chosen: Candidate, base: Baseline) -> Release:
     with run.recorder.stage("release") as lines:
         release = release_candidate(run, chosen, base, lines)
         lines.append(f"released {release.version} at {release.commit[:12]}; pointer moved")
+        lines.append(ask_tuner(run.ctx, run.job.id, release, chosen.state))
     return release

@@ -71,6 +71,19 @@ class ArchitectSettings(ServiceSettings):
         alias="RATCHET_ARCHITECT_RUNNER_METRICS_URL",
         description="The Runner's windowed metrics the Triggerer polls.",
     )
+    tuner_url: str = Field(
+        default="http://127.0.0.1:8002/mcp",
+        alias="RATCHET_ARCHITECT_TUNER_URL",
+        description="The Tuner's MCP endpoint, asked to tune a minor or major release's params "
+        "(`tune_release`) once it is served ('' : never ask).",
+    )
+    tuner_evaluations: int = Field(
+        default=48,
+        ge=1,
+        le=2000,
+        alias="RATCHET_ARCHITECT_TUNER_EVALUATIONS",
+        description="Dev-split evaluations the Tuner's CMA-ES spends on a release's params.",
+    )
     triggerer_interval: float = Field(
         default=30.0,
         gt=0,

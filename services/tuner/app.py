@@ -18,6 +18,7 @@ from ratchet import datasets
 from ratchet.bootstrap import release_store
 from ratchet.builds import BuildStore
 from ratchet.objects import open_object_store
+from ratchet.secrets import signing_key
 from ratchet.sessions import SessionStore
 from ratchet.state import StateManager, open_state_manager
 from ratchet.tasks import ACTIVE_FILE
@@ -27,14 +28,26 @@ from .autopromote import AutoPromoter
 from .context import TunerContext
 from .intake import Intake
 from .promotion import Promoter
+from .release_tuning import ReleaseTuner
 from .scoring import DevScorer
 from .settings import TunerSettings
-from .tools import bandits, cmaes, feedback, preferences, promote, rules, status
+from .tools import (
+    bandits,
+    cmaes,
+    feedback,
+    preferences,
+    promote,
+    rules,
+    status,
+    tune_release,
+)
+from .tools.studies import StudyStore
+from .tools.tune import ParamTuner
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # In the order the tools are listed to clients.
-TOOLS = (feedback, status, promote, bandits, cmaes, preferences, rules)
+TOOLS = (feedback, status, promote, tune_release, bandits, cmaes, preferences, rules)
 
 
 def served_root(settings: TunerSettings) -> Path:
@@ -55,17 +68,27 @@ def build_context(
     objects = open_object_store(settings)
     promoter = Promoter(manager, intake, release_store(settings), builds, root, objects)
     auto = AutoPromoter(promoter, settings.auto_promote_every)
+    scorer = DevScorer(manager, builds, root)
+    secret = settings.state_key
+    key = signing_key(
+        settings.home_path, "tuner-state", secret.get_secret_value() if secret else None
+    )
+    studies = StudyStore(objects, key)
+    param_tuner = ParamTuner(studies, manager, scorer)
     return TunerContext(
         settings=settings,
         manager=manager,
         sessions=sessions,
         objects=objects,
         intake=intake,
-        scorer=DevScorer(manager, builds, root),
+        scorer=scorer,
         labels=frozenset(labels),
         promoter=promoter,
         applier=Applier(intake, on_applied=auto.notice),
         auto=auto,
+        studies=studies,
+        param_tuner=param_tuner,
+        release_tuner=ReleaseTuner(manager, param_tuner, promoter),
     )
 
 

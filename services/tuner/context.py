@@ -1,4 +1,5 @@
-"""What the Tuner's tools share: stores, intake, scorer, promotion (built once per process)."""
+"""What the Tuner's tools share: stores, intake, scorer, studies, promotion (built once per
+process)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from .applier import Applier
 from .autopromote import AutoPromoter
 from .intake import Intake
 from .promotion import Promoter
+from .release_tuning import ReleaseTuner
 from .scoring import DevScorer
 from .settings import TunerSettings
+from .tools.studies import StudyStore
+from .tools.tune import ParamTuner
 
 
 @dataclass(frozen=True)
@@ -28,3 +32,6 @@ class TunerContext:
     promoter: Promoter
     applier: Applier  # folds stored feedback into staging in the background
     auto: AutoPromoter
+    studies: StudyStore  # one per process: its lock orders this process's writers
+    param_tuner: ParamTuner
+    release_tuner: ReleaseTuner  # tunes a release's params after it is served

@@ -7,6 +7,7 @@ released; a pinned pointer or an unchanged state is answered with the reason.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,14 @@ def kpis_of(rows: list[dict[str, Any]]) -> Kpis:
     )
 
 
+@dataclass(frozen=True)
+class ReleaseNote:
+    """Why a patch is released, when it is not (only) the feedback it folds in."""
+
+    reason: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
 class Promoter:
     def __init__(
         self,
@@ -100,11 +109,13 @@ class Promoter:
         self.builds = builds
         self.local_root = local_root
 
-    def promote(self) -> PromoteResult:
+    def promote(self, note: ReleaseNote | None = None) -> PromoteResult:
+        """Staging released as a patch if micro passes; ``note`` says why (default: the
+        feedback it was tuned from) and adds to the release's metadata."""
         with self._promoting:  # one at a time here; the release lock orders processes
-            return self._promote()
+            return self._promote(note)
 
-    def _promote(self) -> PromoteResult:
+    def _promote(self, note: ReleaseNote | None) -> PromoteResult:
         active = self.manager.read_active()
         if active is None:
             return PromoteResult(
@@ -121,7 +132,7 @@ class Promoter:
                 staging, active_code_root(self.manager, self.builds, self.local_root)
             )
             if report.passed:
-                return self._release(active, staging, applied, report.reason)
+                return self._release(active, staging, applied, report.reason, note)
             refusal = report.reason
         return PromoteResult(
             promoted=False, version=active.version, reason=refusal, feedback_applied=applied
@@ -139,7 +150,12 @@ class Promoter:
         return None
 
     def _release(
-        self, active: ActiveState, staging: StateDocument, applied: int, micro: str
+        self,
+        active: ActiveState,
+        staging: StateDocument,
+        applied: int,
+        micro: str,
+        note: ReleaseNote | None,
     ) -> PromoteResult:
         """Tag staging (its micro tier passed) and publish what it learned from."""
         since = int((active.document.tuning or {}).get(WATERMARK, 0))
@@ -153,8 +169,9 @@ class Promoter:
                 staging,
                 kind=ReleaseKind.PATCH,
                 author="tuner",
-                reason=f"tuned state from {applied} feedbacks",
+                reason=note.reason if note else f"tuned state from {applied} feedbacks",
                 metadata={
+                    **(note.metadata if note else {}),
                     "feedback_applied": applied,
                     "staging_revision": staging.revision,
                     "micro": micro,

@@ -72,16 +72,21 @@ def test_built_and_missing_services_cover_all_four() -> None:
     assert built.isdisjoint(missing_services())
 
 
-def test_a_bound_port_is_pinned_and_the_runner_metrics_url_wired(tmp_path: Path) -> None:
+def test_a_bound_port_is_pinned_and_the_runner_metrics_and_tuner_urls_wired(
+    tmp_path: Path,
+) -> None:
     """Port 0 picks a free port once; restarts reuse it, so URLs (fleet record) stay true."""
     specs = [ServiceSpec(name, HELLO) for name in ("runner", "tuner", "architect")]
     fleet = Supervisor(specs, tmp_path / "logs", env={"RATCHET_RUNNER_PORT": "0"})
-    runner, _tuner, architect = fleet.children
+    runner, tuner, architect = fleet.children
     runner.url = "http://127.0.0.1:40123"
     fleet._bound(runner)
     assert runner.env["RATCHET_RUNNER_PORT"] == "40123"
     wired = "http://127.0.0.1:40123/metrics"
     assert architect.env["RATCHET_ARCHITECT_RUNNER_METRICS_URL"] == wired
+    tuner.url = "http://127.0.0.1:40124"
+    fleet._bound(tuner)
+    assert architect.env["RATCHET_ARCHITECT_TUNER_URL"] == "http://127.0.0.1:40124/mcp"
     explicit = Supervisor(
         specs, tmp_path / "logs", env={"RATCHET_ARCHITECT_RUNNER_METRICS_URL": "http://lb/metrics"}
     )

@@ -14,7 +14,6 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ratchet.secrets import signing_key
 from ratchet.state import StateManager
 
 from ..algorithms.cmaes import Param
@@ -100,16 +99,8 @@ class CmaTools:
         return status_of(study, await off_loop(lambda: self.studies.load(study)))
 
 
-def study_store(ctx: TunerContext) -> StudyStore:
-    """The process's studies, signed with the Tuner's state key."""
-    secret = ctx.settings.state_key
-    configured = secret.get_secret_value() if secret else None
-    return StudyStore(ctx.objects, signing_key(ctx.settings.home_path, "tuner-state", configured))
-
-
 def register(server: MCPServer, ctx: TunerContext) -> None:
-    studies = study_store(ctx)  # one per process: its lock orders this process's writers
-    tools = CmaTools(studies, ctx.manager)
+    tools = CmaTools(ctx.studies, ctx.manager)
     server.add_tool(
         tools.cma_start,
         description=(
@@ -132,5 +123,4 @@ def register(server: MCPServer, ctx: TunerContext) -> None:
     server.add_tool(
         tools.cma_status, description="A study's progress: generation, counts, best and mean point."
     )
-    tuner = tune.ParamTuner(studies, ctx.manager, ctx.scorer)
-    server.add_tool(tuner.tune_params, description=tune.DESCRIPTION)
+    server.add_tool(ctx.param_tuner.tune_params, description=tune.DESCRIPTION)

@@ -1,4 +1,5 @@
-"""``status``: staging revision, feedback counts, active version, arm posteriors."""
+"""``status``: staging revision, feedback counts, active version, arm posteriors, the
+release tuning (:mod:`services.tuner.release_tuning`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..autopromote import AutoPromoter
 from ..context import TunerContext
 from ..intake import APPLIED, Intake
 from ..promotion import PromoteResult
+from ..release_tuning import ReleaseTuner, ReleaseTuning
 
 
 class ArmStatus(BaseModel):
@@ -32,12 +34,21 @@ class StatusResult(BaseModel):
     arms: dict[str, ArmStatus]
     auto_promote_every: int = Field(description="0: promotion only on `promote`.")
     last_auto_promotion: PromoteResult | None
+    release_tuning: ReleaseTuning = Field(
+        description="The last `tune_release` of this process: progress or outcome."
+    )
 
 
 class StatusTool:
     def __init__(
-        self, manager: StateManager, sessions: SessionStore, intake: Intake, auto: AutoPromoter
+        self,
+        manager: StateManager,
+        sessions: SessionStore,
+        intake: Intake,
+        auto: AutoPromoter,
+        tuning: ReleaseTuner,
     ) -> None:
+        self.tuning = tuning
         self.manager = manager
         self.sessions = sessions
         self.intake = intake
@@ -68,12 +79,14 @@ class StatusTool:
             },
             auto_promote_every=self.auto.every,
             last_auto_promotion=self.auto.last,
+            release_tuning=self.tuning.current,
         )
 
 
 def register(server: MCPServer, ctx: TunerContext) -> None:
-    tool = StatusTool(ctx.manager, ctx.sessions, ctx.intake, ctx.auto)
+    tool = StatusTool(ctx.manager, ctx.sessions, ctx.intake, ctx.auto, ctx.release_tuner)
     server.add_tool(
         tool.status,
-        description="Staging revision, feedback counts, active version, arm posteriors.",
+        description="Staging revision, feedback counts, active version, arm posteriors, "
+        "the release tuning's progress or outcome.",
     )

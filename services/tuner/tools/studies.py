@@ -71,6 +71,23 @@ def state_params(data: dict[str, Any]) -> list[Param]:
     ]
 
 
+def same_space(study: Study, params: list[Param]) -> bool:
+    """The study searches exactly ``params``: the same names with the same bounds."""
+    return [(p.name, p.low, p.high) for p in study.params] == [
+        (p.name, p.low, p.high) for p in params
+    ]
+
+
+def ensure_study(studies: StudyStore, name: str, params: list[Param]) -> bool:
+    """Study ``name`` over ``params``, started (from their values) when missing or when it
+    searches other names or bounds: a study started before a release added a param would
+    never move it. True when it was (re)started."""
+    if studies.exists(name) and same_space(studies.load(name), params):
+        return False
+    studies.start(name, params, 0.3, 0, None, True)
+    return True
+
+
 async def off_loop(fn: Callable[[], T]) -> T:
     """``fn`` in a worker thread; a study's or a store's error becomes a tool error."""
     try:

@@ -26,7 +26,7 @@ def architect_settings(home: Path, **overrides: Any) -> ArchitectSettings:
         fast_tests=[],
         heldout_sample=HELDOUT_SAMPLE,
         full_shards=2,
-        **overrides,
+        **{"tuner_url": "", **overrides},  # never a Tuner another fleet runs on :8002
     )
     initialize(settings)
     return settings
@@ -39,6 +39,7 @@ def settings_env(settings: ArchitectSettings) -> dict[str, str]:
         "RATCHET_ARCHITECT_FAST_TESTS": json.dumps(settings.fast_tests),
         "RATCHET_ARCHITECT_HELDOUT_SAMPLE": str(settings.heldout_sample),
         "RATCHET_ARCHITECT_FULL_SHARDS": str(settings.full_shards),
+        "RATCHET_ARCHITECT_TUNER_URL": settings.tuner_url,
     }
 
 

@@ -73,6 +73,8 @@ def test_a_new_tool_is_minor_and_renaming_it_is_major(ctx: ArchitectContext) -> 
         release.commit,
     )
     assert all(s.status is StageStatus.PASSED and s.seconds is not None for s in job.stages)
+    release_log = next(s.log for s in job.stages if s.name == "release")
+    assert "the Tuner is not asked to tune (RATCHET_ARCHITECT_TUNER_URL is empty)" in release_log
     # The one candidate's record: what it was, what each tier measured, its fate.
     (kept,) = job.candidates
     assert (kept.index, kept.coder, kept.status, kept.commit) == (

@@ -7,7 +7,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ratchet.errors import RatchetError
 from services.tuner.context import TunerContext
-from services.tuner.promotion import Promoter, PromoteResult
+from services.tuner.promotion import Promoter, PromoteResult, ReleaseNote
 from services.tuner.tools.promote import PromoteTool
 
 pytestmark = pytest.mark.anyio
@@ -25,7 +25,7 @@ class Failing(Promoter):
     def __init__(self) -> None:  # no stores: promote fails before it would use them
         pass
 
-    def promote(self) -> PromoteResult:
+    def promote(self, note: ReleaseNote | None = None) -> PromoteResult:
         raise RatchetError("the release store is unreachable")
 
 

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.anyio
 
 
 def tool(context: TunerContext) -> StatusTool:
-    return StatusTool(context.manager, context.sessions, context.intake, context.auto)
+    return StatusTool(
+        context.manager, context.sessions, context.intake, context.auto, context.release_tuner
+    )
 
 
 async def test_status_of_a_fresh_home_names_the_active_version_and_no_feedback(
