@@ -67,7 +67,7 @@ class FileWatch:
             raise OSError(ctypes.get_errno(), "inotify_init1 failed")
         self._fd = fd
         self._by_wd: dict[int, Path] = {}
-        self._inodes = {path: os.stat(path).st_ino for path in self.paths}
+        self._inodes = {path: path.stat().st_ino for path in self.paths}
         self.seen: list[Access] = []  # every access drained so far, in order
         try:
             for path in self.paths:
@@ -93,7 +93,7 @@ class FileWatch:
                 raise
             found.extend(self._parse(buffer))
         for path, inode in self._inodes.items():
-            if os.stat(path).st_ino != inode:
+            if path.stat().st_ino != inode:
                 raise WatchLost(f"{path} was replaced while watched (inode {inode})")
         self.seen.extend(found)
         return found
