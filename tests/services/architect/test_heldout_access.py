@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ratchet.ci import tiers
+from ratchet.ci.full import run_full
 from ratchet.ci.report import TierReport
 from services.architect.context import ArchitectContext
 from services.architect.jobs import Job, JobKind, StageStatus
@@ -78,8 +78,8 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchitectContext]:
 @pytest.fixture
 def accesses(ctx: ArchitectContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[FullTierWatch]:
     with watching(heldout_files(ctx.settings.home_path, PROJECT_ROOT)) as watch:
-        watched = FullTierWatch(watch, tiers.run_full)
-        monkeypatch.setattr(tiers, "run_full", watched.run_full)
+        watched = FullTierWatch(watch, run_full)
+        monkeypatch.setattr("ratchet.ci.tiers.run_full", watched.run_full)
         yield watched
 
 
