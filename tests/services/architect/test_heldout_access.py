@@ -107,6 +107,19 @@ def assert_only_the_full_tier_read(
         assert accesses.vault_read_inside(ctx.settings.heldout_path), accesses.inside
 
 
+# First: the recorded edit favours v0.1.0's blend arm, which calibration would undo on a
+# base that a release already calibrated.
+def test_an_llm_job_reads_the_vault_in_the_full_tier_only(
+    ctx: ArchitectContext, accesses: FullTierWatch, tmp_path: Path
+) -> None:
+    text = (ctx.settings.workspace_path / STATE).read_text()
+    script = write_script("good_edit.json", tmp_path / "good_edit.json", **blend_edit(text))
+    with replaying(script) as server:
+        job = run(with_llm(ctx, server), accesses, "too many card questions are misrouted")
+    assert job.coder == "llm"
+    assert_only_the_full_tier_read(ctx, job, accesses, released=True)
+
+
 def test_a_patch_job_reads_the_vault_in_the_full_tier_only(
     ctx: ArchitectContext, accesses: FullTierWatch
 ) -> None:
@@ -122,10 +135,10 @@ def test_a_template_job_reads_the_vault_in_the_full_tier_only(
 ) -> None:
     job = run(ctx, accesses, "word weights matter more than they are given")
     assert job.coder == "template"
-    assert_only_the_full_tier_read(ctx, job, accesses, released=job.version is not None)
+    assert_only_the_full_tier_read(ctx, job, accesses, released=True)
 
 
-def test_a_command_job_reads_no_heldout_split(
+def test_a_command_job_reads_no_heldout_split_outside_the_full_tier(
     ctx: ArchitectContext, accesses: FullTierWatch, tmp_path: Path
 ) -> None:
     cli = tmp_path / "cli.py"
@@ -136,14 +149,3 @@ def test_a_command_job_reads_no_heldout_split(
     job = run(dataclasses.replace(ctx, settings=settings), accesses, "a note")
     assert job.coder == "command"
     assert_only_the_full_tier_read(ctx, job, accesses, released=False)
-
-
-def test_an_llm_job_reads_the_vault_in_the_full_tier_only(
-    ctx: ArchitectContext, accesses: FullTierWatch, tmp_path: Path
-) -> None:
-    text = (ctx.settings.workspace_path / STATE).read_text()
-    script = write_script("good_edit.json", tmp_path / "good_edit.json", **blend_edit(text))
-    with replaying(script) as server:
-        job = run(with_llm(ctx, server), accesses, "too many card questions are misrouted")
-    assert job.coder == "llm"
-    assert_only_the_full_tier_read(ctx, job, accesses, released=True)
