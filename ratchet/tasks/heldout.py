@@ -86,8 +86,11 @@ def count_rows(data: bytes) -> int:
 
 def recorded_rows(vault: Path, name: str) -> int | None:
     """Task ``name``'s held-out row count from the vault's record, without opening the
-    split; None when there is no record or it predates counts (``ratchet init`` adds them)."""
+    split; None when the split or its record is missing, or the record predates counts
+    (``ratchet init`` adds them)."""
     record = vault / name / SOURCE_FILE
+    if not heldout_file(vault, name).is_file():  # a stat: no open of the split
+        return None
     try:
         rows = json.loads(record.read_text(encoding="utf-8")).get("rows")
     except (OSError, ValueError):
