@@ -17,7 +17,7 @@ from ratchet.config import CommonSettings
 from ratchet.errors import ConfigError, NotFoundError
 from ratchet.state import ACTIVE_KEY, StateDocument, StateManager, open_state_manager
 from ratchet.tasks import TASKS_DIR, Task, active_name, find_task, load_task
-from ratchet.tasks.heldout import heldout_file, store_heldout_bytes
+from ratchet.tasks.heldout import heldout_file, record_rows, store_heldout_bytes
 from ratchet.tasks.manifest import TEST
 from ratchet.tasks.workspace import install_task
 from ratchet.vcs import FIRST, ReleaseKind, ReleaseMetadata, ReleaseStore, ensure_workspace
@@ -110,6 +110,8 @@ def keep_heldout(settings: CommonSettings) -> list[str]:
     except NotFoundError:
         return []  # a project without tasks: nothing is held out
     if heldout_file(settings.heldout_path, name).is_file():
+        if record_rows(settings.heldout_path, name):
+            return [f"recorded the row count of task {name}'s held-out split"]
         return []
     path = f"{TASKS_DIR.as_posix()}/{name}/{TEST}"
     commit = project_commit(settings.workspace_path)

@@ -67,6 +67,11 @@ def sample_of(examples: tuple[Example, ...], size: int | None) -> list[Example]:
     return [examples[int(i * stride)] for i in range(size)]
 
 
+def sample_size(rows: int, size: int | None) -> int:
+    """How many of ``rows`` examples :func:`sample_of` picks for ``size``."""
+    return rows if not size or size >= rows else size
+
+
 def percentile(values: list[float], share: float) -> float | None:
     """Nearest-rank percentile (None for no values)."""
     if not values:

@@ -4,15 +4,21 @@ A home's trees (its workspace, the worktrees of jobs, the builds of releases)
 carry a task's training data only: a candidate's code runs from them, so a
 held-out label there could be read and answered back. The held-out split lives
 under the home instead, in ``<home>/heldout/<task>/test.csv`` with a
-``source.json`` (its SHA-256 and where it came from), stored once by
-``ratchet init`` and read by the static harness (the full tier), which sends
-the candidate texts only. A home's held-out split never changes: storing other
-bytes for the same task is an error, not a replacement.
+``source.json`` (its SHA-256, its row count and where it came from), stored
+once by ``ratchet init`` and read by the static harness (the full tier), which
+sends the candidate texts only. Whoever only needs to know how many rows it has
+(``ratchet status``, the Versions API, the Architect's baseline) reads the
+record, so nothing but the full tier opens the split
+(``tests/services/*/test_heldout_access.py`` watches). A home's held-out split
+never changes: storing other bytes for the same task is an error, not a
+replacement.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -63,10 +69,46 @@ def store_heldout_bytes(vault: Path, name: str, data: bytes, source: str) -> boo
         atomic_write_bytes(path, data)
         written = True
     record = path.parent / SOURCE_FILE
-    if written or not record.is_file():
-        document = {"task": name, "sha256": digest, "source": source}
+    if written or recorded_rows(vault, name) is None:
+        document = {"task": name, "sha256": digest, "source": source, "rows": count_rows(data)}
         atomic_write_bytes(record, (json.dumps(document, indent=2) + "\n").encode())
     return written
+
+
+def count_rows(data: bytes) -> int:
+    """The rows of a split's bytes: the non-blank CSV records after the header (as many
+    as :func:`load_heldout` returns for a split it accepts)."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
+    if next(reader, None) is None:
+        return 0
+    return sum(1 for record in reader if "".join(record).strip())
+
+
+def recorded_rows(vault: Path, name: str) -> int | None:
+    """Task ``name``'s held-out row count from the vault's record, without opening the
+    split; None when the split or its record is missing, or the record predates counts
+    (``ratchet init`` adds them)."""
+    record = vault / name / SOURCE_FILE
+    if not heldout_file(vault, name).is_file():  # a stat: no open of the split
+        return None
+    try:
+        rows = json.loads(record.read_text(encoding="utf-8")).get("rows")
+    except (OSError, ValueError):
+        return None
+    return rows if isinstance(rows, int) else None
+
+
+def record_rows(vault: Path, name: str) -> bool:
+    """Add the row count to a record written before counts were; True if it did."""
+    path = heldout_file(vault, name)
+    if not path.is_file() or recorded_rows(vault, name) is not None:
+        return False
+    try:
+        source = str(json.loads((path.parent / SOURCE_FILE).read_text(encoding="utf-8"))["source"])
+    except (OSError, ValueError, KeyError):
+        source = str(path)
+    store_heldout_bytes(vault, name, path.read_bytes(), source)
+    return True
 
 
 def load_heldout(vault: Path, task: Task) -> tuple[Example, ...]:
@@ -103,10 +145,19 @@ def heldout_examples(task: Task, vault: Path | None) -> tuple[Example, ...]:
 
 
 def heldout_rows(task: Task, vault: Path | None) -> int | None:
-    """How many held-out rows ``task`` has (None when neither place holds them)."""
+    """How many held-out rows ``task`` has (None when neither place holds them).
+
+    From the vault's record: counting is no reason to open the split. A record
+    without a count (a home whose ``init`` predates them) is counted from the split.
+    """
     if task.test_rows is not None:
         return len(task.test_rows)
+    if vault is None:
+        return None
+    recorded = recorded_rows(vault, task.name)
+    if recorded is not None:
+        return recorded
     try:
-        return len(heldout_examples(task, vault)) if vault is not None else None
+        return len(load_heldout(vault, task))
     except (NotFoundError, TaskError):
         return None

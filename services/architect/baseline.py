@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ratchet import datasets
-from ratchet.ci.full import sample_of
+from ratchet.ci.full import sample_size
 from ratchet.ci.tiers import CiOptions, run_tier, summary_of
 from ratchet.errors import ConflictError
 from ratchet.objects import ObjectStore
 from ratchet.state import ActiveState, StateDocument
-from ratchet.tasks.heldout import heldout_examples
+from ratchet.tasks.heldout import heldout_examples, heldout_rows
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,12 @@ def measured(
     API lists it and the next reader does not measure again.
     """
     key = summary_key(commit)
-    examples = heldout_examples(datasets.task(build), options.heldout)
-    calls = len(sample_of(examples, options.heldout_sample))
+    task = datasets.task(build)
+    # The count from the vault's record: only the full tier opens the split.
+    rows = heldout_rows(task, options.heldout)
+    if rows is None:  # no split anywhere: the error says where it was looked for
+        rows = len(heldout_examples(task, options.heldout))
+    calls = sample_size(rows, options.heldout_sample)
     stored = objects.get_or_none(key)
     if stored is not None:
         summary = json.loads(stored.data)

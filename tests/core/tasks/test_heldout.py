@@ -15,8 +15,11 @@ from ratchet.tasks.heldout import (
     heldout_file,
     heldout_rows,
     load_heldout,
+    record_rows,
+    recorded_rows,
     store_heldout,
 )
+from tests.helpers.file_access import watching
 from tests.helpers.tasks import TEST_PER_LABEL, csv_text, rows, write_task
 
 
@@ -82,3 +85,26 @@ def test_task_check_and_init_still_require_test_csv(tiny: Path) -> None:
     ]
     with pytest.raises(TaskError, match=r"test\.csv: missing"):
         load_task(tiny, require_test=True)
+
+
+def test_the_row_count_is_read_from_the_record_without_opening_the_split(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """Counting is no reason to open the split (status, the Versions API, the baseline);
+    a record written before counts were is given one, by reading the split once."""
+    vault = tmp_path / "heldout"
+    task = load_task(tiny, require_test=True)
+    store_heldout(vault, task)
+    served_task = load_task(served(tiny))
+    assert task.test_rows is not None
+    with watching([heldout_file(vault, "tiny")]) as watch:
+        counted = heldout_rows(served_task, vault)
+        opened = watch.drain()
+    assert counted == len(task.test_rows) and opened == []
+
+    record = heldout_file(vault, "tiny").parent / "source.json"
+    document = json.loads(record.read_text())
+    record.write_text(json.dumps({k: v for k, v in document.items() if k != "rows"}))
+    assert recorded_rows(vault, "tiny") is None
+    assert record_rows(vault, "tiny") is True and record_rows(vault, "tiny") is False
+    assert json.loads(record.read_text()) == document
