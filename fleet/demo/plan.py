@@ -43,6 +43,9 @@ class DemoPlan:
     degraded_chunk: int = 150  # turns between looks for the Triggerer's wake-up
     degraded_max_turns: int = 6000  # give up waiting for a wake-up after this many
     after_turns: int = 600  # degraded traffic again, served by the Architect's release
+    # Still under the routing objective after that release: written feedback asks the
+    # Architect for more (a second job), and the same traffic replays on its release.
+    follow_up: bool = True
     clients: int = 4  # concurrent MCP clients routing
     feedback_delay_s: float = 0.5  # corrections arrive this late
     mine_rules: bool = True  # `mine_rules` before each `promote`

@@ -47,6 +47,7 @@ from ratchet.tasks.heldout import heldout_rows
 from ratchet.vcs.workspace import default_project_root
 from services.architect.baseline import measured
 
+from .follow_up import feedback_text, routing_objective
 from .launch import Fleet, running_fleet
 from .plan import DemoPlan, Progress
 from .report import ReleaseRow, accuracy_over_time, first_served, write_report
@@ -140,6 +141,8 @@ class Scenario:
                 after = mixed(shifted, train, plan.after_turns, plan.degraded_share, plan.seed)
                 self._replay(replay, after, "after", "degraded traffic on the new release")
                 self._lap("after the release")
+                if plan.follow_up:
+                    job = self._second_job(f, job, replay, after)
             rows = self._releases(f)
         return self._record(task.name, rows, job, degraded_at, hard)
 
@@ -312,6 +315,31 @@ class Scenario:
                     return job
                 time.sleep(0.5)  # a poll interval against a REST API, not a readiness wait
         raise DemoFailed(f"job {job_id} not final after {self.plan.job_timeout_s:.0f} s")
+
+    def _second_job(
+        self, fleet: Fleet, first: dict[str, Any], replay: Replay, after: list[Example]
+    ) -> dict[str, Any]:
+        """Under the routing objective after the first release: the feedback a person would
+        write, the Architect's job for it, its release served and tuned, and the same
+        traffic replayed on it. The job that decides the demo's outcome is returned."""
+        objective = routing_objective(self.settings.workspace_path)
+        text = feedback_text(self.turns, "after", str(first["version"]), objective)
+        if text is None:
+            self.progress.note(f"{first['version']} meets the {objective:.0%} objective")
+            return first
+        self.progress.note(f"feedback: {text}")
+        with httpx.Client(timeout=10) as http:
+            accepted = http.post(f"{fleet.url('architect')}/feedback", json={"text": text})
+            accepted.raise_for_status()
+        job = self._follow(fleet, accepted.json()["job_id"])
+        self._lap("the Architect's second job")
+        if job["status"] != "succeeded" or not job.get("version"):
+            return first  # the first release stays the outcome; the second job is in the log
+        self._wait_served(fleet, str(job["version"]))
+        self._wait_tuned(fleet, job)
+        self._replay(replay, after, "after-2", "the same traffic on the second release")
+        self._lap("after the second release")
+        return job
 
     def _wait_tuned(self, fleet: Fleet, job: dict[str, Any]) -> None:
         """The Tuner's tune of the job's release (the Architect asked for it): its patch

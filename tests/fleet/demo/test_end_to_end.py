@@ -28,6 +28,9 @@ PLAN = DemoPlan(
     heldout_sample=300,  # the full tier on a spread tenth of the held-out split
     measure_missing=False,  # only what the fleet itself measured
     job_timeout_s=900,
+    # One Architect job here: the demo's second (mpnet_embed, feedback-driven) embeds the
+    # training set with a 110M-parameter encoder for minutes on a fresh machine.
+    follow_up=False,
 )
 
 
