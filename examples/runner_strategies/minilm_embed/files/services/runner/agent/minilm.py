@@ -5,9 +5,9 @@ package carries the model's files offline (``model.safetensors``, the
 tokenizer); this module reads them and runs the 6-layer BERT encoder, mean
 pooling and L2 normalisation itself, the same computation as
 ``sentence_transformers.SentenceTransformer.encode`` (the template's test
-checks the two agree). Why not torch at serving time: importing torch needs
-more address space than the micro tier's 1 GB limit, takes seconds, and a
-one-sentence forward pass in numpy costs a few milliseconds.
+checks the two agree). Why not torch at serving time: importing torch takes
+seconds and hundreds of megabytes of address space a tier's cap must hold,
+and a one-sentence forward pass in numpy costs a few milliseconds.
 
 Needs the optional extra ``embeddings`` (``pip install -e .[embeddings]``;
 the Makefile installs it).
