@@ -190,18 +190,12 @@ class Promoter:
                 },
                 parent_revision=active.pointer.revision,
             )
-        except PinnedError as exc:  # pinned between the check and the release
+        except ConflictError as exc:  # pinned, or another release landed, while micro ran
+            pinned = isinstance(exc, PinnedError)
             return PromoteResult(
                 promoted=False,
                 version=active.version,
-                reason=f"pinned: {exc}",
-                feedback_applied=applied,
-            )
-        except ConflictError as exc:  # a release moved the pointer while micro ran
-            return PromoteResult(
-                promoted=False,
-                version=active.version,
-                reason=f"{exc}; staging follows the new release on the next promote",
+                reason=f"pinned: {exc}" if pinned else f"{exc}; the next promote follows it",
                 feedback_applied=applied,
             )
         event = events.publish(  # the record of what this release was learned from
