@@ -77,14 +77,14 @@ def follow(
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Staging ``document`` placed on the pointer: (data, tuning) to write, or None when
     it is in line and says so already."""
-    placed: Drift | None = drift(manager, document, based_on(document))
-    if placed is None or (not placed.left_behind and based_on(document) == placed.pointer.revision):
+    where: Drift | None = drift(manager, document, based_on(document))
+    if where is None or (not where.left_behind and based_on(document) == where.pointer.revision):
         return None
-    tuning = {**(document.tuning or {}), BASED_ON: placed.pointer.revision}
-    if placed.active is None:
+    tuning = {**(document.tuning or {}), BASED_ON: where.pointer.revision}
+    if where.active is None:
         return document.data, tuning
-    base = None if placed.base is None else placed.base.data
-    return rebased_data(base, document.data, placed.active.data), tuning
+    base = None if where.base is None else where.base.data
+    return rebased_data(base, document.data, where.active.data), tuning
 
 
 def follow_active(manager: StateManager) -> StateDocument:
