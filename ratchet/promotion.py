@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ratchet.atomic import atomic_write_bytes
+from ratchet.errors import ConflictError
 from ratchet.state import ACTIVE_KEY, StateDocument, StateManager
 from ratchet.state.revisioned import dumps
 from ratchet.vcs import Release, ReleaseKind, ReleaseMetadata, ReleaseStore, open_repo
@@ -26,11 +27,17 @@ def release_state(
     author: str,
     reason: str,
     metadata: dict[str, Any] | None = None,
+    parent_revision: int | None = None,
 ) -> Release:
-    """Commit ``document`` as ``state/active.state.json``, tag, activate; return the release."""
+    """Commit ``document`` as ``state/active.state.json``, tag, activate; return the release.
+
+    ``parent_revision``: the pointer revision ``document`` was made on; if the pointer
+    moved since (checked under the release lock), ConflictError and nothing is released.
+    """
     relative = f"state/{ACTIVE_KEY}"
     with releases.begin():
         manager.refuse_if_pinned()
+        _refuse_if_moved(manager, parent_revision)
         atomic_write_bytes(releases.workspace / relative, dumps(document.to_json(), pretty=True))
         try:
             release = releases.release(
@@ -56,3 +63,14 @@ def release_state(
             release.version, document, actor=author, reason=reason, commit=release.commit
         )
     return release
+
+
+def _refuse_if_moved(manager: StateManager, parent_revision: int | None) -> None:
+    pointer = manager.pointer()
+    if parent_revision is None or (pointer is not None and pointer.revision == parent_revision):
+        return
+    now = "gone" if pointer is None else f"at revision {pointer.revision} ({pointer.version})"
+    raise ConflictError(
+        f"the active pointer moved since this state was made on its revision "
+        f"{parent_revision}: it is {now}"
+    )

@@ -200,6 +200,14 @@ class StateManager:
     def pointer_history(self) -> list[Pointer]:
         return [Pointer.model_validate(self._pointer.at(r)) for r in self._pointer.history()]
 
+    def pointer_moves(self, since: int) -> list[Pointer]:
+        """The pointer's revisions from ``since`` on, oldest first."""
+        return [Pointer.model_validate(self._pointer.at(r)) for r in self._pointer.history(since)]
+
+    def pointer_state(self, pointer: Pointer) -> StateDocument:
+        """The state ``pointer`` names, migrated to the code's schema."""
+        return self._load_snapshot(pointer.snapshot)
+
     def read_active(self) -> ActiveState | None:
         """The served version and its state, migrated to the code's schema."""
         pointer = self.pointer()

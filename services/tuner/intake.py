@@ -26,6 +26,8 @@ from ratchet.sessions import SessionStore, valid_conversation_id
 from ratchet.state import StateDocument, StateManager
 from ratchet.telemetry.links import route_call_link
 
+from .rebase import follow, placed
+
 WATERMARK = "feedback_watermark"
 APPLIED = "feedback_applied"
 
@@ -166,18 +168,21 @@ class Intake:
         return f"unknown intent {intent!r}: use one of the {len(self.labels)} intents of {of}{oos}"
 
     def apply_pending(self, through: int | None = None) -> StateDocument:
-        """Fold every stored feedback past the watermark into staging (CAS, retried).
+        """Fold every stored feedback past the watermark into staging (CAS, retried),
+        once staging follows the active release (:mod:`services.tuner.rebase`).
 
         With ``through``, stop as soon as the watermark has reached that id: a
         concurrent call that already applied it leaves nothing to write.
         """
 
         def change(document: StateDocument) -> tuple[dict[str, Any], dict[str, Any]] | None:
+            followed = follow(self.manager, document)  # rebased first if a release moved on
+            document = placed(document, followed)
             watermark = int((document.tuning or {}).get(WATERMARK, 0))
             if through is not None and watermark >= through:
-                return None
+                return followed
             rows = self.sessions.feedback_after(watermark)
-            return apply_feedback(document, rows) if rows else None
+            return apply_feedback(document, rows) if rows else followed
 
         return self.manager.update_staging_document(change, actor="tuner")
 

@@ -17,7 +17,7 @@ from ratchet import events
 from ratchet.audit import AuditLog
 from ratchet.builds import BuildStore
 from ratchet.ci.micro import run_micro
-from ratchet.errors import PinnedError
+from ratchet.errors import ConflictError, PinnedError
 from ratchet.objects import ObjectStore
 from ratchet.promotion import release_state
 from ratchet.state import ActiveState, StateDocument, StateManager
@@ -31,6 +31,7 @@ from ratchet.vcs import (
 )
 
 from .intake import APPLIED, WATERMARK, Intake, reward_of
+from .rebase import based_on
 from .scoring import active_code_root
 
 
@@ -116,15 +117,15 @@ class Promoter:
             return self._promote(note)
 
     def _promote(self, note: ReleaseNote | None) -> PromoteResult:
-        active = self.manager.read_active()
-        if active is None:
+        placed = self._placed()
+        if placed is None:
             return PromoteResult(
                 promoted=False,
                 version=None,
                 feedback_applied=0,
                 reason="no active version yet: run `ratchet init`",
             )
-        staging = self.intake.apply_pending()  # release everything received so far
+        active, staging = placed
         applied = int((staging.tuning or {}).get(APPLIED, 0))
         refusal = self._refusal(active, staging)
         if refusal is None:
@@ -137,6 +138,15 @@ class Promoter:
         return PromoteResult(
             promoted=False, version=active.version, reason=refusal, feedback_applied=applied
         )
+
+    def _placed(self) -> tuple[ActiveState, StateDocument] | None:
+        """The active state and staging rebased on it with everything received so far
+        applied; read again if the pointer moved in between (None: nothing served)."""
+        while True:
+            staging = self.intake.apply_pending()
+            active = self.manager.read_active()
+            if active is None or based_on(staging) == active.pointer.revision:
+                return None if active is None else (active, staging)
 
     def _refusal(self, active: ActiveState, staging: StateDocument) -> str | None:
         """Why staging cannot be released over ``active`` before any test, if it cannot."""
@@ -178,12 +188,14 @@ class Promoter:
                     "kpis": kpis.model_dump(),
                     "learned_from": lineage_of(rows, self.intake.audit),
                 },
+                parent_revision=active.pointer.revision,
             )
-        except PinnedError as exc:  # pinned between the check and the release
+        except ConflictError as exc:  # pinned, or another release landed, while micro ran
+            pinned = isinstance(exc, PinnedError)
             return PromoteResult(
                 promoted=False,
                 version=active.version,
-                reason=f"pinned: {exc}",
+                reason=f"pinned: {exc}" if pinned else f"{exc}; the next promote follows it",
                 feedback_applied=applied,
             )
         event = events.publish(  # the record of what this release was learned from

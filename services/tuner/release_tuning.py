@@ -13,9 +13,8 @@ tuned (``params_tuned``). A patch carries the record to the active state,
 whose params then equal the tuned ones; a tune that did not win records its
 verdict in staging. Either way a second ask for the same release does nothing.
 
-Staging is rebased on the active release's state before the patch: an
-Architect release leaves staging on the previous release's data, and a patch
-of that would undo the release it tunes.
+The patch is staging rebased on the active release (:mod:`services.tuner.rebase`:
+its unreleased feedback kept) with the tuned params.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from pydantic import BaseModel, Field
 from ratchet.state import ActiveState, StateDocument, StateManager
 
 from .promotion import Promoter, ReleaseNote
+from .rebase import follow, placed
 from .tools.studies import state_params
 from .tools.tune import ParamTuner, Search, with_params
 
@@ -220,10 +220,12 @@ class ReleaseTuner:
             f"{found.after:.4f} in {evaluations} evaluations"
         )
         record = self._record(active, found, evaluations, "released", reason)
-        record["tuned_params"] = values(with_params(active.document.data, found.best.params))
-        tuned = with_params(active.document.data, found.best.params)
+        best = found.best.params
+        record["tuned_params"] = values(with_params(active.document.data, best))
 
         def rebase(document: StateDocument) -> tuple[dict[str, Any], dict[str, Any] | None]:
+            document = placed(document, follow(self.manager, document))
+            tuned = with_params(document.data, best)
             return tuned, {**(document.tuning or {}), TUNED: record}
 
         self.manager.update_staging_document(rebase, actor="tuner")

@@ -20,6 +20,7 @@ from ratchet.ci.budgets import load_budgets
 from ratchet.state import StateDocument, StateManager
 
 from ..algorithms.cmaes import Best, Study
+from ..rebase import follow_active
 from ..scoring import DevScorer
 from .studies import (
     STATE_STUDY,
@@ -104,7 +105,7 @@ class ParamTuner:
 
     def run(self, evaluations: int) -> TuneResult:
         """Blocking: ``evaluations`` scores on dev, then the best point to staging if it wins."""
-        staging = self.manager.read_staging()
+        staging = follow_active(self.manager)  # tune what the active release declares
         found = self.search(staging.data, evaluations)
         margin = self.noise_margin()
         applied = found.wins(margin)
