@@ -45,7 +45,6 @@ from ratchet.objects.artifacts import (  # noqa: F401 (re-exported for the templ
 from .minilm import MiniLM
 
 PREFIX = "artifacts/runner-"  # + the encoder's name: artifacts/runner-minilm/...
-C = 1.0  # dev 0.9291 (held-out 0.9260); C=3 gives dev 0.9311 but trains 1.5x longer
 
 
 def _digest(examples: tuple[Example, ...], with_labels: bool) -> str:
@@ -92,11 +91,14 @@ class EmbeddingHead:
 
 
 def train_head(
-    vectors: NDArray[np.float32], examples: tuple[Example, ...], labels: tuple[str, ...]
+    vectors: NDArray[np.float32],
+    examples: tuple[Example, ...],
+    labels: tuple[str, ...],
+    c: float,
 ) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
     index = {label: i for i, label in enumerate(labels)}
     y = np.array([index[e.intent] for e in examples])
-    svm = LinearSVC(C=C, random_state=0).fit(vectors, y)
+    svm = LinearSVC(C=c, random_state=0).fit(vectors, y)
     coef = np.zeros((vectors.shape[1], len(labels)), dtype=np.float32)
     intercept = np.full(len(labels), -np.inf)  # an intent with no example never wins
     coef[:, svm.classes_] = svm.coef_.T
@@ -107,7 +109,8 @@ def train_head(
 def head_key(encoder: MiniLM, examples: tuple[Example, ...]) -> str:
     """Keyed by this module's source, the model and the data: other code never reuses it."""
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-    return f"{PREFIX}{encoder.name}/head/{code}/{encoder.fingerprint}/{_digest(examples, True)}.npz"
+    trained = f"{encoder.fingerprint}/c{encoder.head_c}/{_digest(examples, True)}"
+    return f"{PREFIX}{encoder.name}/head/{code}/{trained}.npz"
 
 
 def load_or_train(
@@ -123,7 +126,7 @@ def load_or_train(
         if head is not None:
             return head, False
         vectors, _ = train_embeddings(encoder, artifacts, examples)
-        coef, intercept = train_head(vectors, examples, labels)
+        coef, intercept = train_head(vectors, examples, labels, encoder.head_c)
         arrays = _npz(labels=np.array(labels, dtype=np.str_), coef=coef, intercept=intercept)
         artifacts.put_all(key, arrays)
     return EmbeddingHead(labels, encoder, coef, intercept), True

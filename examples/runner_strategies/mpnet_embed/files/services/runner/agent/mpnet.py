@@ -156,6 +156,7 @@ class MPNet(MiniLM):
     """Tokenizer and encoder; :meth:`encode` gives unit-length 768-d sentence vectors."""
 
     name = "mpnet"
+    head_c = 2.0  # chosen on dev: 0.9350 (0.9311 at 1.0, 0.9321 at 4.0)
     eps = 1e-5
 
     def __init__(self, parts: list[Path] | None = None) -> None:
