@@ -7,6 +7,7 @@ import numpy as np
 
 from bench.templates import ENSEMBLE, MPNET
 from bench.tuning_bench import answers, check_against_template, declared_params, objective
+from tests.examples.conftest import catalog
 
 
 def test_the_params_are_the_templates_declared_ones() -> None:
@@ -14,7 +15,8 @@ def test_the_params_are_the_templates_declared_ones() -> None:
     three = {p.name: p for p in declared_params(ENSEMBLE, MPNET)}
     assert {"ensemble_w_linear", "ensemble_w_minilm", "ensemble_gate_linear"} <= set(two)
     assert set(three) - set(two) == {"ensemble_w_mpnet", "ensemble_gate_minilm"}
-    assert three["ensemble_w_linear"].x0 == 0.5  # mpnet's patch over the ensemble's
+    patched = catalog().templates[MPNET].state_patch["params"]["ensemble_w_minilm"]["value"]
+    assert three["ensemble_w_minilm"].x0 == patched != two["ensemble_w_minilm"].x0  # mpnet's
     assert not any(name in two for name in ("ensemble_weight", "ensemble_gate"))
 
 
