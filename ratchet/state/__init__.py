@@ -7,12 +7,13 @@ from ratchet.objects import open_object_store
 from ratchet.state.document import ACTIVE_KEY, STAGING_KEY, StateDocument
 from ratchet.state.manager import ActiveState, PointerWatcher, StateManager
 from ratchet.state.migrations import MigrationRegistry
-from ratchet.state.pointer import Pointer, PointerAction
+from ratchet.state.pointer import Canary, Pointer, PointerAction
 
 __all__ = [
     "ACTIVE_KEY",
     "STAGING_KEY",
     "ActiveState",
+    "Canary",
     "MigrationRegistry",
     "Pointer",
     "PointerAction",

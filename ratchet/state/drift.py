@@ -63,8 +63,8 @@ def drift(manager: StateManager, staging: StateDocument, based_on: int | None) -
     for move in moves:
         if move.revision > pointer.revision:
             break  # moved again since the read: the next call places staging there
-        if move.action in (PointerAction.PIN, PointerAction.UNPIN):
-            continue  # the same state
+        if move.action in (PointerAction.PIN, PointerAction.UNPIN, PointerAction.CANARY):
+            continue  # the same stable state (a canary is served beside it, not instead)
         if move.action == PointerAction.ACTIVATE and holds(manager, move):
             base = move
             continue

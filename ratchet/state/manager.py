@@ -28,7 +28,7 @@ from ratchet.errors import ConflictError, NotFoundError, PinnedError, StaleRevis
 from ratchet.objects.base import ObjectStore
 from ratchet.state.document import ACTIVE_KEY, STAGING_KEY, StateDocument, utcnow
 from ratchet.state.migrations import MigrationRegistry
-from ratchet.state.pointer import POINTER_KEY, Pointer, PointerAction
+from ratchet.state.pointer import POINTER_KEY, Canary, Pointer, PointerAction
 from ratchet.state.revisioned import RevisionedDocument, Snapshot, dumps
 
 log = logging.getLogger(__name__)
@@ -238,9 +238,7 @@ class StateManager:
     ) -> Pointer:
         """Record ``version``'s state and move the pointer to it (refused when pinned)."""
         self._refuse_if_pinned(self.pointer())
-        raw = dumps(document.to_json(), pretty=True)  # also the file git tracks
-        key = snapshot_key(raw)
-        self.store.put_once(key, raw)
+        key = self.record_state(document)
         return self._move(
             lambda current: Pointer(
                 version=version,
@@ -268,10 +266,43 @@ class StateManager:
                     "actor": actor,
                     "reason": reason,
                     "pinned": False,
+                    "canary": None,  # a rollback ends any rollout: stable alone serves
                     "at": utcnow(),
                 }
             )
         )
+
+    def record_state(self, document: StateDocument) -> str:
+        """Store ``document`` as a write-once snapshot; its object key."""
+        raw = dumps(document.to_json(), pretty=True)  # also the file git tracks
+        key = snapshot_key(raw)
+        self.store.put_once(key, raw)
+        return key
+
+    def set_canary(
+        self, make: Callable[[Pointer], Canary | None], *, actor: str, reason: str
+    ) -> Pointer:
+        """Serve ``make(current)`` as the canary beside the stable version (None: no
+        canary). The stable version and its state stay; a pinned pointer refuses."""
+
+        def change(current: Pointer | None) -> Pointer:
+            if current is None:
+                raise NotFoundError("no active version yet: a canary needs a stable version")
+            return current.model_copy(
+                update={
+                    "canary": make(current),
+                    "action": PointerAction.CANARY,
+                    "actor": actor,
+                    "reason": reason,
+                    "at": utcnow(),
+                }
+            )
+
+        return self._move(change)
+
+    def canary_state(self, canary: Canary) -> StateDocument:
+        """The state ``canary`` serves, migrated to the code's schema."""
+        return self._load_snapshot(canary.snapshot)
 
     def pin(self, *, actor: str, reason: str) -> Pointer:
         return self._set_pinned(True, actor=actor, reason=reason)

@@ -10,7 +10,15 @@ import pytest
 
 from ratchet.errors import NotFoundError, PinnedError, StaleRevisionError
 from ratchet.objects import ObjectStore
-from ratchet.state import ACTIVE_KEY, ActiveState, MigrationRegistry, StateDocument, StateManager
+from ratchet.state import (
+    ACTIVE_KEY,
+    ActiveState,
+    Canary,
+    MigrationRegistry,
+    PointerAction,
+    StateDocument,
+    StateManager,
+)
 
 
 def released(manager: StateManager, version: str, data: dict[str, object]) -> None:
@@ -192,3 +200,54 @@ def test_repair_rewrites_a_stale_active_copy(store: ObjectStore) -> None:
     assert any("rewrote" in f for f in fixed)
     assert json.loads(store.get(ACTIVE_KEY).data)["data"] == {"a": 1}
     assert manager.repair() == []
+
+
+def canary_of(
+    manager: StateManager, version: str, data: dict[str, object], weight: float
+) -> Canary:
+    document = StateDocument(data=data)
+    return Canary(
+        rollout="1",
+        version=version,
+        snapshot=manager.record_state(document),
+        state_hash=document.content_hash(),
+        state_revision=document.revision,
+        weight=weight,
+    )
+
+
+def test_a_canary_is_served_beside_the_stable_version(store: ObjectStore) -> None:
+    manager = StateManager(store)
+    released(manager, "v0.1.0", {"threshold": 0.5})
+    canary = canary_of(manager, "v0.2.0", {"threshold": 0.7}, 0.1)
+    pointer = manager.set_canary(lambda current: canary, actor="rollout", reason="step 1")
+    assert (pointer.version, pointer.action) == ("v0.1.0", PointerAction.CANARY)
+    assert pointer.canary == canary
+    assert manager.read_active().document.data == {"threshold": 0.5}  # type: ignore[union-attr]
+    assert manager.canary_state(canary).data == {"threshold": 0.7}
+    assert json.loads(store.get(ACTIVE_KEY).data)["data"] == {"threshold": 0.5}
+
+
+def test_activating_or_rolling_back_ends_the_canary(store: ObjectStore) -> None:
+    manager = StateManager(store)
+    released(manager, "v0.1.0", {"threshold": 0.5})
+    released(manager, "v0.1.1", {"threshold": 0.6})
+    canary = canary_of(manager, "v0.2.0", {"threshold": 0.7}, 0.5)
+    manager.set_canary(lambda current: canary, actor="rollout", reason="step 2")
+    assert manager.rollback(actor="human", reason="bad").canary is None
+    manager.set_canary(lambda current: canary, actor="rollout", reason="again")
+    promoted = manager.activate(
+        "v0.2.0", manager.canary_state(canary), actor="rollout", reason="promoted"
+    )
+    assert (promoted.version, promoted.canary) == ("v0.2.0", None)
+
+
+def test_a_canary_needs_a_stable_version_and_an_unpinned_pointer(store: ObjectStore) -> None:
+    manager = StateManager(store)
+    canary = canary_of(manager, "v0.2.0", {}, 0.1)
+    with pytest.raises(NotFoundError):
+        manager.set_canary(lambda current: canary, actor="rollout", reason="step 1")
+    released(manager, "v0.1.0", {})
+    manager.pin(actor="human", reason="freeze")
+    with pytest.raises(PinnedError):
+        manager.set_canary(lambda current: canary, actor="rollout", reason="step 1")
