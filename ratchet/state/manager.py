@@ -304,6 +304,10 @@ class StateManager:
         """The state ``canary`` serves, migrated to the code's schema."""
         return self._load_snapshot(canary.snapshot)
 
+    def snapshot_state(self, key: str) -> StateDocument:
+        """The state recorded under ``key`` (:meth:`record_state`), migrated."""
+        return self._load_snapshot(key)
+
     def pin(self, *, actor: str, reason: str) -> Pointer:
         return self._set_pinned(True, actor=actor, reason=reason)
 
