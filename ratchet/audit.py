@@ -133,15 +133,20 @@ class AuditLog(SqliteStore):
         tool: str | None = None,
         now: float | None = None,
         slow_ms: float | None = None,
+        version: str | None = None,
     ) -> WindowStats:
         """Counts and latency percentiles of the calls in the last ``seconds``; with
-        ``slow_ms``, also how many served calls took longer (what a latency SLO counts)."""
+        ``slow_ms``, also how many served calls took longer (what a latency SLO counts);
+        with ``version``, only the calls that version answered (a rollout's sides)."""
         since = (time.time() if now is None else now) - seconds
         query = "SELECT latency_ms, outcome FROM calls WHERE at >= ?"
         args: tuple[object, ...] = (since,)
         if tool is not None:
             query += " AND tool = ?"
             args += (tool,)
+        if version is not None:
+            query += " AND version = ?"
+            args += (version,)
         with self._db_lock:
             rows = self._db.execute(query, args).fetchall()
         latencies = sorted(float(r[0]) for r in rows if r[1] != "rejected")

@@ -28,6 +28,13 @@ class Backend(StrEnum):
     S3 = "s3"
 
 
+class RolloutMode(StrEnum):
+    """How a release reaches traffic (:mod:`ratchet.rollouts`)."""
+
+    PROGRESSIVE = "progressive"  # a canary on a share of new conversations first
+    IMMEDIATE = "immediate"  # the pointer moves at once
+
+
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and ``localhost``; False for anything else."""
     if host == "localhost":
@@ -66,6 +73,11 @@ class CommonSettings(BaseSettings):
         "(default: the project's, in tasks/active.json). A home serves one task for its life.",
     )
 
+    rollout: RolloutMode = Field(
+        default=RolloutMode.PROGRESSIVE,
+        description="How a release reaches traffic: as a canary that live feedback promotes "
+        "or aborts (progressive), or at once (immediate).",
+    )
     sandbox: Literal["auto", "bwrap", "none"] = Field(
         default="auto",
         description="What candidate processes run under: bubblewrap when it works (auto), "

@@ -13,7 +13,8 @@ from typing import Any
 
 from ratchet.atomic import atomic_write_bytes
 from ratchet.errors import ConflictError
-from ratchet.state import ACTIVE_KEY, StateDocument, StateManager
+from ratchet.rollouts.delivery import Deliverer
+from ratchet.state import ACTIVE_KEY, PointerAction, StateDocument, StateManager
 from ratchet.state.revisioned import dumps
 from ratchet.vcs import Release, ReleaseKind, ReleaseMetadata, ReleaseStore, open_repo
 
@@ -28,11 +29,14 @@ def release_state(
     reason: str,
     metadata: dict[str, Any] | None = None,
     parent_revision: int | None = None,
+    deliverer: Deliverer | None = None,
 ) -> Release:
-    """Commit ``document`` as ``state/active.state.json``, tag, activate; return the release.
+    """Commit ``document`` as ``state/active.state.json``, tag and deliver it (``deliverer``:
+    at once or as a rollout's canary; None: activate at once); return the release.
 
-    ``parent_revision``: the pointer revision ``document`` was made on; if the pointer
-    moved since (checked under the release lock), ConflictError and nothing is released.
+    ``parent_revision``: the pointer revision ``document`` was made on; if the stable
+    version moved since (checked under the release lock), ConflictError and nothing is
+    released. A rollout's moves (a canary's weight) leave the stable version as it was.
     """
     relative = f"state/{ACTIVE_KEY}"
     with releases.begin():
@@ -59,9 +63,12 @@ def release_state(
                 repo.git.reset("--quiet", "HEAD", "--", relative)
                 repo.git.checkout("HEAD", "--", relative)
             raise
-        manager.activate(
-            release.version, document, actor=author, reason=reason, commit=release.commit
-        )
+        if deliverer is None:
+            manager.activate(
+                release.version, document, actor=author, reason=reason, commit=release.commit
+            )
+        else:
+            deliverer(release.version, document, commit=release.commit, actor=author, reason=reason)
     return release
 
 
@@ -69,6 +76,10 @@ def _refuse_if_moved(manager: StateManager, parent_revision: int | None) -> None
     pointer = manager.pointer()
     if parent_revision is None or (pointer is not None and pointer.revision == parent_revision):
         return
+    if pointer is not None and pointer.revision > parent_revision:
+        moves = manager.pointer_moves(parent_revision + 1)
+        if moves and all(m.action == PointerAction.CANARY for m in moves):
+            return  # only a rollout's canary moved: the stable version is the one it was made on
     now = "gone" if pointer is None else f"at revision {pointer.revision} ({pointer.version})"
     raise ConflictError(
         f"the active pointer moved since this state was made on its revision "

@@ -19,6 +19,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,18 @@ CREATE TABLE IF NOT EXISTS preferences (
 );
 CREATE INDEX IF NOT EXISTS preferences_intent ON preferences(intent);
 """
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackSignals:
+    """Feedback on one version's turns: verdicts (a correct intent given), how many of
+    them corrected the answer, and the numeric rewards (count, sum, sum of squares)."""
+
+    verdicts: int
+    corrections: int
+    rewards: int
+    reward_sum: float
+    reward_sq_sum: float
 
 
 def valid_conversation_id(value: str) -> bool:
@@ -292,3 +305,18 @@ class SessionStore(SqliteStore):
                 "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM feedback"
             ).fetchone()
         return int(count), int(top)
+
+    def feedback_signals(self, version: str, since: float) -> FeedbackSignals:
+        """What feedback says of the turns ``version`` answered from ``since`` (epoch
+        seconds) on: a rollout's side, judged on the turns of the rollout only."""
+        with self._db_lock:
+            row = self._db.execute(
+                "SELECT COUNT(f.correct_intent), "
+                "COALESCE(SUM(f.correct_intent IS NOT NULL AND f.correct_intent != t.intent), 0), "
+                "COUNT(f.reward), COALESCE(SUM(f.reward), 0), "
+                "COALESCE(SUM(f.reward * f.reward), 0) FROM feedback f "
+                "JOIN turns t ON t.conversation_id = f.conversation_id AND t.turn = f.turn "
+                "WHERE t.version = ? AND t.created_at >= ?",
+                (version, since),
+            ).fetchone()
+        return FeedbackSignals(int(row[0]), int(row[1]), int(row[2]), float(row[3]), float(row[4]))

@@ -26,7 +26,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Model caches that are pure functions of their inputs (the minilm template's
+    """Releases go live at once unless a test asks for a rollout (below).
+
+    Model caches that are pure functions of their inputs (the minilm template's
     embeddings) go to pytest's cache: paid once per machine, shared by xdist workers
     and by the processes tests start (they inherit the variable).
 
@@ -38,6 +40,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if cache is not None:
         embeddings = cache.mkdir("ratchet-embeddings")
         os.environ.setdefault("RATCHET_EMBEDDING_CACHE", str(embeddings))
+    # A release reaches traffic at once in the tests of every other feature, as the
+    # issue that made rollouts the default asks; the rollout tests (tests/core/
+    # test_rollout_*.py, the Runner's canary split, the real-process rollout test)
+    # choose progressive delivery themselves. Processes the tests start inherit it.
+    os.environ.setdefault("RATCHET_ROLLOUT", "immediate")
 
 
 def git(cwd: Path, *args: str) -> str:

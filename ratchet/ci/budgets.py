@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ratchet.errors import CorruptDocumentError
+from ratchet.rollouts.policy import RolloutPolicy
 from ratchet.sandbox.confinement import DEFAULT_DISK_MB, DEFAULT_MAX_PROCESSES
 
 BUDGETS_PATH = Path("ci") / "budgets.json"
@@ -72,6 +73,7 @@ class Budgets(BaseModel):
     budgets: Gates
     noise_margin: float = Field(ge=0, le=1)
     exploration: Exploration = Exploration()
+    rollout: RolloutPolicy = Field(default_factory=RolloutPolicy)  # how a release reaches traffic
 
     def limits(self, tier: str) -> TierLimits:
         return self.tiers[tier]

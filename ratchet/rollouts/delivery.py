@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from enum import StrEnum
+from pathlib import Path
 
+from ratchet.ci.budgets import load_budgets
+from ratchet.config import CommonSettings, RolloutMode
 from ratchet.errors import ConflictError, PinnedError
 from ratchet.rollouts.model import Decision, Outcome, Rollout, RolloutStatus, Side
 from ratchet.rollouts.store import RolloutStore, live_of, next_id, next_queued
@@ -23,11 +25,6 @@ from ratchet.state import Pointer, StateDocument, StateManager
 from ratchet.state.document import utcnow
 
 log = logging.getLogger(__name__)
-
-
-class RolloutMode(StrEnum):
-    PROGRESSIVE = "progressive"  # a release is served to a share of conversations first
-    IMMEDIATE = "immediate"  # the pointer moves at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +44,42 @@ class Delivery:
             f"{self.version} is the canary of rollout {self.rollout.id} "
             f"at weight {self.rollout.weight:g}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Deliverer:
+    """How the releasers of one home deliver: its mode, rollouts and budgets."""
+
+    manager: StateManager
+    rollouts: RolloutStore
+    mode: RolloutMode
+    code_root: Path  # whose ci/budgets.json holds the steps: the workspace (latest release)
+
+    @classmethod
+    def of(cls, settings: CommonSettings, manager: StateManager) -> Deliverer:
+        return cls(manager, RolloutStore(manager.store), settings.rollout, settings.workspace_path)
+
+    def first_weight(self) -> float:
+        return load_budgets(self.code_root).rollout.first_weight
+
+    def __call__(
+        self, version: str, document: StateDocument, *, commit: str | None, actor: str, reason: str
+    ) -> Delivery:
+        return deliver(
+            self.manager,
+            self.rollouts,
+            mode=self.mode,
+            first_weight=self.first_weight() if self.mode == RolloutMode.PROGRESSIVE else 0.0,
+            version=version,
+            document=document,
+            commit=commit,
+            actor=actor,
+            reason=reason,
+        )
+
+    def describe(self, version: str) -> str:
+        """Where release ``version`` stands: active, queued, or a canary at its weight."""
+        return Delivery(version, self.rollouts.of_version(version)).describe
 
 
 def deliver(

@@ -10,7 +10,11 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 import ratchet
+from ratchet.audit import AuditLog
+from ratchet.ci.budgets import load_budgets
 from ratchet.rest import install_handlers
+from ratchet.rollouts.controller import RolloutController
+from ratchet.sessions import SessionStore
 
 from .context import ArchitectContext
 from .errors import BodyLimit
@@ -19,6 +23,7 @@ from .models import Health
 from .routes import intake, jobs, proposals
 from .settings import ArchitectSettings
 from .triggerer import Triggerer
+from .tuning import ask_tuner_on_promotion
 from .worker import Worker
 
 DESCRIPTION = (
@@ -64,9 +69,15 @@ def create_app(
         app.state.triggerer = triggerer
         if triggerer is not None:
             triggerer.start()
+        controller = rollout_controller(context) if run_worker else None
+        app.state.rollouts = controller
+        if controller is not None:
+            controller.start()
         try:
             yield
         finally:
+            if controller is not None:
+                controller.stop()
             if triggerer is not None:
                 triggerer.stop()
             worker.stop()
@@ -95,6 +106,21 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(proposals.router)
     return app
+
+
+def rollout_controller(context: ArchitectContext) -> RolloutController:
+    """The home's rollout controller, in this process (one per home is enough; two would
+    be safe: their decisions are compare-and-swap writes)."""
+    settings = context.settings
+    return RolloutController(
+        context.manager,
+        context.deliverer.rollouts,
+        SessionStore(settings.data_path / "sessions.sqlite3"),
+        AuditLog(settings.data_path / "audit.sqlite3"),
+        lambda: load_budgets(settings.workspace_path).rollout,
+        interval_s=settings.rollout_interval,
+        on_promoted=lambda rollout: ask_tuner_on_promotion(context, rollout),
+    )
 
 
 def with_body_limit(app: FastAPI, settings: ArchitectSettings) -> ASGIApp:

@@ -9,6 +9,7 @@ from ratchet.bootstrap import release_store
 from ratchet.builds import BuildStore
 from ratchet.ci.tiers import CiOptions
 from ratchet.objects import ObjectStore, open_object_store
+from ratchet.rollouts.delivery import Deliverer
 from ratchet.state import StateManager, open_state_manager
 from ratchet.vcs import ReleaseStore
 
@@ -27,6 +28,7 @@ class ArchitectContext:
     objects: ObjectStore
     ci: CiOptions
     ledger: ProposalLedger
+    deliverer: Deliverer  # how a release reaches traffic (RATCHET_ROLLOUT)
 
     @property
     def worktrees(self) -> Path:
@@ -35,11 +37,12 @@ class ArchitectContext:
 
     @classmethod
     def from_settings(cls, settings: ArchitectSettings) -> ArchitectContext:
+        manager = open_state_manager(settings)
         return cls(
             settings=settings,
             jobs=JobStore(settings.data_path / "architect.sqlite3"),
             ledger=ProposalLedger(settings.data_path / "architect.sqlite3"),
-            manager=open_state_manager(settings),
+            manager=manager,
             releases=release_store(settings),
             builds=BuildStore(settings.workspace_path, settings.home_path / "builds"),
             objects=open_object_store(settings),
@@ -49,6 +52,7 @@ class ArchitectContext:
                 heldout_sample=settings.heldout_sample or None,
                 heldout=settings.heldout_path,
             ),
+            deliverer=Deliverer.of(settings, manager),
         )
 
     def close(self) -> None:

@@ -90,7 +90,7 @@ def _plan(
     with recorder.stage("plan") as lines:
         done = released_by(ctx.releases, job.id)
         if done is not None:
-            finish_released(ctx.manager, ctx.settings.workspace_path, done)
+            finish_released(ctx.deliverer, ctx.settings.workspace_path, done)
             lines.append(f"released {done.version} by an earlier run")
             return done
         active, commit = _base(ctx)
@@ -203,6 +203,10 @@ def _release(run: JobRun, chosen: Candidate, base: Baseline) -> Release:
     """The ``release`` stage: the chosen candidate tagged and served."""
     with run.recorder.stage("release") as lines:
         release = release_candidate(run, chosen, base, lines)
-        lines.append(f"released {release.version} at {release.commit[:12]}; pointer moved")
-        lines.append(ask_tuner(run.ctx, run.job.id, release, chosen.state))
+        delivery = run.ctx.deliverer.describe(release.version)
+        lines.append(f"released {release.version} at {release.commit[:12]}; {delivery}")
+        if run.ctx.deliverer.rollouts.of_version(release.version) is None:
+            lines.append(ask_tuner(run.ctx, run.job.id, release, chosen.state))
+        else:  # the Tuner tunes what is served: the rollout controller asks on promotion
+            lines.append("the Tuner is asked to tune it if its rollout promotes it")
     return release

@@ -9,9 +9,10 @@ The order makes every crash safe to resume:
    the rebased tree;
 3. commit, then ``evals/{commit}/summary.json`` (write-once), then the tag:
    a tag never exists without its summary;
-4. the active pointer moves last, so it never names a missing tag. A crash
-   between tag and pointer is finished by :func:`finish_released` on restart
-   (the tag's metadata names its job).
+4. the release is delivered last (the pointer moves, or a rollout serves it as
+   the canary), so the pointer never names a missing tag. A crash between tag
+   and delivery is finished by :func:`finish_released` on restart (the tag's
+   metadata names its job).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from git import GitCommandError
 
 from ratchet.ci.micro import run_micro
 from ratchet.errors import PinnedError
+from ratchet.rollouts.delivery import Deliverer
 from ratchet.sandbox import sandbox_support
-from ratchet.state import ACTIVE_KEY, StateDocument, StateManager
+from ratchet.state import ACTIVE_KEY, StateDocument
 from ratchet.vcs import Release, ReleaseMetadata, ReleaseStore, open_repo
 
 from .baseline import Baseline, summary_key
@@ -48,18 +50,20 @@ def released_by(releases: ReleaseStore, job_id: str) -> Release | None:
     return None
 
 
-def finish_released(manager: StateManager, workspace: Path, release: Release) -> None:
-    """Move the pointer to a job's release unless it was served already (crash recovery)."""
-    if any(entry.version == release.version for entry in manager.pointer_history()):
+def finish_released(deliverer: Deliverer, workspace: Path, release: Release) -> None:
+    """Deliver a job's release unless it was delivered already (crash recovery): served,
+    or given a rollout."""
+    manager = deliverer.manager
+    if deliverer.rollouts.of_version(release.version) is not None or any(
+        entry.version == release.version for entry in manager.pointer_history()
+    ):
         return
     with open_repo(workspace) as repo:
         raw = repo.git.show(f"{release.commit}:state/{ACTIVE_KEY}")
     document = StateDocument.from_file_bytes(release.version, raw.encode())
     job_id = (release.metadata.model_extra or {}).get("job_id")
-    reason = f"job {job_id}: released before a restart, activated after it"
-    manager.activate(
-        release.version, document, actor="architect", reason=reason, commit=release.commit
-    )
+    reason = f"job {job_id}: released before a restart, delivered after it"
+    deliverer(release.version, document, actor="architect", reason=reason, commit=release.commit)
 
 
 def _undo(workspace: Path) -> None:
@@ -120,7 +124,7 @@ def _commit_and_tag(
         f"(job {job.id}){notes}",
         before_tag=_summary_writer(run, candidate, base, bump, extra),
     )
-    run.ctx.manager.activate(
+    run.ctx.deliverer(
         release.version,
         state,
         actor="architect",

@@ -66,6 +66,13 @@ class ArchitectSettings(ServiceSettings):
         alias="RATCHET_ARCHITECT_TRIGGERER",
         description="Run the Triggerer (SLO burn-rate alarms that wake the Architect).",
     )
+    rollout_interval: float = Field(
+        default=2.0,
+        gt=0,
+        alias="RATCHET_ARCHITECT_ROLLOUT_INTERVAL",
+        description="Seconds between the rollout controller's looks at the live rollout "
+        "(it runs in this process; see ratchet/rollouts).",
+    )
     runner_metrics_url: str = Field(
         default="http://127.0.0.1:8001/metrics",
         alias="RATCHET_ARCHITECT_RUNNER_METRICS_URL",

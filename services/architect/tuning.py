@@ -18,6 +18,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from ratchet.rollouts.model import Rollout
 from ratchet.state import StateDocument
 from ratchet.vcs import Release, ReleaseKind
 
@@ -71,3 +72,15 @@ def ask_tuner(ctx: ArchitectContext, job_id: str, release: Release, state: State
         f"({settings.tuner_evaluations} evaluations): {answer.get('phase')}, "
         f"{answer.get('reason')}"
     )
+
+
+def ask_tuner_on_promotion(ctx: ArchitectContext, rollout: Rollout) -> None:
+    """The rollout controller's hook: a promoted minor or major release is tuned now that
+    it is served (a patch is the Tuner's own)."""
+    release = ctx.releases.get(rollout.version)
+    job_id = (release.metadata.model_extra or {}).get("job_id")
+    if job_id is None:
+        return  # not a job's release: nothing to report the answer on
+    state = ctx.manager.snapshot_state(rollout.canary.snapshot)
+    line = ask_tuner(ctx, str(job_id), release, state)
+    log.info("rollout %s promoted %s: %s", rollout.id, rollout.version, line)

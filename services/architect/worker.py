@@ -41,7 +41,7 @@ def recover(ctx: ArchitectContext) -> list[Job]:
     for job in ctx.jobs.jobs(limit=10_000, status=JobStatus.RUNNING):
         release = released_by(ctx.releases, job.id)
         if release is not None:
-            finish_released(ctx.manager, ctx.settings.workspace_path, release)
+            finish_released(ctx.deliverer, ctx.settings.workspace_path, release)
             ctx.jobs.finish(
                 job.id,
                 JobStatus.SUCCEEDED,

@@ -18,6 +18,7 @@ from ratchet import datasets
 from ratchet.bootstrap import release_store
 from ratchet.builds import BuildStore
 from ratchet.objects import open_object_store
+from ratchet.rollouts.delivery import Deliverer
 from ratchet.secrets import signing_key
 from ratchet.sessions import SessionStore
 from ratchet.state import StateManager, open_state_manager
@@ -66,7 +67,15 @@ def build_context(
     intake = Intake(sessions, manager, labels, oos_label=task.oos_label, task=task.name)
     builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
     objects = open_object_store(settings)
-    promoter = Promoter(manager, intake, release_store(settings), builds, root, objects)
+    promoter = Promoter(
+        manager,
+        intake,
+        release_store(settings),
+        builds,
+        root,
+        objects,
+        Deliverer.of(settings, manager),
+    )
     auto = AutoPromoter(promoter, settings.auto_promote_every)
     scorer = DevScorer(manager, builds, root)
     secret = settings.state_key

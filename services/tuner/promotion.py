@@ -20,6 +20,7 @@ from ratchet.ci.micro import run_micro
 from ratchet.errors import ConflictError, PinnedError
 from ratchet.objects import ObjectStore
 from ratchet.promotion import release_state
+from ratchet.rollouts.delivery import Deliverer
 from ratchet.state import ActiveState, StateDocument, StateManager
 from ratchet.vcs import (
     MAX_EVENTS,
@@ -101,8 +102,10 @@ class Promoter:
         builds: BuildStore,
         local_root: Path,
         objects: ObjectStore,
+        deliverer: Deliverer,
     ) -> None:
         self.objects = objects
+        self.deliverer = deliverer  # at once, or as a rollout's canary (RATCHET_ROLLOUT)
         self._promoting = threading.Lock()
         self.manager = manager
         self.intake = intake
@@ -189,6 +192,7 @@ class Promoter:
                     "learned_from": lineage_of(rows, self.intake.audit),
                 },
                 parent_revision=active.pointer.revision,
+                deliverer=self.deliverer,
             )
         except ConflictError as exc:  # pinned, or another release landed, while micro ran
             pinned = isinstance(exc, PinnedError)
@@ -214,7 +218,8 @@ class Promoter:
             promoted=True,
             version=release.version,
             feedback_applied=applied,
-            reason=f"released {release.version}; {micro}",
+            reason=f"released {release.version} ({self.deliverer.describe(release.version)}); "
+            f"{micro}",
             kpis=kpis,
             event=event,
         )

@@ -3,6 +3,7 @@ a Tuner out of reach (or refusing the token) is a warning on the job, never a fa
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,6 +81,4 @@ def test_a_minor_release_asks_the_tuner_with_the_fleet_token(
 
 
 def _with(ctx: ArchitectContext, settings: ArchitectSettings) -> ArchitectContext:
-    return ArchitectContext(
-        settings, ctx.jobs, ctx.manager, ctx.releases, ctx.builds, ctx.objects, ctx.ci, ctx.ledger
-    )
+    return dataclasses.replace(ctx, settings=settings)
