@@ -9,9 +9,10 @@ calls, so no guardrail, are simulated). The baselines walk the same random numbe
 through the step schedule without analysis (a step passes at its ``min_feedback``):
 
 - fixed: one pooled two-proportion z-test (one-sided, alpha) at the end;
-- argo: every ``interval`` canary feedbacks, the success rate of those feedbacks is a
-  measurement; it fails below stable's known accuracy minus ``margin``; abort when
-  failures exceed ``failure_limit`` (an AnalysisTemplate with ``failureLimit``);
+- argo (20, 2 points, 3) and argo-wide (50, 5 points, 1): every ``interval`` canary
+  feedbacks, the success rate of those is a measurement; it fails below stable's known
+  accuracy minus ``margin``; abort when failures exceed ``failure_limit`` (an Argo
+  AnalysisTemplate's ``successCondition`` and ``failureLimit``);
 - naive: the same z-test after every feedback, abort the first time it rejects.
 
     python -m bench.rollout_sim [--reps 1000] [--json PATH]
@@ -41,16 +42,21 @@ SCENARIOS = {
     "gain 5 points": (0.93, 0.98),
     "drop 20 points": (0.93, 0.73),
 }
-METHODS = ("msprt", "fixed", "argo", "naive")
 
 
 @dataclass(frozen=True)
 class Argo:
-    """The threshold baseline's settings."""
+    """A threshold baseline's settings: measure every ``interval`` canary feedbacks, fail
+    below stable's accuracy minus ``margin``, abort past ``failure_limit`` failures."""
 
     interval: int = 20
     margin: float = 0.02
     failure_limit: int = 3
+
+
+# Two AnalysisTemplates: a tight threshold on short windows, a loose one on long windows.
+ARGO = {"argo": Argo(20, 0.02, 3), "argo-wide": Argo(50, 0.05, 1)}
+METHODS = ("msprt", "fixed", *ARGO, "naive")
 
 
 @dataclass
@@ -121,13 +127,14 @@ def run_baselines(
     accuracy: tuple[float, float],
     steps: tuple[StepPolicy, ...],
     policy: AnalysisPolicy,
-    argo: Argo,
 ) -> dict[str, Result]:
     """The fixed-horizon, Argo and naive decisions on the schedule without analysis."""
     z_crit = float(stats.norm.ppf(1.0 - policy.alpha))
     counts = [0, 0, 0, 0]
     found: dict[str, Result] = {}
-    window = failures = index = 0
+    canary_ok: list[bool] = []
+    failures = dict.fromkeys(ARGO, 0)
+    index = 0
     for step in steps:
         while counts[2] < step.min_feedback or counts[0] < policy.decision_floor:
             u_side, u_correct = stream.at(index)
@@ -137,18 +144,20 @@ def run_baselines(
             counts[side + 1] += wrong
             index += 1
             if side == 2:
-                window += not wrong
-                if counts[2] % argo.interval == 0:
-                    failures += window / argo.interval < accuracy[0] - argo.margin
-                    window = 0
-                    if failures > argo.failure_limit and "argo" not in found:
-                        found["argo"] = Result("abort", index, counts[2])
+                canary_ok.append(not wrong)
+                for name, argo in ARGO.items():
+                    if counts[2] % argo.interval or name in found:
+                        continue
+                    rate = sum(canary_ok[-argo.interval :]) / argo.interval
+                    failures[name] += rate < accuracy[0] - argo.margin
+                    if failures[name] > argo.failure_limit:
+                        found[name] = Result("abort", index, counts[2])
             ready = min(counts[0], counts[2]) >= policy.decision_floor
             if ready and "naive" not in found and _z(counts, pooled=False) > z_crit:
                 found["naive"] = Result("abort", index, counts[2])
     end = Result("promote", index, counts[2])
     found["fixed"] = Result("abort", index, counts[2]) if _z(counts, pooled=True) > z_crit else end
-    return {name: found.get(name, end) for name in ("fixed", "argo", "naive")}
+    return {name: found.get(name, end) for name in METHODS[1:]}
 
 
 def _z(counts: list[int], *, pooled: bool) -> float:
@@ -170,16 +179,15 @@ def simulate(
     seed: int,
     steps: tuple[StepPolicy, ...] = DEFAULT_STEPS,
     policy: AnalysisPolicy | None = None,
-    argo: Argo | None = None,
 ) -> dict[str, list[Result]]:
     """``reps`` rollouts of one scenario, every method on the same streams."""
-    policy, argo = policy or AnalysisPolicy(), argo or Argo()
+    policy = policy or AnalysisPolicy()
     runs: dict[str, list[Result]] = {name: [] for name in METHODS}
     for rep in range(reps):
         streams = [Stream(np.random.default_rng([seed, rep])) for _ in range(2)]
         # Two copies of one stream: same seed, same numbers, each read at its own pace.
         runs["msprt"].append(run_msprt(streams[0], accuracy, steps, policy))
-        for name, result in run_baselines(streams[1], accuracy, steps, policy, argo).items():
+        for name, result in run_baselines(streams[1], accuracy, steps, policy).items():
             runs[name].append(result)
     return runs
 
@@ -204,7 +212,7 @@ def summarise(results: list[Result], outcome: str) -> dict[str, Any]:
     }
 
 
-def run(reps: int, seed: int, steps: tuple[StepPolicy, ...], argo: Argo) -> dict[str, Any]:
+def run(reps: int, seed: int, steps: tuple[StepPolicy, ...]) -> dict[str, Any]:
     """Every scenario and method: the share aborted (A/A, drop) or promoted (gain)."""
     policy = AnalysisPolicy()
     out: dict[str, Any] = {
@@ -212,12 +220,12 @@ def run(reps: int, seed: int, steps: tuple[StepPolicy, ...], argo: Argo) -> dict
         "seed": seed,
         "steps": [s.model_dump() for s in steps],
         "policy": policy.model_dump(),
-        "argo": argo.__dict__,
+        "argo": {name: argo.__dict__ for name, argo in ARGO.items()},
         "scenarios": {},
     }
     for offset, (name, accuracy) in enumerate(SCENARIOS.items()):
         started = time.perf_counter()
-        runs = simulate(accuracy, reps, seed=seed + offset, steps=steps, policy=policy, argo=argo)
+        runs = simulate(accuracy, reps, seed=seed + offset, steps=steps, policy=policy)
         wanted = "promote" if accuracy[1] > accuracy[0] else "abort"
         out["scenarios"][name] = {
             "stable_accuracy": accuracy[0],
@@ -261,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "--json", type=Path, default=ROOT / "bench" / "results" / "rollout_sim.json"
     )
     args = parser.parse_args(argv)
-    results = run(args.reps, args.seed, args.steps, Argo())
+    results = run(args.reps, args.seed, args.steps)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     report(results)

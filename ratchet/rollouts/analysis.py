@@ -158,7 +158,8 @@ def decide(
             f"{canary.feedback} of {step.min_feedback} canary feedbacks and no verdict"
         )
         return Verdict("inconclusive", [reason], analysis)
-    return Verdict("continue", [], analysis)
+    reason = f"collecting: canary has {canary.feedback} of {step.min_feedback} feedbacks"
+    return Verdict("continue", [reason], analysis)
 
 
 def _guardrails(

@@ -101,8 +101,9 @@ def test_a_step_passes_at_its_feedback_and_the_last_one_promotes() -> None:
     assert passed.outcome == "next_step"
     assert "60 feedbacks (step needs 60)" in passed.reasons[0]
     assert verdict(stable, canary, last_step=True).outcome == "promote"
-    short = SideSignals(feedback=59, corrections=4)
-    assert verdict(stable, short).outcome == "continue"
+    short = verdict(stable, SideSignals(feedback=59, corrections=4))
+    assert short.outcome == "continue"
+    assert short.reasons == ["collecting: canary has 59 of 60 feedbacks"]
 
 
 def test_a_clearly_better_canary_passes_early() -> None:
@@ -173,7 +174,7 @@ def test_rollout_budgets_tighten_by_name() -> None:
 def test_the_bench_runs_a_few_rollouts(tmp_path: Path) -> None:
     runs = simulate((0.93, 0.73), 3, seed=1)
     assert [r.outcome for r in runs["msprt"]] == ["abort"] * 3
-    assert len(runs["fixed"]) == len(runs["argo"]) == len(runs["naive"]) == 3
+    assert {len(runs[m]) for m in ("fixed", "argo", "argo-wide", "naive")} == {3}
     out = tmp_path / "rollout_sim.json"
     assert bench_main(["--reps", "2", "--json", str(out)]) == 0
     scenarios = json.loads(out.read_text())["scenarios"]
