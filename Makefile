@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python -m bench.tuning_bench
 	$(BIN)/python -m bench.task_scale
 	$(BIN)/python -m bench.sandbox_bench
+	$(BIN)/python -m bench.rollout_sim
 
 ## Debian's chromium for the Versions page test (installed only when missing).
 browser:
