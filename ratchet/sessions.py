@@ -121,6 +121,19 @@ class SessionStore(SqliteStore):
             ).fetchone()
         return None if row is None else str(row["arm"])
 
+    def assignment_of(self, conversation_id: str) -> tuple[str, str | None] | None:
+        """The conversation's arm and the version that answered its latest turn (None:
+        an unknown conversation). One query: the Runner asks it on every call."""
+        with self._db_lock:
+            row = self._db.execute(
+                "SELECT c.arm, (SELECT t.version FROM turns t WHERE t.conversation_id = c.id "
+                "ORDER BY t.turn DESC LIMIT 1) FROM conversations c WHERE c.id = ?",
+                (conversation_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), None if row[1] is None else str(row[1])
+
     def record_turn(self, conversation_id: str, text: str, answer: dict[str, Any]) -> int:
         """Store one answered turn (creating the conversation); return its number."""
         now = time.time()

@@ -57,10 +57,20 @@ class Endpoints:
         self.runtime = runtime
 
     async def healthz(self, request: Request) -> JSONResponse:
-        served = self.runtime.served
-        return JSONResponse(
-            {"status": "ok", "version": served.version, "state_revision": served.revision}
-        )
+        serving = self.runtime.serving
+        stable, canary = serving.stable, serving.canary
+        body: dict[str, object] = {
+            "status": "ok",
+            "version": stable.version,
+            "state_revision": stable.revision,
+        }
+        if canary is not None:  # a rollout: the release tried on a share of new conversations
+            body["canary"] = {
+                "version": canary.version,
+                "state_revision": canary.revision,
+                "weight": serving.weight,
+            }
+        return JSONResponse(body)
 
     async def window_metrics(self, request: Request) -> JSONResponse:
         try:

@@ -31,3 +31,14 @@ def test_close_waits_for_a_running_query(tmp_path: Path) -> None:
     assert closed.is_set()
     with pytest.raises(sqlite3.ProgrammingError):  # a late caller: an error, not a crash
         store.feedback_after(0)
+
+
+def test_assignment_of_is_the_arm_and_the_version_of_the_latest_turn(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "sessions.sqlite3")
+    assert store.assignment_of("c1") is None
+    answered(store, "c1", arm="knn")
+    assert store.assignment_of("c1") == ("knn", "v0.1.0")
+    answer = {"intent": "x", "confidence": 0.5, "alternatives": [], "arm": "knn"}
+    store.record_turn("c1", "again", {**answer, "version": "v0.2.0", "state_revision": 3})
+    assert store.assignment_of("c1") == ("knn", "v0.2.0")
+    store.close()

@@ -25,7 +25,7 @@ from ratchet.telemetry import annotate_turn
 
 from ..agent.router import Prediction
 from ..agent.state import ArmName
-from ..runtime import RunnerRuntime, Served
+from ..runtime import RunnerRuntime, Served, Serving
 
 meter = metrics.get_meter("ratchet.runner", ratchet.__version__)
 calls_counter = meter.create_counter("ratchet.runner.calls", description="route calls by outcome")
@@ -77,7 +77,8 @@ class RouteTool:
 
     async def route(self, text: str, conversation_id: str | None = None) -> RouteResult:
         started = time.perf_counter()
-        served = self.runtime.served  # read once: this call finishes on this state
+        serving = self.runtime.serving  # read once: this call finishes on this state
+        served = serving.stable  # until the conversation is known
         # The SDK's span for this tools/call (MCP attributes, trace context from
         # params._meta) carries ours too; a child span per call would only add cost.
         span = trace.get_current_span()
@@ -87,7 +88,9 @@ class RouteTool:
             cid = self.check(text, conversation_id)
             annotate_turn(span, conversation_id=cid)
             async with self.runtime.sessions.lock(cid):
-                arm = self.arm_for(served, cid)
+                served, arm = self.side_and_arm(serving, cid)
+                if served is not serving.stable:
+                    annotate_turn(span, version=served.version, state_revision=served.revision)
                 # Off the event loop: a model that computes for milliseconds (a sentence
                 # embedding) would otherwise hold every concurrent call behind it.
                 prediction = await anyio.to_thread.run_sync(served.router.predict, text, arm)
@@ -131,12 +134,16 @@ class RouteTool:
             )
         return conversation_id
 
-    def arm_for(self, served: Served, cid: str) -> ArmName:
-        """The conversation's arm (a new conversation, or one whose arm is gone: sampled)."""
-        arm = self.runtime.sessions.arm_of(cid)
+    def side_and_arm(self, serving: Serving, cid: str) -> tuple[Served, ArmName]:
+        """The version that answers the conversation (during a rollout, the one that
+        answered it so far, else the hash of its id decides) and its arm there (a new
+        conversation, or one whose arm is gone: sampled). One query for both."""
+        recorded = self.runtime.sessions.assignment_of(cid)
+        arm, version = recorded if recorded is not None else (None, None)
+        served = serving.for_conversation(cid, version)
         if arm not in served.router.state.strategy.arms:
             arm = served.router.choose_arm(cid)
-        return arm
+        return served, arm
 
     def record(self, served: Served, cid: str, text: str, prediction: Prediction) -> RouteResult:
         """Record the turn and shape the answer (lock held)."""
