@@ -1,0 +1,124 @@
+"""``/rollouts`` and a release's rollout in ``/versions/{v}``, in-process on a real home."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from ratchet.rollouts.delivery import RolloutMode, conclude, deliver
+from ratchet.rollouts.model import Decision, Outcome, Rollout
+from ratchet.rollouts.store import RolloutStore
+from ratchet.state import StateDocument, StateManager, open_state_manager
+from tests.services.versions.conftest import Home, client_for
+
+FIRST_WEIGHT = 0.1
+ANALYSIS = {"feedback": {"canary": 40, "stable": 380}, "correction_rate": {"canary": 0.3}}
+
+
+def release(manager: StateManager, rollouts: RolloutStore, version: str) -> None:
+    deliver(
+        manager,
+        rollouts,
+        mode=RolloutMode.PROGRESSIVE,
+        first_weight=FIRST_WEIGHT,
+        version=version,
+        document=StateDocument(data={"version": version}),
+        commit=None,
+        actor="tuner",
+        reason=f"release {version}",
+    )
+
+
+def analysed(current: list[Rollout]) -> list[Rollout]:
+    """What the controller records after an analysis that continues."""
+    live = next(r for r in current if r.status.live)
+    live.latest = Decision(
+        outcome=Outcome.CONTINUE,
+        step=0,
+        weight=FIRST_WEIGHT,
+        actor="analysis",
+        reasons=["40 of 100 feedbacks"],
+        analysis=ANALYSIS,
+    )
+    return current
+
+
+def with_rollouts(home: Home) -> TestClient:
+    """Rollout 1 (v1.0.1) aborted by a person after an analysis; rollout 2 (v0.2.1) live."""
+    manager = open_state_manager(home.settings)
+    rollouts = RolloutStore(manager.store)
+    manager.unpin(actor="human", reason="rollouts may move it")
+    release(manager, rollouts, "v1.0.1")
+    rollouts.update(analysed)
+    release(manager, rollouts, "v0.2.1")  # queued behind rollout 1
+    abort = Decision(outcome=Outcome.ABORT, step=0, weight=0.0, actor="human", reasons=["worse"])
+    conclude(manager, rollouts, abort, first_weight=FIRST_WEIGHT)
+    return client_for(home)
+
+
+def test_no_rollouts_yet_is_an_empty_list(client: TestClient) -> None:
+    answer = client.get("/rollouts")
+    assert answer.status_code == 200
+    assert answer.json() == {"rollouts": [], "total": 0, "live": None}
+    assert client.get("/rollouts/1").status_code == 404
+
+
+def test_rollouts_are_listed_newest_first_with_verdict_and_latest_analysis(home: Home) -> None:
+    client = with_rollouts(home)
+    answer = client.get("/rollouts")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["total"], body["live"]) == (2, "2")
+    live, aborted = body["rollouts"]
+    assert (live["id"], live["status"], live["canary"], live["stable"]) == (
+        "2",
+        "running",
+        "v0.2.1",
+        "v1.0.0",
+    )
+    assert (live["weight"], live["step"], live["verdict"]) == (FIRST_WEIGHT, 0, None)
+    assert live["started_at"] and live["ended_at"] is None
+    assert (aborted["status"], aborted["weight"], aborted["canary"]) == ("aborted", 0.0, "v1.0.1")
+    assert aborted["verdict"]["outcome"] == "abort" and aborted["verdict"]["reasons"] == ["worse"]
+    assert aborted["latest"]["analysis"] == ANALYSIS and aborted["ended_at"]
+    again = client.get("/rollouts", headers={"If-None-Match": answer.headers["etag"]})
+    assert again.status_code == 304
+    assert [r["id"] for r in client.get("/rollouts?limit=1").json()["rollouts"]] == ["2"]
+
+
+def test_one_rollout_in_full_with_every_decision(home: Home) -> None:
+    client = with_rollouts(home)
+    answer = client.get("/rollouts/1")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["canary_release"]["version"] == "v1.0.1"
+    assert body["stable_release"]["version"] == "v1.0.0" and body["applied"] is True
+    assert [(d["outcome"], d["actor"], d["reasons"]) for d in body["decisions"]] == [
+        ("abort", "human", ["worse"])
+    ]
+
+
+def test_unknown_and_malformed_rollout_ids(home: Home) -> None:
+    client = with_rollouts(home)
+    missing = client.get("/rollouts/7")
+    assert missing.status_code == 404 and "no rollout 7" in missing.json()["detail"]
+    for bad in ("0", "x", "-1", "1.5"):
+        answer = client.get(f"/rollouts/{bad}")
+        assert answer.status_code == 400, bad
+        assert "positive integer" in answer.json()["detail"]
+    assert client.get("/rollouts?limit=0").status_code == 400
+
+
+def test_a_release_shows_its_rollout_and_verdict(home: Home) -> None:
+    client = with_rollouts(home)
+    rollout = client.get("/versions/v1.0.1").json()["rollout"]
+    assert (rollout["id"], rollout["status"]) == ("1", "aborted")
+    assert rollout["verdict"]["outcome"] == "abort"
+    live = client.get("/versions/v0.2.1").json()["rollout"]
+    assert (live["status"], live["weight"], live["verdict"]) == ("running", FIRST_WEIGHT, None)
+    assert client.get("/versions/v1.0.0").json()["rollout"] is None  # served at once
+
+
+def test_the_schema_names_the_rollout_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert paths["/rollouts"]["get"]["tags"] == ["rollouts"]
+    assert set(paths["/rollouts/{rollout_id}"]["get"]["responses"]) >= {"200", "400", "404"}
