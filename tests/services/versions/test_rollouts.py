@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from ratchet.rollouts.delivery import RolloutMode, conclude, deliver
 from ratchet.rollouts.model import Decision, Outcome, Rollout
 from ratchet.rollouts.store import RolloutStore
 from ratchet.state import StateDocument, StateManager, open_state_manager
+from tests.helpers.processes import home_env, running
+from tests.services.versions.browser import ensure_chromium, headless
 from tests.services.versions.conftest import Home, client_for
+from tests.services.versions.test_page import Dom
 
 FIRST_WEIGHT = 0.1
 ANALYSIS = {"feedback": {"canary": 40, "stable": 380}, "correction_rate": {"canary": 0.3}}
@@ -42,8 +46,9 @@ def analysed(current: list[Rollout]) -> list[Rollout]:
     return current
 
 
-def with_rollouts(home: Home) -> TestClient:
-    """Rollout 1 (v1.0.1) aborted by a person after an analysis; rollout 2 (v0.2.1) live."""
+def make_rollouts(home: Home) -> None:
+    """Rollout 1 (v1.0.1) aborted by a person after an analysis; rollout 2 (v0.2.1) live,
+    analysed once."""
     manager = open_state_manager(home.settings)
     rollouts = RolloutStore(manager.store)
     manager.unpin(actor="human", reason="rollouts may move it")
@@ -52,6 +57,11 @@ def with_rollouts(home: Home) -> TestClient:
     release(manager, rollouts, "v0.2.1")  # queued behind rollout 1
     abort = Decision(outcome=Outcome.ABORT, step=0, weight=0.0, actor="human", reasons=["worse"])
     conclude(manager, rollouts, abort, first_weight=FIRST_WEIGHT)
+    rollouts.update(analysed)
+
+
+def with_rollouts(home: Home) -> TestClient:
+    make_rollouts(home)
     return client_for(home)
 
 
@@ -76,6 +86,7 @@ def test_rollouts_are_listed_newest_first_with_verdict_and_latest_analysis(home:
         "v1.0.0",
     )
     assert (live["weight"], live["step"], live["verdict"]) == (FIRST_WEIGHT, 0, None)
+    assert live["latest"]["reasons"] == ["40 of 100 feedbacks"]
     assert live["started_at"] and live["ended_at"] is None
     assert (aborted["status"], aborted["weight"], aborted["canary"]) == ("aborted", 0.0, "v1.0.1")
     assert aborted["verdict"]["outcome"] == "abort" and aborted["verdict"]["reasons"] == ["worse"]
@@ -122,3 +133,22 @@ def test_the_schema_names_the_rollout_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert paths["/rollouts"]["get"]["tags"] == ["rollouts"]
     assert set(paths["/rollouts/{rollout_id}"]["get"]["responses"]) >= {"200", "400", "404"}
+
+
+@pytest.mark.slow
+def test_the_page_shows_the_live_rollout_and_each_release_s_rollout(home: Home) -> None:
+    make_rollouts(home)
+    chromium = ensure_chromium()
+    env = home_env(home.settings.home_path, RATCHET_VERSIONS_PORT="0")
+    with running("services.versions", env) as versions:
+        dom = Dom(headless(chromium, f"{versions.url}/#v1.0.1", "--dump-dom").stdout)
+    assert dom.find("html", data_state="ready")
+    assert dom.find("section", id="rollout", data_live="2")
+    words = dom.words
+    assert "canary v0.2.1 beside stable v1.0.0 weight 10% step 1" in words
+    assert "Latest analysis: continue" in words and "40 of 100 feedbacks" in words
+    assert "correction_rate.canary 0.3" in words and "feedback.stable 380" in words
+    assert "canary v0.2.1 at 10%" in words  # the status bar
+    assert dom.find("span", class_="rollout", data_rollout="aborted")  # v1.0.1, in the timeline
+    assert "rollout aborted" in words and "rollout running" in words  # the timeline
+    assert "rollout 1 · abort by human: worse" in words  # the release's details
