@@ -89,6 +89,17 @@ class ReleaseRollout(BaseModel):
     weight: float
     verdict: RolloutDecision | None
 
+    def words(self) -> str:
+        """``3 aborted (abort by human: worse)`` or ``3 running at weight 0.1``, as
+        ``ratchet versions show`` prints it."""
+        if self.verdict is None:
+            return f"{self.id} {self.status.value} at weight {self.weight:g}"
+        reasons = "; ".join(self.verdict.reasons)
+        said = f"{self.verdict.outcome} by {self.verdict.actor}" + (
+            f": {reasons}" if reasons else ""
+        )
+        return f"{self.id} {self.status.value} ({said})"
+
 
 def _decision(decision: Decision | None) -> RolloutDecision | None:
     if decision is None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from ratchet.rollouts.delivery import RolloutMode, conclude, deliver
 from ratchet.rollouts.model import Decision, Outcome, Rollout
 from ratchet.rollouts.store import RolloutStore
 from ratchet.state import StateDocument, StateManager, open_state_manager
+from services.versions.cli import versions_app
 from tests.helpers.processes import home_env, running
 from tests.services.versions.browser import ensure_chromium, headless
 from tests.services.versions.conftest import Home, client_for
@@ -127,6 +129,11 @@ def test_a_release_shows_its_rollout_and_verdict(home: Home) -> None:
     live = client.get("/versions/v0.2.1").json()["rollout"]
     assert (live["status"], live["weight"], live["verdict"]) == ("running", FIRST_WEIGHT, None)
     assert client.get("/versions/v1.0.0").json()["rollout"] is None  # served at once
+    shown = CliRunner().invoke(
+        versions_app, ["show", "v1.0.1"], env=home_env(home.settings.home_path)
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "rollout" in shown.stdout and "1 aborted (abort by human: worse)" in shown.stdout
 
 
 def test_the_schema_names_the_rollout_routes(client: TestClient) -> None:
