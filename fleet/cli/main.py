@@ -22,6 +22,7 @@ from fleet import record as fleet_record
 from fleet.cli.demo import demo
 from fleet.cli.doctor import run_checks
 from fleet.cli.evaluate import evaluate
+from fleet.cli.rollout import rollout_app
 from fleet.cli.task import task_app
 from fleet.containers import ImageBuilder, ImageFollower
 from fleet.supervisor import Supervisor, built_services, missing_services
@@ -47,6 +48,8 @@ err = Console(stderr=True)
 app.add_typer(versions_app, name="versions")
 # `ratchet task check|import`: the labelled data a home serves.
 app.add_typer(task_app, name="task")
+# `ratchet rollout status|promote|abort`: the live rollout, and a person's decision on it.
+app.add_typer(rollout_app, name="rollout")
 # `ratchet eval --tier T`: the CI tiers; `ratchet feedback`, `ratchet jobs`: the Architect.
 app.command("eval")(evaluate)
 app.command()(feedback)

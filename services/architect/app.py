@@ -20,7 +20,7 @@ from .context import ArchitectContext
 from .errors import BodyLimit
 from .jobs import JobStatus
 from .models import Health
-from .routes import intake, jobs, proposals
+from .routes import intake, jobs, proposals, rollouts
 from .settings import ArchitectSettings
 from .triggerer import Triggerer
 from .tuning import ask_tuner_on_promotion
@@ -105,6 +105,7 @@ def create_app(
     app.include_router(intake.router)
     app.include_router(jobs.router)
     app.include_router(proposals.router)
+    app.include_router(rollouts.router)
     return app
 
 

@@ -60,3 +60,11 @@ class JobList(BaseModel):
 class ProposalPage(BaseModel):
     proposals: list[LedgerEntry]
     next: int | None = Field(description="Pass as `cursor` for older entries; null at the end.")
+
+
+class RolloutEndRequest(BaseModel):
+    """A person's decision on the live rollout: why (kept in its record)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=2_000, description="Why, for the rollout's record.")

@@ -18,7 +18,7 @@ from ratchet.rest import install_handlers
 from .errors import STATUSES
 from .models import Health
 from .registry import VersionRegistry
-from .routes import kpis, page, pointer, task, versions
+from .routes import kpis, page, pointer, rollouts, task, versions
 from .settings import VersionsSettings
 
 DESCRIPTION = (
@@ -71,6 +71,7 @@ def create_app(settings: VersionsSettings, registry: VersionRegistry | None = No
 
     app.include_router(versions.router)
     app.include_router(pointer.router)
+    app.include_router(rollouts.router)
     app.include_router(kpis.router)
     app.include_router(task.router)
     app.include_router(page.router)

@@ -149,6 +149,7 @@ def show(
         ("state hash", detail.state_hash),
         ("eval summary", detail.eval_key if report else f"none yet ({detail.eval_key})"),
         ("sandbox", detail.sandbox.words() if detail.sandbox else None),
+        ("rollout", detail.rollout.words() if detail.rollout else None),
     ]
     for label, value in rows:
         if value is not None:

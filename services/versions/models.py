@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ratchet.vcs import ReleaseKind
 
+from .rollouts import ReleaseRollout
+
 VERSION_PATTERN = r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
 CONVERSATION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
@@ -149,6 +151,11 @@ class VersionDetail(VersionSummary):
         default=None,
         description="The sandbox its tiers ran candidates under, from its eval summary; null "
         "without a summary or for one written before summaries recorded it.",
+    )
+    rollout: ReleaseRollout | None = Field(
+        default=None,
+        description="The rollout the release went through (its id, status and verdict); null "
+        "for a release served at once (the first, or with RATCHET_ROLLOUT=immediate).",
     )
 
 

@@ -22,6 +22,7 @@ from ratchet.bootstrap import release_store
 from ratchet.config import CommonSettings
 from ratchet.errors import NotFoundError
 from ratchet.objects import open_object_store
+from ratchet.rollouts.store import RolloutStore
 from ratchet.state import Pointer, StateManager, open_state_manager
 from ratchet.state.pointer import POINTER_KEY
 from ratchet.tasks.heldout import heldout_rows
@@ -46,6 +47,7 @@ from .models import (
     VersionSummary,
 )
 from .refs import RefsWatcher, git_dir
+from .rollouts import of_release
 from .settings import VersionsSettings
 
 
@@ -65,6 +67,7 @@ class Sources:
     manager: StateManager
     evals: evals.EvalStore
     watcher: RefsWatcher
+    rollouts: RolloutStore
 
 
 class VersionRegistry:
@@ -90,13 +93,15 @@ class VersionRegistry:
                 raise Unavailable(
                     f"no workspace repository at {self.workspace}; run `ratchet init` first"
                 )
+            manager = open_state_manager(self.settings)
             self._sources = Sources(
                 releases=release_store(self.settings),
-                manager=open_state_manager(self.settings),
+                manager=manager,
                 evals=evals.EvalStore(
                     open_object_store(self.settings), self.evals_refresh_interval
                 ),
                 watcher=RefsWatcher(directory),
+                rollouts=RolloutStore(manager.store),
             )
         return self._sources
 
@@ -167,6 +172,7 @@ class VersionRegistry:
             ),
             metadata=extra,
             sandbox=self.sources().evals.sandbox(eval_key(release)),
+            rollout=of_release(self.sources().rollouts, version),
         )
 
     def lineage(self, version: str) -> ReleaseLineage:

@@ -6,6 +6,7 @@ import { ApiError, get } from "./api.js";
 import { METRICS, renderChart } from "./chart.js";
 import { showRelease } from "./details.js";
 import { fill, h } from "./dom.js";
+import { byVersion, percent, renderRollout } from "./rollout.js";
 import { Timeline } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
@@ -26,8 +27,12 @@ async function optional(path) {
 }
 
 async function loadStatus() {
-  const [active, task] = await Promise.all([optional("/versions/active"), optional("/task")]);
+  const [active, task, rollouts] = await Promise.all(
+    [optional("/versions/active"), optional("/task"), optional("/rollouts?limit=500")]);
   state.active = active ? active.version : null;
+  timeline.rollouts = byVersion(rollouts);
+  renderRollout($("rollout"), rollouts);
+  const canary = rollouts && rollouts.rollouts.find((r) => r.id === rollouts.live);
   fill($("status"),
     task
       ? h("span", { class: "stat task", title: `${task.description} (${task.train_rows} training rows, ${task.test_rows} held-out)` },
@@ -38,6 +43,10 @@ async function loadStatus() {
       ? h("span", { class: "stat pinned", title: active.reason }, `pinned by ${active.actor}`)
       : null,
     active ? h("span", { class: "stat" }, "state rev ", h("b", {}, active.state_revision)) : null,
+    canary
+      ? h("span", { class: "stat canary", title: `rollout ${canary.id}, step ${canary.step + 1}` },
+          "canary ", h("b", {}, canary.canary), ` at ${percent(canary.weight)}`)
+      : null,
   );
 }
 

@@ -5,6 +5,7 @@
 import { ApiError, get, query } from "./api.js";
 import { METRICS, overBudget } from "./chart.js";
 import { ago, fill, h, pretty, short } from "./dom.js";
+import { percent, verdictText } from "./rollout.js";
 
 async function optional(path) {
   try {
@@ -34,6 +35,14 @@ function sandboxFact(sandbox) {
   const said = [sandbox.reason, limit, held].filter(Boolean).join("; ");
   return h("span", { class: "sandbox", "data-sandbox": sandbox.kind, title: sandbox.rules.join("\n") },
     `${sandbox.kind} ${sandbox.version || ""}`.trim() + (said ? ` (${said})` : ""));
+}
+
+/** "rollout 3 aborted · abort by human: worse", or the live weight; null if served at once. */
+function rolloutFact(rollout) {
+  if (!rollout) return null;
+  const said = rollout.verdict ? verdictText(rollout.verdict) : `weight ${percent(rollout.weight)}`;
+  return h("span", { class: "rollout-fact", "data-rollout": rollout.status },
+    h("span", { class: `pill rollout ${rollout.status}` }, rollout.status), ` rollout ${rollout.id} · ${said}`);
 }
 
 function evalSection(report, budgets) {
@@ -127,6 +136,7 @@ export async function showRelease(panel, version, context, against = null) {
       ["state hash", detail.state_hash ? h("code", {}, detail.state_hash.slice(0, 23)) : null],
       ["tool schema", detail.tool_schema_hash ? h("code", {}, detail.tool_schema_hash.slice(0, 23)) : null],
       ["sandbox", sandboxFact(detail.sandbox)],
+      ["rollout", rolloutFact(detail.rollout)],
     ]),
     h("h3", {}, "Eval metrics"),
     evalSection(report, context.budgets),

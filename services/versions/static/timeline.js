@@ -3,6 +3,7 @@
 
 import { get, query } from "./api.js";
 import { ago, h } from "./dom.js";
+import { verdictText } from "./rollout.js";
 
 const PAGE = 50;
 
@@ -15,6 +16,7 @@ export class Timeline {
     this.filters = { kind: "", author: "" };
     this.next = null;
     this.active = null;
+    this.rollouts = new Map(); // version -> its rollout (set by the page from /rollouts)
     this.selected = null;
     this.more.addEventListener("click", () => this.load(false));
   }
@@ -40,6 +42,7 @@ export class Timeline {
 
   entry(release) {
     const isActive = release.version === this.active;
+    const rollout = this.rollouts.get(release.version);
     return h("li", {},
       h("button", {
         type: "button",
@@ -54,6 +57,10 @@ export class Timeline {
           h("span", { class: `pill ${release.kind}` }, release.kind),
           h("span", { class: "pill author" }, release.author),
           isActive ? h("span", { class: "pill active" }, "active") : null,
+          rollout
+            ? h("span", { class: `pill rollout ${rollout.status}`, "data-rollout": rollout.status,
+                title: verdictText(rollout.verdict) || `rollout ${rollout.id}` }, `rollout ${rollout.status}`)
+            : null,
           h("span", { class: "when", title: release.created_at || release.tagged_at },
             ago(release.created_at || release.tagged_at))),
         h("div", { class: "reason" }, release.reason || h("span", { class: "muted" }, "no reason given"))));
