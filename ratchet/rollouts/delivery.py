@@ -37,11 +37,13 @@ class Delivery:
     @property
     def describe(self) -> str:
         if self.rollout is None:
-            return f"{self.version} is active"
+            return f"{self.version}, active"
         if self.rollout.status == RolloutStatus.QUEUED:
-            return f"{self.version} is queued as rollout {self.rollout.id}"
+            return f"{self.version}, queued as rollout {self.rollout.id}"
+        if self.rollout.status.ended:
+            return f"{self.version}, {self.rollout.status.value} by rollout {self.rollout.id}"
         return (
-            f"{self.version} is the canary of rollout {self.rollout.id} "
+            f"{self.version}, the canary of rollout {self.rollout.id} "
             f"at weight {self.rollout.weight:g}"
         )
 
@@ -163,8 +165,11 @@ def conclude(
         promoted = decision.outcome == Outcome.PROMOTE
         live.status = RolloutStatus.PROMOTED if promoted else RolloutStatus.ABORTED
         live.ended_at, live.applied = utcnow(), False
+        # the step and weight it was decided at (a person's decision knows neither)
+        live.decisions.append(
+            decision.model_copy(update={"step": live.step, "weight": live.weight})
+        )
         live.weight = 1.0 if promoted else 0.0
-        live.decisions.append(decision.model_copy(update={"step": live.step}))
         ended[:] = [live]
         return current
 

@@ -31,15 +31,10 @@ def first_weight(settings: CommonSettings) -> float:
     that case (and budgets without the section) falls back to the default.
     """
     try:
-        budgets = load_budgets(settings.workspace_path)
+        return load_budgets(settings.workspace_path).rollout.first_weight
     except CorruptDocumentError as exc:
         log.warning("first rollout weight %g: %s", DEFAULT_FIRST_WEIGHT, exc)
         return DEFAULT_FIRST_WEIGHT
-    section = getattr(budgets, "rollout", None)
-    steps = getattr(section, "steps", None)
-    if not steps:
-        return DEFAULT_FIRST_WEIGHT
-    return float(steps[0].weight)
 
 
 def end_by_hand(
@@ -57,5 +52,6 @@ def end_by_hand(
     ConflictError (409 over REST, exit 1 on the command line) when none is live.
     """
     said = reason.strip() or BY_HAND.get(outcome, f"{outcome.value} by hand")
+    # conclude() records the live rollout's step and weight on the decision
     decision = Decision(outcome=outcome, step=0, weight=0.0, actor=actor, reasons=[said])
     return conclude(manager, rollouts, decision, rollout_id=rollout_id, first_weight=first_weight)

@@ -111,7 +111,7 @@ def _cherry_pick(workspace: Path, commit: str) -> str:
 def _commit_and_tag(
     run: JobRun, candidate: Candidate, base: Baseline, head: str, lines: list[str]
 ) -> Release:
-    """The staged change released (commit, summary, tag), then the pointer moved to it."""
+    """The staged change released (commit, summary, tag), then delivered (pointer or rollout)."""
     job = run.job
     state = read_state(run.workspace)
     extra = _micro_if_rebased(run, state, head, lines)

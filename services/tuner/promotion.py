@@ -218,8 +218,7 @@ class Promoter:
             promoted=True,
             version=release.version,
             feedback_applied=applied,
-            reason=f"released {release.version} ({self.deliverer.describe(release.version)}); "
-            f"{micro}",
+            reason=f"released {self.deliverer.describe(release.version)}; {micro}",
             kpis=kpis,
             event=event,
         )

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ratchet.rollouts.analysis import AnalysisPolicy, StepPolicy
 
 from ratchet.audit import AuditLog, CallRecord
 from ratchet.config import RolloutMode
 from ratchet.objects import ObjectStore
 from ratchet.rollouts import controller
+from ratchet.rollouts.analysis import AnalysisPolicy, StepPolicy
 from ratchet.rollouts.controller import RolloutController
 from ratchet.rollouts.delivery import deliver
 from ratchet.rollouts.model import Outcome, Rollout, RolloutStatus

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from ratchet.config import RolloutMode
 from ratchet.errors import ConflictError
 from ratchet.objects import ObjectStore
-from ratchet.rollouts.delivery import Delivery, RolloutMode, conclude, deliver, reconcile
+from ratchet.rollouts.delivery import Delivery, conclude, deliver, reconcile
 from ratchet.rollouts.model import Decision, Outcome, Rollout, RolloutStatus
 from ratchet.rollouts.store import RolloutStore
 from ratchet.state import StateDocument, StateManager

@@ -31,7 +31,7 @@ EndBody = Annotated[RolloutEndRequest | None, Body()]
 
 
 def _store(ctx: ArchitectContext) -> RolloutStore:
-    return RolloutStore(ctx.manager.store)
+    return ctx.deliverer.rollouts
 
 
 @router.get(

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fleet.cli.main import app
-from ratchet.config import CommonSettings
-from ratchet.rollouts.delivery import RolloutMode, deliver
+from ratchet.config import CommonSettings, RolloutMode
+from ratchet.rollouts.delivery import deliver
 from ratchet.rollouts.model import Decision, Outcome, Rollout, RolloutStatus
 from ratchet.rollouts.store import RolloutStore
 from ratchet.state import StateDocument, StateManager, open_state_manager

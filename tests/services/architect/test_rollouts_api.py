@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ratchet.rollouts.delivery import RolloutMode, deliver
+from ratchet.config import RolloutMode
+from ratchet.rollouts.delivery import deliver
 from ratchet.rollouts.store import RolloutStore
 from ratchet.state import StateDocument
 from services.architect.app import create_app

@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from ratchet.rollouts.delivery import RolloutMode, conclude, deliver
+from ratchet.config import RolloutMode
+from ratchet.rollouts.delivery import conclude, deliver
 from ratchet.rollouts.model import Decision, Outcome, Rollout
 from ratchet.rollouts.store import RolloutStore
 from ratchet.state import StateDocument, StateManager, open_state_manager
