@@ -46,6 +46,10 @@ class DemoPlan:
     # Still under the routing objective after that release: written feedback asks the
     # Architect for more (a second job), and the same traffic replays on its release.
     follow_up: bool = True
+    # A release is a canary first (progressive delivery, the default): traffic with
+    # feedback goes on, in chunks, until the rollout controller promotes or aborts it.
+    rollout_chunk: int = 200
+    rollout_max_turns: int = 8000  # a rollout still undecided after this fails the demo
     clients: int = 4  # concurrent MCP clients routing
     feedback_delay_s: float = 0.5  # corrections arrive this late
     mine_rules: bool = True  # `mine_rules` before each `promote`

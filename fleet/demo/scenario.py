@@ -13,7 +13,10 @@
    have seen every one of them.
 3. **the Architect's release**: traffic pauses while the job's CI runs (its
    latency budget is measured on this machine); the job's minor release is
-   awaited until the Runner serves it, then the degraded traffic replays on it.
+   rolled out (a canary beside the stable version, degraded traffic with
+   feedback until the rollout controller promotes or aborts it,
+   :mod:`fleet.demo.rollout`), then the degraded traffic replays on it. Every
+   patch the Tuner releases is rolled out the same way, on its traffic.
 4. **the record**: every release with its evals from the Versions API (those
    without a summary measured now, the way the Architect measures a
    baseline), the best release left active, a chart and an HTML report.
@@ -42,6 +45,7 @@ from ratchet.config import CommonSettings
 from ratchet.datasets import Example
 from ratchet.errors import RatchetError
 from ratchet.objects import open_object_store
+from ratchet.rollouts.store import RolloutStore
 from ratchet.tasks import Task, find_task
 from ratchet.tasks.heldout import heldout_rows
 from ratchet.vcs.workspace import default_project_root
@@ -51,6 +55,7 @@ from .follow_up import feedback_text, routing_objective
 from .launch import Fleet, running_fleet
 from .plan import DemoPlan, Progress
 from .report import ReleaseRow, accuracy_over_time, first_served, write_report
+from .rollout import RolloutDriver
 from .traffic import Replay, Turn, call
 
 FINAL = ("succeeded", "rejected", "failed")
@@ -126,6 +131,13 @@ class Scenario:
                 clients=plan.clients,
                 feedback_delay_s=plan.feedback_delay_s,
             )
+            self.driver = RolloutDriver(
+                RolloutStore(open_manager(self.settings).store),
+                plan,
+                self.progress,
+                lambda batch, phase: self._replay(replay, batch, phase, None),
+                lambda version: self._wait_served(f, version),
+            )
             self._learn(f, replay, train)
             self._lap("learning")
             hard, shifted = self.degradation()
@@ -134,15 +146,17 @@ class Scenario:
             self._lap("degraded until the wake-up")
             job = self._follow(f, wake["id"])
             self._lap("the Architect's job")
+            live = mixed(shifted, train, plan.rollout_max_turns, plan.degraded_share, plan.seed)
             if job["status"] == "succeeded" and job.get("version"):
-                self._wait_served(f, str(job["version"]))
-                self._wait_tuned(f, job)
+                self.driver.see_through(str(job["version"]), live, "rollout")
+                self._lap("the release's rollout")
+                self._wait_tuned(f, job, live)
                 self._lap("the Tuner's tune of the release")
                 after = mixed(shifted, train, plan.after_turns, plan.degraded_share, plan.seed)
                 self._replay(replay, after, "after", "degraded traffic on the new release")
                 self._lap("after the release")
                 if plan.follow_up:
-                    job = self._second_job(f, job, replay, after)
+                    job = self._second_job(f, job, replay, after, live)
             rows = self._releases(f)
         return self._record(task.name, rows, job, degraded_at, hard)
 
@@ -195,7 +209,9 @@ class Scenario:
             batch = train[cursor : cursor + self.plan.turns_per_round]
             cursor += len(batch)
             self._replay(replay, batch, "learn", f"round {round_ + 1}: routing + feedback")
-            self._promote(fleet)
+            version = self._promote(fleet)
+            if version is not None:  # rolled out on the training traffic still to come
+                self.driver.see_through(version, [*train[cursor:], *train[:cursor]], "learn")
 
     def _record(
         self,
@@ -245,7 +261,9 @@ class Scenario:
             self.progress.phase(f"{what}: {len(batch)} turns", len(batch))
         self.turns += anyio.run(replay.run, batch, phase, lambda turn: self.progress.advance())
 
-    def _promote(self, fleet: Fleet) -> None:
+    def _promote(self, fleet: Fleet) -> str | None:
+        """``mine_rules`` and ``promote`` on the Tuner: the patch released, if one was."""
+
         async def promote() -> dict[str, Any]:
             async with Client(f"{fleet.url('tuner')}/mcp") as tuner:
                 if self.plan.mine_rules:
@@ -257,9 +275,9 @@ class Scenario:
         promoted = anyio.run(promote)
         if not promoted["promoted"]:
             self.progress.note(f"promote: not released ({promoted['reason']})")
-            return
-        self.progress.note(f"promote: released {promoted['version']} (patch)")
-        self._wait_served(fleet, str(promoted["version"]))
+            return None
+        self.progress.note(f"promote: {promoted['reason']}")
+        return str(promoted["version"])
 
     def _hardest(self, dev: Sequence[Example]) -> list[str]:
         """The intents the active release routes worst on the dev split (the harness's agent)."""
@@ -317,7 +335,12 @@ class Scenario:
         raise DemoFailed(f"job {job_id} not final after {self.plan.job_timeout_s:.0f} s")
 
     def _second_job(
-        self, fleet: Fleet, first: dict[str, Any], replay: Replay, after: list[Example]
+        self,
+        fleet: Fleet,
+        first: dict[str, Any],
+        replay: Replay,
+        after: list[Example],
+        live: list[Example],
     ) -> dict[str, Any]:
         """Under the routing objective after the first release: the feedback a person would
         write, the Architect's job for it, its release served and tuned, and the same
@@ -335,16 +358,20 @@ class Scenario:
         self._lap("the Architect's second job")
         if job["status"] != "succeeded" or not job.get("version"):
             return first  # the first release stays the outcome; the second job is in the log
-        self._wait_served(fleet, str(job["version"]))
-        self._wait_tuned(fleet, job)
+        if self.driver.see_through(str(job["version"]), live, "rollout-2") == "aborted":
+            return first  # live feedback kept the first release serving
+        self._wait_tuned(fleet, job, live)
         self._replay(replay, after, "after-2", "the same traffic on the second release")
         self._lap("after the second release")
         return job
 
-    def _wait_tuned(self, fleet: Fleet, job: dict[str, Any]) -> None:
-        """The Tuner's tune of the job's release (the Architect asked for it): its patch
-        served when tuning won, else its verdict noted. Never fails the demo."""
+    def _wait_tuned(self, fleet: Fleet, job: dict[str, Any], live: list[Example]) -> None:
+        """The Tuner's tune of the job's release (the Architect asked for it once the
+        release served everyone): its patch rolled out on ``live`` traffic when tuning
+        won, else its verdict noted. Never fails the demo."""
         version = str(job["version"])
+        if self.driver.outcomes.get(version) == "aborted":
+            return  # not served, so not tuned
         if any("Tuner" in warning for warning in job.get("warnings", [])):
             self.progress.note(f"no tune of {version}: {job['warnings']}")
             return
@@ -368,7 +395,7 @@ class Scenario:
             return
         self.progress.note(f"tune_release: {tuning['phase']}: {tuning['reason']}")
         if tuning["phase"] == "released" and tuning.get("version"):
-            self._wait_served(fleet, str(tuning["version"]))
+            self.driver.see_through(str(tuning["version"]), live, "rollout")
 
     def _wait_served(self, fleet: Fleet, version: str, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout

@@ -16,6 +16,8 @@ import pytest
 from fleet.demo import DemoPlan, Scenario, Silent
 from ratchet.bootstrap import release_store
 from ratchet.config import CommonSettings
+from ratchet.rollouts.model import RolloutStatus
+from ratchet.rollouts.store import RolloutStore
 from ratchet.state import open_state_manager
 from tests.conftest import PROJECT_ROOT
 
@@ -39,7 +41,10 @@ PLAN = DemoPlan(
 def test_feedback_patch_degradation_wake_minor_release_served_and_listed(tmp_path: Path) -> None:
     settings = CommonSettings(home=tmp_path / "home", project_root=PROJECT_ROOT)
     progress = Silent()
-    result = Scenario(settings, PLAN, progress).run({"RATCHET_PROJECT_ROOT": str(PROJECT_ROOT)})
+    # Progressive delivery, the default a new home has (the suite's conftest sets immediate
+    # for the tests of other features): every release here is rolled out by live feedback.
+    env = {"RATCHET_PROJECT_ROOT": str(PROJECT_ROOT), "RATCHET_ROLLOUT": "progressive"}
+    result = Scenario(settings, PLAN, progress).run(env)
 
     # the wake-up: a job of the Triggerer, with the breaching windows and failing conversations
     job = result.wake_job
@@ -70,6 +75,16 @@ def test_feedback_patch_degradation_wake_minor_release_served_and_listed(tmp_pat
     assert minor.heldout_accuracy > by_version[patch.version].heldout_accuracy  # type: ignore[operator]
     # the Tuner's summary event of its promotion is in the object store
     assert result.events >= 1
+
+    # each release reached traffic through a rollout the live feedback decided
+    rollouts = RolloutStore(open_state_manager(settings).store).all()
+    by_canary = {r.version: r for r in rollouts}
+    assert by_canary[minor.version].status == RolloutStatus.PROMOTED, progress.notes
+    assert by_canary[patch.version].status in (RolloutStatus.PROMOTED, RolloutStatus.ABORTED)
+    verdict = by_canary[minor.version].verdict
+    assert (
+        verdict is not None and verdict.actor == "analysis" and verdict.analysis["canary_feedback"]
+    )
 
     # the best release is left active; no half-made release
     pointer = open_state_manager(settings).pointer()
