@@ -4,7 +4,8 @@ Every ``interval_s`` one :meth:`Triggerer.tick` reads the SLOs of the active
 workspace's ``ci/budgets.json`` (so a release that tightens them applies at
 once), polls the sources, feeds the evaluator and turns each wake-up into a
 ``wake`` job exactly as ``POST /wake`` does, the incident id as idempotency
-key. State is in memory: a restarted Architect starts watching afresh.
+key; a rollout the analysis aborted opens one too (:mod:`.aborts`). State is
+in memory: a restarted Architect starts watching afresh.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ratchet.ci.budgets import load_budgets
 from ratchet.errors import CorruptDocumentError, NotFoundError
+from ratchet.rollouts.store import RolloutStore
 from ratchet.sessions import SessionStore
 from ratchet.tasks import active_name
 
 from ..context import ArchitectContext
 from ..jobs import Job, JobKind, JobStore
+from . import aborts
 from .evaluator import Evaluator, Sample
 from .slo import SloConfig, parse_slos
 from .sources import ERROR_RATE, LATENCY, ROUTING_ACCURACY, Corrections, RunnerMetrics
@@ -43,6 +47,7 @@ class Triggerer:
         notify: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
         period_days: float | None = None,
+        rollouts: RolloutStore | None = None,
     ) -> None:
         self.jobs = jobs
         self.code_root = code_root
@@ -53,6 +58,7 @@ class Triggerer:
         self.notify = notify
         self.clock = clock
         self.period_days = period_days  # overrides the budgets' period (compressed windows)
+        self.rollouts = rollouts  # aborted rollouts are evidence (triggerer/aborts.py)
         self.started_at = clock()
         self.evaluator: Evaluator | None = None
         self._stop = threading.Event()
@@ -75,6 +81,7 @@ class Triggerer:
             interval_s=settings.triggerer_interval,
             notify=notify,
             period_days=settings.triggerer_period_days,
+            rollouts=ctx.deliverer.rollouts,
         )
 
     # -- one evaluation -----------------------------------------------------------
@@ -94,26 +101,47 @@ class Triggerer:
         for slo, sample in samples.items():
             if slo in evaluator.config.slos:
                 evaluator.observe(slo, sample)
+        aborted = [] if self.rollouts is None else aborts.aborted_by_analysis(self.rollouts)
         created = []
         for wake in evaluator.evaluate(now):
-            evidence = dict(wake.evidence)
-            if self.corrections is not None:
-                evidence["failing_conversations"] = self.corrections.failing_conversations()
-                task = self._task()
-                if task is not None:  # whose labels the answers and corrections are
-                    evidence["task"] = task
-            job, new = self.jobs.create(
-                JobKind.WAKE,
-                f"SLO alarm: {wake.reason}",
-                idempotency_key=wake.incident,
-                evidence=evidence,
+            evidence = {**wake.evidence, **self._context()}
+            if aborted:
+                evidence["aborted_rollouts"] = [
+                    aborts.summary(r) for r in aborted[-aborts.RECENT :]
+                ]
+            created += self._wake(f"SLO alarm: {wake.reason}", wake.incident, evidence)
+        for rollout in aborted:
+            evidence = {
+                "aborted_rollout": aborts.summary(rollout),
+                **self._context(rollout.version),
+            }
+            created += self._wake(
+                aborts.wake_text(rollout), aborts.idempotency_key(rollout), evidence
             )
-            log.warning("triggerer: %s -> job %s%s", wake.reason, job.id, "" if new else " (seen)")
-            if new:
-                created.append(job)
         if created:
             self.notify()
         return created
+
+    def _context(self, version: str | None = None) -> dict[str, Any]:
+        """The corrected conversations seen lately (of ``version`` only, if given), and the
+        task whose labels they carry."""
+        if self.corrections is None:
+            return {}
+        failing = self.corrections.failing_conversations()
+        if version is not None:
+            failing = [f for f in failing if f.get("version") == version]
+        context: dict[str, Any] = {"failing_conversations": failing}
+        task = self._task()
+        if task is not None:  # whose labels the answers and corrections are
+            context["task"] = task
+        return context
+
+    def _wake(self, text: str, key: str, evidence: dict[str, Any]) -> list[Job]:
+        """A wake job, once per ``key``: the job if it is new."""
+        job, new = self.jobs.create(JobKind.WAKE, text, idempotency_key=key, evidence=evidence)
+        if new:
+            log.warning("triggerer: %s -> job %s", text, job.id)
+        return [job] if new else []
 
     def _task(self) -> str | None:
         """The task the workspace serves; None for a tree that names none."""

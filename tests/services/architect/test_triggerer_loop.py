@@ -10,7 +10,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from ratchet.config import RolloutMode
+from ratchet.objects import ObjectStore
+from ratchet.rollouts.delivery import conclude, deliver
+from ratchet.rollouts.model import Decision, Outcome
+from ratchet.rollouts.store import RolloutStore
 from ratchet.sessions import SessionStore
+from ratchet.state import StateDocument, StateManager
 from services.architect.app import create_app
 from services.architect.context import ArchitectContext
 from services.architect.jobs import JobKind, JobStatus, JobStore
@@ -172,4 +178,44 @@ def test_the_period_setting_compresses_the_windows(tmp_path: Path, code_root: Pa
     assert rules["page-fast"] == pytest.approx((10.0, 10.0 / 12))
     settings = ArchitectSettings(home=tmp_path, RATCHET_ARCHITECT_TRIGGERER_PERIOD_DAYS=0.5)
     assert settings.triggerer_period_days == 0.5
+    jobs.close()
+
+
+def test_a_rollout_the_analysis_aborted_wakes_the_architect_once_with_its_verdict(
+    tmp_path: Path, code_root: Path, store: ObjectStore
+) -> None:
+    manager, rollouts = StateManager(store), RolloutStore(store)
+    for version in ("v0.1.0", "v0.2.0", "v0.3.0"):
+        deliver(
+            manager,
+            rollouts,
+            mode=RolloutMode.PROGRESSIVE,
+            first_weight=0.1,
+            version=version,
+            document=StateDocument(data={"v": version}),
+            commit=None,
+            actor="architect",
+            reason=f"job for {version}",
+        )
+        if version != "v0.1.0":  # v0.2.0 by the analysis, v0.3.0 by a person
+            actor = "analysis" if version == "v0.2.0" else "human"
+            verdict = Decision(
+                outcome=Outcome.ABORT, step=0, weight=0, actor=actor, reasons=["worse by 9 pts"]
+            )
+            conclude(manager, rollouts, verdict, first_weight=0.1)
+    sessions = SessionStore(tmp_path / "sessions.sqlite3")
+    trig, jobs, notified = triggerer(tmp_path, code_root, fake_runner(lambda: 0.001), sessions)
+    trig.rollouts = rollouts
+    created = trig.tick(T0 + MINUTE) + trig.tick(T0 + 2 * MINUTE)
+    assert len(created) == 1 and len(notified) == 1
+    [job] = jobs.jobs()
+    assert job.text == "rollout 1 aborted v0.2.0 on live feedback: worse by 9 pts"
+    assert job.evidence is not None
+    aborted = job.evidence["aborted_rollout"]
+    assert (aborted["version"], aborted["stable"], aborted["verdict"]) == (
+        "v0.2.0",
+        "v0.1.0",
+        ["worse by 9 pts"],
+    )
+    sessions.close()
     jobs.close()
