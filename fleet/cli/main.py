@@ -200,19 +200,22 @@ def status(
                 healthy = False
             services[name] = {"url": url, "healthy": healthy}
     active = _manager().read_active() if settings.workspace_path.exists() else None
+    canary = active.pointer.canary if active else None
     report = {
         "running": bool(services),
         "pid": record.pid if services and record else None,
         "services": services,
         "active_version": active.version if active else None,
+        "canary": None if canary is None else {"version": canary.version, "weight": canary.weight},
         "task": _task_summary(settings),
     }
+    beside = "" if canary is None else f" (canary {canary.version} at weight {canary.weight:g})"
     ok = bool(services) and all(s["healthy"] for s in services.values())
     if as_json:
         console.print_json(json.dumps(report))
     elif not services:
         stale = " (stale record of a killed fleet)" if record is not None else ""
-        console.print(f"not running{stale}; active version {report['active_version']}")
+        console.print(f"not running{stale}; active version {report['active_version']}{beside}")
         _print_task(report["task"])
     else:
         for name, service in services.items():
@@ -220,6 +223,7 @@ def status(
             console.print(f"{name:<10} {mark:<20} {service['url']}")
         console.print(
             f"pid {record.pid if record else '?'}; active version {report['active_version']}"
+            + beside
         )
         _print_task(report["task"])
     raise typer.Exit(0 if ok else 1)
