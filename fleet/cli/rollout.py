@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ratchet.bootstrap import open_manager
+from ratchet.bootstrap import open_manager, release_store
 from ratchet.config import CommonSettings, load
 from ratchet.errors import RatchetError
 from ratchet.rollouts.manual import end_by_hand, first_weight
@@ -149,7 +149,12 @@ def _end(outcome: Outcome, reason: str) -> None:
     settings, manager, rollouts = _open()
     try:
         ended = end_by_hand(
-            manager, rollouts, outcome, reason=reason, first_weight=first_weight(settings)
+            manager,
+            rollouts,
+            outcome,
+            reason=reason,
+            first_weight=first_weight(settings),
+            releases=release_store(settings),
         )
     except RatchetError as exc:
         raise _fail(exc) from None

@@ -67,6 +67,7 @@ class RolloutController:
         *,
         interval_s: float = 2.0,
         on_promoted: Callable[[Rollout], None] | None = None,
+        on_aborted: Callable[[Rollout], object] | None = None,
     ) -> None:
         self.manager = manager
         self.rollouts = rollouts
@@ -75,6 +76,7 @@ class RolloutController:
         self.policy = policy  # read every tick: the latest release's ci/budgets.json
         self.interval_s = interval_s
         self.on_promoted = on_promoted
+        self.on_aborted = on_aborted  # e.g. the revert of the aborted release (rollouts/revert.py)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -118,6 +120,8 @@ class RolloutController:
             log.info("rollout %s %s: %s", ended.id, ended.status, "; ".join(verdict.reasons))
             if ended.status == RolloutStatus.PROMOTED and self.on_promoted is not None:
                 self.on_promoted(ended)
+            if ended.status == RolloutStatus.ABORTED and self.on_aborted is not None:
+                self.on_aborted(ended)
             return ended
         if outcome == Outcome.CONTINUE and not _due(live.latest):
             return live

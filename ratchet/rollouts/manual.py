@@ -14,8 +14,10 @@ from ratchet.config import CommonSettings
 from ratchet.errors import CorruptDocumentError
 from ratchet.rollouts.delivery import conclude
 from ratchet.rollouts.model import Decision, Outcome, Rollout
+from ratchet.rollouts.revert import revert_aborted
 from ratchet.rollouts.store import RolloutStore
 from ratchet.state import StateManager
+from ratchet.vcs import ReleaseStore
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,17 @@ def end_by_hand(
     first_weight: float,
     actor: str = "human",
     rollout_id: str | None = None,
+    releases: ReleaseStore | None = None,
 ) -> Rollout:
-    """Promote or abort the live rollout for a person; the ended rollout.
+    """Promote or abort the live rollout for a person; the ended rollout. An abort is
+    followed by the revert of the aborted release on main when ``releases`` is given.
 
     ConflictError (409 over REST, exit 1 on the command line) when none is live.
     """
     said = reason.strip() or BY_HAND.get(outcome, f"{outcome.value} by hand")
     # conclude() records the live rollout's step and weight on the decision
     decision = Decision(outcome=outcome, step=0, weight=0.0, actor=actor, reasons=[said])
-    return conclude(manager, rollouts, decision, rollout_id=rollout_id, first_weight=first_weight)
+    ended = conclude(manager, rollouts, decision, rollout_id=rollout_id, first_weight=first_weight)
+    if outcome == Outcome.ABORT and releases is not None:
+        revert_aborted(releases, manager, ended)
+    return ended

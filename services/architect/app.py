@@ -14,6 +14,7 @@ from ratchet.audit import AuditLog
 from ratchet.ci.budgets import load_budgets
 from ratchet.rest import install_handlers
 from ratchet.rollouts.controller import RolloutController
+from ratchet.rollouts.revert import revert_aborted
 from ratchet.sessions import SessionStore
 
 from .context import ArchitectContext
@@ -121,6 +122,7 @@ def rollout_controller(context: ArchitectContext) -> RolloutController:
         lambda: load_budgets(settings.workspace_path).rollout,
         interval_s=settings.rollout_interval,
         on_promoted=lambda rollout: ask_tuner_on_promotion(context, rollout),
+        on_aborted=lambda rollout: revert_aborted(context.releases, context.manager, rollout),
     )
 
 

@@ -55,6 +55,7 @@ def _end(ctx: ArchitectContext, outcome: Outcome, body: RolloutEndRequest | None
         outcome,
         reason=body.reason if body else "",
         first_weight=first_weight(ctx.settings),
+        releases=ctx.releases,
     )
 
 
