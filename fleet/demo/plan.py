@@ -50,6 +50,9 @@ class DemoPlan:
     # feedback goes on, in chunks, until the rollout controller promotes or aborts it.
     rollout_chunk: int = 200
     rollout_max_turns: int = 8000  # a rollout still undecided after this fails the demo
+    # At the end, a deliberately weak candidate through the `patch` coder: it games the
+    # offline gates (fleet/demo/weak.py), and its rollout must abort it on live feedback.
+    weak_candidate: bool = True
     clients: int = 4  # concurrent MCP clients routing
     feedback_delay_s: float = 0.5  # corrections arrive this late
     mine_rules: bool = True  # `mine_rules` before each `promote`

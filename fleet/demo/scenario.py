@@ -51,6 +51,7 @@ from ratchet.tasks.heldout import heldout_rows
 from ratchet.vcs.workspace import default_project_root
 from services.architect.baseline import measured
 
+from . import weak
 from .follow_up import feedback_text, routing_objective
 from .launch import Fleet, running_fleet
 from .plan import DemoPlan, Progress
@@ -157,6 +158,9 @@ class Scenario:
                 self._lap("after the release")
                 if plan.follow_up:
                     job = self._second_job(f, job, replay, after, live)
+            if plan.weak_candidate:
+                self._weak_release(f, live)
+                self._lap("the weak candidate")
             rows = self._releases(f)
         return self._record(task.name, rows, job, degraded_at, hard)
 
@@ -365,6 +369,20 @@ class Scenario:
         self._lap("after the second release")
         return job
 
+    def _weak_release(self, fleet: Fleet, live: list[Example]) -> None:
+        """The deliberately weak candidate through the ``patch`` coder, and its rollout."""
+        self.progress.note(f"feedback with a patch: {weak.TEXT}")
+        body = {"text": weak.TEXT, "patch": weak.weak_patch(self.settings.workspace_path)}
+        with httpx.Client(timeout=10) as http:
+            accepted = http.post(f"{fleet.url('architect')}/feedback", json=body)
+            accepted.raise_for_status()
+        job = self._follow(fleet, accepted.json()["job_id"])
+        if job["status"] != "succeeded" or not job.get("version"):
+            self.progress.note(f"the weak candidate was not released: {job.get('reason')}")
+            return
+        outcome = self.driver.see_through(str(job["version"]), live, "weak")
+        self.progress.note(f"the weak candidate {job['version']}: {outcome} on live feedback")
+
     def _wait_tuned(self, fleet: Fleet, job: dict[str, Any], live: list[Example]) -> None:
         """The Tuner's tune of the job's release (the Architect asked for it once the
         release served everyone): its patch rolled out on ``live`` traffic when tuning
@@ -430,9 +448,17 @@ class Scenario:
                         kpis.get("dev_accuracy"),
                         kpis.get("heldout_accuracy"),
                         served.get(item["version"]),
+                        self._rollout_note(item["version"]),
                     )
                 )
         return rows
+
+    def _rollout_note(self, version: str) -> str:
+        """How ``version`` reached traffic, for the report: its rollout's end, if it had one."""
+        rollout = RolloutStore(open_manager(self.settings).store).of_version(version)
+        if rollout is None:
+            return ""
+        return f"rollout {rollout.id} {rollout.status.value}"
 
     def _measure_missing(self, rows: list[ReleaseRow]) -> list[ReleaseRow]:
         """Releases without an eval summary, measured as the Architect measures a baseline."""
@@ -462,7 +488,7 @@ class Scenario:
                     base.metric("dev_accuracy"),
                     base.metric("heldout_accuracy"),
                     row.served_at,
-                    "measured by the demo",
+                    "; ".join(n for n in (row.note, "measured by the demo") if n),
                 )
                 self.progress.advance()
             out.append(row)
@@ -474,7 +500,8 @@ class Scenario:
         manager = open_manager(self.settings)
         pointer = manager.pointer()
         active = pointer.version if pointer else None
-        rated = [r for r in rows if r.heldout_accuracy is not None]
+        # never an aborted release: live feedback refused it, whatever its offline numbers
+        rated = [r for r in rows if r.heldout_accuracy is not None and "aborted" not in r.note]
         if not rated:
             return None, active
         best = max(rated, key=lambda r: (r.heldout_accuracy or 0.0, r.version)).version

@@ -33,6 +33,9 @@ PLAN = DemoPlan(
     # One Architect job here: the demo's second (mpnet_embed, feedback-driven) embeds the
     # training set with a 110M-parameter encoder for minutes on a fresh machine.
     follow_up=False,
+    # Nor the weak candidate's job (its tiers take minutes): its abort is shown by
+    # `ratchet demo` and tested on real processes in the rollout tests.
+    weak_candidate=False,
 )
 
 
