@@ -37,10 +37,9 @@ import httpx
 from mcp import Client
 
 from ratchet import datasets
-from ratchet.bootstrap import initialize, open_manager, release_store, state_at
+from ratchet.bootstrap import initialize, open_manager
 from ratchet.builds import BuildStore
 from ratchet.ci.agent_process import agent_process
-from ratchet.ci.tiers import CiOptions
 from ratchet.config import CommonSettings
 from ratchet.datasets import Example
 from ratchet.errors import RatchetError
@@ -49,12 +48,12 @@ from ratchet.rollouts.store import RolloutStore
 from ratchet.tasks import Task, find_task
 from ratchet.tasks.heldout import heldout_rows
 from ratchet.vcs.workspace import default_project_root
-from services.architect.baseline import measured
 
 from . import weak
 from .follow_up import feedback_text, routing_objective
 from .launch import Fleet, running_fleet
 from .plan import DemoPlan, Progress
+from .record import keep_best, measure_missing, releases
 from .report import ReleaseRow, accuracy_over_time, first_served, write_report
 from .rollout import RolloutDriver
 from .traffic import Replay, Turn, call
@@ -161,7 +160,7 @@ class Scenario:
             if plan.weak_candidate:
                 self._weak_release(f, live)
                 self._lap("the weak candidate")
-            rows = self._releases(f)
+            rows = releases(self.settings, f.url("versions"), first_served(self.turns))
         return self._record(task.name, rows, job, degraded_at, hard)
 
     def prepare(self) -> tuple[Task, list[Example]]:
@@ -227,8 +226,9 @@ class Scenario:
     ) -> DemoResult:
         """The releases measured, the best kept active, the chart and report written."""
         if self.plan.measure_missing:
-            rows = self._measure_missing(rows)
-        best, active = self._keep_best(rows)
+            rows = measure_missing(self.settings, self.plan, self.progress, rows)
+            self._lap("measuring releases")
+        best, active = keep_best(self.settings, self.progress, rows)
         result = DemoResult(
             self.settings.home_path,
             task,
@@ -423,95 +423,6 @@ class Scenario:
                     return
                 time.sleep(0.1)
         raise DemoFailed(f"the Runner did not serve {version} within {timeout:.0f} s")
-
-    def _releases(self, fleet: Fleet) -> list[ReleaseRow]:
-        """Every release, oldest first, with its evals from the Versions API."""
-        served = first_served(self.turns)
-        rows = []
-        cursor: str | None = None
-        with httpx.Client(base_url=fleet.url("versions"), timeout=10) as http:
-            listed: list[dict[str, Any]] = []
-            while True:
-                page = http.get("/versions", params={"cursor": cursor} if cursor else {}).json()
-                listed += page["versions"]
-                cursor = page.get("next")
-                if not cursor:
-                    break
-            for item in reversed(listed):
-                evals = http.get(f"/versions/{item['version']}/evals")
-                kpis = evals.json()["kpis"] if evals.status_code == 200 else {}
-                rows.append(
-                    ReleaseRow(
-                        item["version"],
-                        str(item["kind"]),
-                        item["author"],
-                        kpis.get("dev_accuracy"),
-                        kpis.get("heldout_accuracy"),
-                        served.get(item["version"]),
-                        self._rollout_note(item["version"]),
-                    )
-                )
-        return rows
-
-    def _rollout_note(self, version: str) -> str:
-        """How ``version`` reached traffic, for the report: its rollout's end, if it had one."""
-        rollout = RolloutStore(open_manager(self.settings).store).of_version(version)
-        if rollout is None:
-            return ""
-        return f"rollout {rollout.id} {rollout.status.value}"
-
-    def _measure_missing(self, rows: list[ReleaseRow]) -> list[ReleaseRow]:
-        """Releases without an eval summary, measured as the Architect measures a baseline."""
-        missing = [r for r in rows if r.heldout_accuracy is None]
-        if not missing:
-            return rows
-        self.progress.phase("measuring releases without evals (fast + full tiers)", len(missing))
-        objects = open_object_store(self.settings)
-        releases = {r.version: r for r in release_store(self.settings).releases()}
-        builds = BuildStore(self.settings.workspace_path, self.settings.home_path / "builds")
-        options = CiOptions(
-            unit_tests=(),
-            heldout_sample=self.plan.heldout_sample or None,
-            heldout=self.settings.heldout_path,
-        )
-        out = []
-        for row in rows:
-            if row.heldout_accuracy is None:
-                release = releases[row.version]
-                document = state_at(self.settings.workspace_path, release.commit)
-                build = builds.ensure(release.commit)
-                base = measured(row.version, release.commit, document, build, objects, options)
-                row = ReleaseRow(
-                    row.version,
-                    row.kind,
-                    row.author,
-                    base.metric("dev_accuracy"),
-                    base.metric("heldout_accuracy"),
-                    row.served_at,
-                    "; ".join(n for n in (row.note, "measured by the demo") if n),
-                )
-                self.progress.advance()
-            out.append(row)
-        self._lap("measuring releases")
-        return out
-
-    def _keep_best(self, rows: list[ReleaseRow]) -> tuple[str | None, str | None]:
-        """Leave the release with the best held-out accuracy active (a rollback if needed)."""
-        manager = open_manager(self.settings)
-        pointer = manager.pointer()
-        active = pointer.version if pointer else None
-        # never an aborted release: live feedback refused it, whatever its offline numbers
-        rated = [r for r in rows if r.heldout_accuracy is not None and "aborted" not in r.note]
-        if not rated:
-            return None, active
-        best = max(rated, key=lambda r: (r.heldout_accuracy or 0.0, r.version)).version
-        if best != active:
-            moved = manager.rollback(
-                actor="human", reason=f"demo: {best} has the best held-out accuracy", to=best
-            )
-            active = moved.version
-            self.progress.note(f"pointer moved back to {best} (best held-out accuracy)")
-        return best, active
 
     def _facts(self, result: DemoResult) -> list[tuple[str, str]]:
         wake = result.wake_job or {}
