@@ -21,6 +21,9 @@ from typer.testing import CliRunner
 
 from fleet.cli.main import app
 from fleet.settings import SERVICE_SETTINGS
+from ratchet.rollouts.store import ROLLOUTS_KEY
+from ratchet.state.document import STAGING_KEY
+from ratchet.state.pointer import POINTER_KEY
 from services.architect.triggerer.slo import WORKBOOK_RULES
 from tests.conftest import PROJECT_ROOT
 
@@ -167,6 +170,15 @@ def test_the_committed_state_is_what_its_generator_writes() -> None:
     )
     committed = (PROJECT_ROOT / "state" / "active.state.json").read_text()
     assert json.loads(done.stdout) == json.loads(committed)
+
+
+def test_the_state_stores_runtime_documents_are_never_committed() -> None:
+    """The workspace's ``state/`` is the State Manager's filesystem store, and a release
+    cleans the workspace (``git clean``): a document git does not ignore there would be
+    deleted by the next release (the rollouts document once was, records and all)."""
+    lines = (PROJECT_ROOT / "state" / ".gitignore").read_text().splitlines()
+    ignored = {line for line in lines if line and not line.startswith("#")}
+    assert {STAGING_KEY, POINTER_KEY, ROLLOUTS_KEY, "history/", "snapshots/"} <= ignored
 
 
 def test_readme_quick_start_matches_the_makefile_and_ci() -> None:
