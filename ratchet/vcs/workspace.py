@@ -35,9 +35,35 @@ def default_project_root() -> Path:
     return Path(ratchet.__file__).resolve().parents[1]
 
 
+# The State Manager's runtime files in state/ (its filesystem backend's root), excluded
+# by the repository itself as well as by state/.gitignore: a workspace made before a
+# file joined that .gitignore (the rollouts document did) would otherwise lose it to the
+# `git clean` that undoes a failed release.
+RUNTIME_FILES = (
+    "/state/staging.state.json",
+    "/state/pointer.json",
+    "/state/rollouts.json",
+    "/state/history/",
+    "/state/snapshots/",
+    "/state/.locks/",
+)
+
+
+def exclude_runtime_files(workspace: Path) -> None:
+    """List :data:`RUNTIME_FILES` in the workspace's ``.git/info/exclude`` (idempotent)."""
+    exclude = workspace / ".git" / "info" / "exclude"
+    present = exclude.read_text().splitlines() if exclude.is_file() else []
+    missing = [pattern for pattern in RUNTIME_FILES if pattern not in present]
+    if missing:
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a") as out:
+            out.write("".join(f"{pattern}\n" for pattern in missing))
+
+
 def ensure_workspace(workspace: Path, source: Path | None = None) -> bool:
     """Make ``workspace`` from ``source``'s HEAD unless it already exists; True if created."""
     if is_repository(workspace):
+        exclude_runtime_files(workspace)
         return False
     if workspace.exists() and any(p.is_file() for p in workspace.rglob("*")):
         raise ConfigError(
@@ -57,6 +83,7 @@ def ensure_workspace(workspace: Path, source: Path | None = None) -> bool:
         if workspace.exists():  # empty folders only (a command run before `init` may make them)
             shutil.rmtree(workspace)
         staging.rename(workspace)
+        exclude_runtime_files(workspace)
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(staging)

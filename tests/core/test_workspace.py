@@ -105,3 +105,20 @@ def test_a_home_made_from_a_tree_without_a_held_out_split_says_so(
     steps = initialize(settings).steps
     assert any("task tiny has no held-out split" in step for step in steps), steps
     assert not (settings.heldout_path / "tiny").exists()
+
+
+def test_state_runtime_files_survive_a_clean_even_when_the_tree_does_not_ignore_them(
+    tmp_path: Path, source_repo: Path
+) -> None:
+    (source_repo / "state" / ".gitignore").write_text("history/\n")  # an older project's
+    git(source_repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "old")
+    workspace = tmp_path / "workspace"
+    assert ensure_workspace(workspace, source_repo)
+    (workspace / "state" / "rollouts.json").write_text('{"revision": 0, "rollouts": []}\n')
+    (workspace / "stray.txt").write_text("untracked\n")
+    git(workspace, "clean", "-fdq")  # what undoing a failed release does
+    assert (workspace / "state" / "rollouts.json").is_file()
+    assert not (workspace / "stray.txt").exists()
+    assert not ensure_workspace(workspace, source_repo)  # again: the exclusions stay once
+    excluded = (workspace / ".git" / "info" / "exclude").read_text().splitlines()
+    assert excluded.count("/state/rollouts.json") == 1
