@@ -7,10 +7,11 @@ import pytest
 from ratchet.config import RolloutMode
 from ratchet.errors import ConflictError
 from ratchet.objects import ObjectStore
-from ratchet.rollouts.delivery import Delivery, conclude, deliver, reconcile
+from ratchet.rollouts.delivery import Delivery, conclude, reconcile
 from ratchet.rollouts.model import Decision, Outcome, Rollout, RolloutStatus
 from ratchet.rollouts.store import RolloutStore
-from ratchet.state import StateDocument, StateManager
+from ratchet.state import StateManager
+from tests.helpers.rollouts import delivered
 
 FIRST_WEIGHT = 0.1
 
@@ -21,17 +22,7 @@ def release(
     version: str,
     mode: RolloutMode = RolloutMode.PROGRESSIVE,
 ) -> Delivery:
-    return deliver(
-        manager,
-        rollouts,
-        mode=mode,
-        first_weight=FIRST_WEIGHT,
-        version=version,
-        document=StateDocument(data={"version": version}),
-        commit=None,
-        actor="test",
-        reason=f"release {version}",
-    )
+    return delivered(manager, rollouts, version, actor="test", first_weight=FIRST_WEIGHT, mode=mode)
 
 
 def decision(outcome: Outcome) -> Decision:

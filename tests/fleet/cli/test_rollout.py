@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from fleet.cli.main import app
-from ratchet.config import CommonSettings, RolloutMode
-from ratchet.rollouts.delivery import deliver
+from ratchet.config import CommonSettings
 from ratchet.rollouts.model import Decision, Outcome, Rollout, RolloutStatus
 from ratchet.rollouts.store import RolloutStore
-from ratchet.state import StateDocument, StateManager, open_state_manager
+from ratchet.state import StateManager, open_state_manager
+from tests.helpers.rollouts import delivered
 
 runner = CliRunner()
 
@@ -25,17 +25,7 @@ class Home:
         self.rollouts = RolloutStore(self.manager.store)
 
     def release(self, version: str) -> None:
-        deliver(
-            self.manager,
-            self.rollouts,
-            mode=RolloutMode.PROGRESSIVE,
-            first_weight=0.1,
-            version=version,
-            document=StateDocument(data={"version": version}),
-            commit=None,
-            actor="tuner",
-            reason=f"release {version}",
-        )
+        delivered(self.manager, self.rollouts, version)
 
 
 @pytest.fixture

@@ -8,13 +8,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ratchet.config import RolloutMode
-from ratchet.rollouts.delivery import deliver
 from ratchet.rollouts.store import RolloutStore
-from ratchet.state import StateDocument
 from services.architect.app import create_app
 from services.architect.context import ArchitectContext
 from services.architect.settings import ArchitectSettings
+from tests.helpers.rollouts import delivered
 
 
 @pytest.fixture
@@ -33,17 +31,7 @@ def client(ctx: ArchitectContext) -> Iterator[TestClient]:
 
 
 def release(ctx: ArchitectContext, version: str) -> None:
-    deliver(
-        ctx.manager,
-        RolloutStore(ctx.manager.store),
-        mode=RolloutMode.PROGRESSIVE,
-        first_weight=0.1,
-        version=version,
-        document=StateDocument(data={"version": version}),
-        commit=None,
-        actor="architect",
-        reason=f"release {version}",
-    )
+    delivered(ctx.manager, RolloutStore(ctx.manager.store), version, actor="architect")
 
 
 @pytest.mark.parametrize("action", ["promote", "abort"])

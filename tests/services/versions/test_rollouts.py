@@ -6,13 +6,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from ratchet.config import RolloutMode
-from ratchet.rollouts.delivery import conclude, deliver
+from ratchet.rollouts.delivery import conclude
 from ratchet.rollouts.model import Decision, Outcome, Rollout
 from ratchet.rollouts.store import RolloutStore
-from ratchet.state import StateDocument, StateManager, open_state_manager
+from ratchet.state import StateManager, open_state_manager
 from services.versions.cli import versions_app
 from tests.helpers.processes import home_env, running
+from tests.helpers.rollouts import delivered
 from tests.services.versions.browser import ensure_chromium, headless
 from tests.services.versions.conftest import Home, client_for
 from tests.services.versions.test_page import Dom
@@ -22,17 +22,7 @@ ANALYSIS = {"feedback": {"canary": 40, "stable": 380}, "correction_rate": {"cana
 
 
 def release(manager: StateManager, rollouts: RolloutStore, version: str) -> None:
-    deliver(
-        manager,
-        rollouts,
-        mode=RolloutMode.PROGRESSIVE,
-        first_weight=FIRST_WEIGHT,
-        version=version,
-        document=StateDocument(data={"version": version}),
-        commit=None,
-        actor="tuner",
-        reason=f"release {version}",
-    )
+    delivered(manager, rollouts, version, first_weight=FIRST_WEIGHT)
 
 
 def analysed(current: list[Rollout]) -> list[Rollout]:
