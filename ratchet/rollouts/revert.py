@@ -7,7 +7,9 @@ by a release that reverts it (``git revert`` of the aborted release's commit,
 tagged as a patch by the aborted release's author, the decision that aborted
 it as its reason), served at once: its tree is the stable version's again,
 so there is nothing for a rollout to compare. A revert that does not apply
-(a later release changed the same lines) is left to a person, with a warning.
+(a later release changed the same lines) or that the path policy refuses (it
+would loosen budgets the release tightened) is left to a person, with a
+warning.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 
 from git import GitCommandError
 
+from ratchet.errors import PolicyError
 from ratchet.rollouts.model import Rollout
 from ratchet.state import ACTIVE_KEY, StateDocument, StateManager
 from ratchet.vcs import Release, ReleaseKind, ReleaseMetadata, ReleaseStore, open_repo
@@ -52,7 +55,11 @@ def revert_aborted(
         )
         try:
             release = releases.release(metadata, message=f"revert {rollout.version}")
-        except Exception:
+        except PolicyError as exc:  # e.g. it would loosen budgets the release tightened
+            _clean(releases)
+            log.warning("cannot revert %s on main: %s", rollout.version, exc)
+            return None
+        except BaseException:
             _clean(releases)
             raise
         manager.activate(
