@@ -8,6 +8,10 @@ release was tagged is completed (pointer moved, ``succeeded``), every other
 ``running`` job is queued again or failed past its attempts. One Architect
 process per home is assumed for that recovery.
 
+While a release is on its way to traffic (a rollout live or queued) queued
+jobs wait: each starts from what is served. A rollout held for a person
+holds the jobs too, until `ratchet rollout promote|abort`.
+
 Jobs run one at a time on the worker's own long-lived thread, synchronously:
 a tier's processes are started and stopped on that thread, which matters
 because Linux delivers the parent-death signal when the forking *thread*
@@ -20,6 +24,7 @@ import logging
 import threading
 
 from ratchet.ci.children import reap_orphans
+from ratchet.rollouts.store import live_of, next_queued
 from ratchet.vcs.worktrees import remove_worktree
 
 from .context import ArchitectContext
@@ -60,6 +65,7 @@ class Worker:
         self.idle_wait = idle_wait
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._waited_for: str | None = None  # the rollout jobs last waited for (logged once)
         self._thread = threading.Thread(target=self._loop, name="architect-worker", daemon=True)
 
     def start(self) -> None:
@@ -80,7 +86,7 @@ class Worker:
     def run_pending(self) -> list[Job]:
         """Run queued jobs until none is left (the thread's loop; also for tests)."""
         done = []
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._rollout_in_flight():
             job = self.ctx.jobs.claim_next()
             if job is None:
                 break
@@ -95,6 +101,19 @@ class Worker:
             log.info("job %s: %s (%s)", job.id, finished.status, finished.reason)
             done.append(finished)
         return done
+
+    def _rollout_in_flight(self) -> bool:
+        """Whether a release is still on its way to traffic (a rollout live or queued): jobs
+        wait, so each one starts from what is served and its release is compared with
+        that, not with a canary that live feedback may yet abort."""
+        rollouts = self.ctx.deliverer.rollouts.all()
+        waiting = live_of(rollouts) or next_queued(rollouts)
+        if waiting is not None and waiting.id != self._waited_for:
+            log.info(
+                "jobs wait for rollout %s of %s (%s)", waiting.id, waiting.version, waiting.status
+            )
+        self._waited_for = None if waiting is None else waiting.id
+        return waiting is not None
 
     def _loop(self) -> None:
         while not self._stop.is_set():

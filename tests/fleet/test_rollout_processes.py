@@ -254,12 +254,17 @@ async def test_a_good_release_is_promoted_and_a_bad_one_aborted_by_live_feedback
             promoted_with_the_same_counts(fleet, good, killed_at)
             bad = fleet.release(bad_rule, f'every message with "{BAD_WORD}" to {BAD_INTENT}')
             await fleet.drive("bad", lambda: ended("2", fleet))
+            # the abort reverts the bad release on main: a patch served at once
+            wait_for(lambda: reverted(home, bad) is not None, f"{bad} reverted")
         aborted = fleet.rollout("2")
         pointer = fleet.manager.pointer()
         assert aborted.status == RolloutStatus.ABORTED, aborted.decisions
         assert aborted.verdict is not None and aborted.verdict.actor == "analysis"
         assert any("correction rate" in reason for reason in aborted.verdict.reasons)
-        assert pointer is not None and (pointer.version, pointer.canary) == (good, None)
+        revert = reverted(home, bad)
+        assert pointer is not None and revert is not None
+        assert (pointer.version, pointer.canary) == (revert, None)
+        assert fleet.manager.pointer_state(pointer).data == fleet.manager.version_state(good).data
         shown = [httpx.get(f"{versions.url}/rollouts/{i}").json() for i in ("1", "2")]
         kept = httpx.get(f"{versions.url}/versions/{bad}")
     assert [(r["status"], r["canary"], r["decisions"][-1]["outcome"]) for r in shown] == [
@@ -311,6 +316,15 @@ def promoted_with_the_same_counts(fleet: Fleet, good: str, counts: Counts) -> No
     assert (verdict.analysis["canary_feedback"], verdict.analysis["stable_feedback"]) == counts
     pointer = fleet.manager.pointer()
     assert pointer is not None and (pointer.version, pointer.canary) == (good, None)
+
+
+def reverted(settings: RunnerSettings, version: str) -> str | None:
+    """The release that reverted ``version`` on main, once it serves."""
+    for release in release_store(settings).releases():
+        if (release.metadata.model_extra or {}).get("reverts") == version:
+            pointer = open_state_manager(settings).pointer()
+            return release.version if pointer and pointer.version == release.version else None
+    return None
 
 
 def ended(rollout_id: str, fleet: Fleet) -> bool:

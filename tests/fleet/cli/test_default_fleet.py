@@ -147,11 +147,16 @@ def test_a_default_fleet_releases_a_patch_job_and_a_template_job(
         assert patch_job["version"] == "v0.2.0"
         fast = next(s for s in patch_job["stages"] if s["name"] == "fast")
         assert re.search(r"\d+ passed", fast["log"]), fast["log"]  # the default unit tests ran
+        # Progressive delivery, the default: the release is a canary until live feedback
+        # or a person decides; with no traffic here, a person promotes it.
+        assert "canary v0.2.0 beside stable v0.1.0" in cli(home, "rollout", "status")
+        assert "promoted" in cli(home, "rollout", "promote", "--reason", "a note only")
 
         words = "messages with typos and misspellings should reach the right intent"
         template_job = finished(architect, job_id_of(cli(home, "feedback", words)), 1500)
         assert template_job["status"] == "succeeded", reasons(template_job)
         assert template_job["version"] == "v0.3.0"
+        assert "promoted" in cli(home, "rollout", "promote", "--reason", "measured offline")
 
         deadline = time.monotonic() + 60
         while (seen := served_versions(runner)) != ["v0.3.0"] * 3:
