@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from ratchet.rollouts.manual import end_by_hand
+from ratchet.rollouts.model import Outcome
 from ratchet.rollouts.store import RolloutStore
 from services.architect.app import create_app
 from services.architect.context import ArchitectContext
+from services.architect.jobs import JobKind, JobStatus
 from services.architect.settings import ArchitectSettings
+from services.architect.worker import Worker
 from tests.helpers.rollouts import delivered
 
 
@@ -88,3 +92,13 @@ def test_the_schema_tags_the_rollout_routes(client: TestClient) -> None:
         operation = next(iter(paths[path].values()))
         assert operation["tags"] == ["rollouts"]
     assert "409" in paths["/rollouts/abort"]["post"]["responses"]
+
+
+def test_queued_jobs_wait_while_a_release_is_on_its_way_to_traffic(ctx: ArchitectContext) -> None:
+    release(ctx, "v0.2.0")  # a live rollout
+    job, _ = ctx.jobs.create(JobKind.FEEDBACK, "anything")
+    worker = Worker(ctx)
+    assert worker.run_pending() == []  # not started: it would start from the canary's commit
+    assert ctx.jobs.get(job.id).status == JobStatus.QUEUED
+    end_by_hand(ctx.manager, ctx.deliverer.rollouts, Outcome.ABORT, reason="", first_weight=0.1)
+    assert worker._rollout_in_flight() is False  # the next look runs it
