@@ -46,7 +46,7 @@ class RolloutDriver:
         """Traffic from ``pool`` (cycled) until ``version``'s rollout ends; how it ended:
         ``active`` (delivered at once), ``promoted`` (served to everyone) or ``aborted``."""
         traffic = _cycle(pool, self.plan.rollout_chunk)
-        sent = 0
+        sent, said = 0, ""
         self.progress.phase(f"rollout of {version}: live traffic with feedback", None)
         while True:
             rollout = self.rollouts.of_version(version)
@@ -63,7 +63,9 @@ class RolloutDriver:
             chunk = next(traffic)
             self.replay(chunk, phase)
             sent += len(chunk)
-            self.progress.note(f"rollout {rollout.id}: {_said(rollout)}")
+            if _said(rollout) != said:  # the record's analysis is rewritten every few seconds
+                said = _said(rollout)
+                self.progress.note(f"rollout {rollout.id}: {said}")
 
     def _outcome(self, version: str, rollout: Rollout | None) -> str | None:
         if rollout is None:  # delivered at once
