@@ -79,6 +79,8 @@ def create_app(
         finally:
             if controller is not None:
                 controller.stop()
+                controller.sessions.close()
+                controller.audit.close()
             if triggerer is not None:
                 triggerer.stop()
             worker.stop()
