@@ -19,6 +19,7 @@ from ratchet.state import (
     StateDocument,
     StateManager,
 )
+from tests.helpers import rollouts
 
 
 def released(manager: StateManager, version: str, data: dict[str, object]) -> None:
@@ -205,15 +206,7 @@ def test_repair_rewrites_a_stale_active_copy(store: ObjectStore) -> None:
 def canary_of(
     manager: StateManager, version: str, data: dict[str, object], weight: float
 ) -> Canary:
-    document = StateDocument(data=data)
-    return Canary(
-        rollout="1",
-        version=version,
-        snapshot=manager.record_state(document),
-        state_hash=document.content_hash(),
-        state_revision=document.revision,
-        weight=weight,
-    )
+    return rollouts.canary_of(manager, version, StateDocument(data=data), weight)
 
 
 def test_a_canary_is_served_beside_the_stable_version(store: ObjectStore) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ratchet.config import RolloutMode
 from ratchet.rollouts.delivery import Delivery, deliver
 from ratchet.rollouts.store import RolloutStore
-from ratchet.state import StateDocument, StateManager
+from ratchet.state import Canary, StateDocument, StateManager
 
 
 def delivered(
@@ -29,4 +29,18 @@ def delivered(
         commit=None,
         actor=actor,
         reason=f"release {version}",
+    )
+
+
+def canary_of(
+    manager: StateManager, version: str, document: StateDocument, weight: float, rollout: str = "1"
+) -> Canary:
+    """``document`` recorded and named as ``version``, the canary at ``weight``."""
+    return Canary(
+        rollout=rollout,
+        version=version,
+        snapshot=manager.record_state(document),
+        state_hash=document.content_hash(),
+        state_revision=document.revision,
+        weight=weight,
     )

@@ -18,10 +18,10 @@ from mcp import Client
 
 from ratchet.rollouts.assignment import takes_canary
 from ratchet.state import StateDocument
-from ratchet.state.pointer import Canary
 from services.runner.app import build_app, build_server
 from services.runner.runtime import RunnerRuntime
 from services.runner.tools.route import RouteTool
+from tests.helpers.rollouts import canary_of
 from tests.services.runner.cases import messages
 
 pytestmark = pytest.mark.anyio
@@ -40,18 +40,7 @@ def canary_state(runtime: RunnerRuntime, change: dict[str, Any] | None = None) -
 def set_canary(runtime: RunnerRuntime, document: StateDocument | None, weight: float) -> None:
     """What the rollout controller does at each step (None: the rollout ends)."""
     manager = runtime.manager
-    canary = (
-        None
-        if document is None
-        else Canary(
-            rollout="r1",
-            version=CANARY,
-            snapshot=manager.record_state(document),
-            state_hash=document.content_hash(),
-            state_revision=document.revision,
-            weight=weight,
-        )
-    )
+    canary = None if document is None else canary_of(manager, CANARY, document, weight, "r1")
     manager.set_canary(lambda current: canary, actor="rollout", reason=f"weight {weight}")
 
 
