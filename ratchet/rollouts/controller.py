@@ -138,6 +138,12 @@ class RolloutController:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    def close(self) -> None:
+        """Stop, then close the databases the signals are read from."""
+        self.stop()
+        self.sessions.close()
+        self.audit.close()
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:

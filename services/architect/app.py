@@ -78,9 +78,7 @@ def create_app(
             yield
         finally:
             if controller is not None:
-                controller.stop()
-                controller.sessions.close()
-                controller.audit.close()
+                controller.close()
             if triggerer is not None:
                 triggerer.stop()
             worker.stop()

@@ -62,6 +62,7 @@ TURNS, WORKERS = 3, 3  # turns per conversation; conversations driven at once
 MARK = " (v2)"  # what the good release appends to every reply text
 BAD_WORD, BAD_INTENT = "i", "atm_support"  # in 62% of the messages; rarely their intent
 TRAFFIC_TIMEOUT_S = 120.0
+COME_BACK = 12  # conversations of the first step driven on after the controller's kill
 Counts = tuple[int, int]  # feedbacks on the canary's turns, on stable's
 
 
@@ -116,19 +117,23 @@ class Fleet:
         )
         return release.version
 
-    async def drive(self, prefix: str, done: Callable[[], bool]) -> None:
+    async def drive(self, prefix: str, done: Callable[[], bool], at_least: int = 0) -> None:
         """Conversations of TURNS turns by WORKERS clients at once, each answer given its
         true intent as feedback (as clients do: the Tuner's ``feedback`` tool), until
-        ``done()``, asked between conversations. Ids are ``prefix-0000``, ``prefix-0001``,
-        ...: a second drive with the same prefix continues those conversations first."""
+        ``done()``, asked between conversations, and ``at_least`` conversations were begun.
+        Ids are ``prefix-0000``, ``prefix-0001``, ...: a second drive with the same prefix
+        continues those conversations first."""
         numbers = itertools.count()
+        begun = 0
 
         async def worker() -> None:
             async with (
                 Client(f"{self.runner.url}/mcp") as runner,
                 Client(f"{self.tuner.url}/mcp") as tuner,
             ):
-                while not done():
+                nonlocal begun
+                while begun < at_least or not done():
+                    begun += 1
                     cid = f"{prefix}-{next(numbers):04d}"
                     for _ in range(TURNS):
                         row = next(self.rows)
@@ -292,8 +297,9 @@ async def killed_mid_rollout(fleet: Fleet, architect: Service) -> tuple[str, Cou
     canary = fleet.manager.pointer().canary  # type: ignore[union-attr]
     assert canary is not None and (canary.version, canary.weight) == (good, 0.5)
     want = STEPS[1]["min_feedback"]
-    # The same conversations come back first (at weight 0.5 now, on the side they began on).
-    await fleet.drive("good", lambda: answered_by(fleet.answers, good) >= want)
+    # The same conversations come back first (at weight 0.5 now, on the side they began on):
+    # at least COME_BACK of them, however far the first drive overshot the step's count.
+    await fleet.drive("good", lambda: answered_by(fleet.answers, good) >= want, at_least=COME_BACK)
     stable_signals, canary_signals = fleet.signals(at_kill)
     assert at_kill.stable is not None
     assert canary_signals.feedback == answered_by(fleet.answers, good) >= want
@@ -380,7 +386,7 @@ def one_version_per_conversation(fleet: Fleet, phases: dict[str, Rollout]) -> No
             assert len(versions) == 1, (cid, answers)
     assert checked >= 0.8 * len(by_conversation)
     came_back = sum(len(answers) > TURNS for answers in by_conversation.values())
-    assert came_back >= 10  # conversations that went on after the weight rose
+    assert came_back >= COME_BACK  # conversations that went on after the weight rose
 
 
 def answers_name_their_version(fleet: Fleet, good: str, bad: str) -> None:
