@@ -1,10 +1,10 @@
 """One audit record per served call, and the windowed numbers behind the Runner's ``/metrics``.
 
-A SQLite table of calls under the home folder, written by every Runner
-process; :meth:`AuditLog.window` sums a window of it, which the Runner's
-``/metrics`` serves to the Triggerer. The Runner's code changes per release;
-this record does not (it is in the static core), so the Triggerer's SLOs
-measure every release the same way.
+A table of calls (a SQLite file under the home folder, or the shared Postgres
+database), written by every Runner process; :meth:`AuditLog.window` sums a
+window of it, which the Runner's ``/metrics`` serves to the Triggerer. The
+Runner's code changes per release; this record does not (it is in the static
+core), so the Triggerer's SLOs measure every release the same way.
 Each record also names the span of its call (trace id and span id), so the
 Tuner links its feedback span to the route call's (:meth:`AuditLog.route_call`)
 and a release names the traces of the turns it learned from.
@@ -12,35 +12,46 @@ and a release names the traces of the turns it learned from.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-from ratchet.sqlite import SqliteStore
+from ratchet.db import Schema, Tx
+from ratchet.db.store import Store
 
-_SCHEMA = """
+_CALLS = """
 CREATE TABLE IF NOT EXISTS calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
+    id {id},
+    at {real} NOT NULL,
     tool TEXT NOT NULL,
     conversation_id TEXT,
     turn INTEGER,
     version TEXT,
     state_revision INTEGER,
-    latency_ms REAL NOT NULL,
+    latency_ms {real} NOT NULL,
     outcome TEXT NOT NULL,
     detail TEXT,
-    trace_id TEXT,
-    span_id TEXT
+    trace_id TEXT
 );
-CREATE INDEX IF NOT EXISTS calls_at ON calls(at);
+CREATE INDEX IF NOT EXISTS calls_at ON calls(at)
 """
-# A table created before spans were recorded gains the column; the index on the
-# turn comes after it, on tables old and new.
-_MIGRATIONS = ("ALTER TABLE calls ADD COLUMN span_id TEXT",)
-_TURN_INDEX = "CREATE INDEX IF NOT EXISTS calls_turn ON calls(conversation_id, turn)"
+# 2: each call names its span, and calls are found by their turn.
+_SPANS = """
+ALTER TABLE calls ADD COLUMN span_id TEXT;
+CREATE INDEX IF NOT EXISTS calls_turn ON calls(conversation_id, turn)
+"""
+
+
+def _adopt(tx: Tx) -> int:
+    """The version of an audit file from before versioned schemas: 2 once it has spans."""
+    columns = {row[1] for row in tx.all("PRAGMA table_info(calls)")}
+    if "span_id" in columns:
+        tx.execute("CREATE INDEX IF NOT EXISTS calls_turn ON calls(conversation_id, turn)")
+        return 2
+    return 1 if columns else 0
+
+
+AUDIT_SCHEMA = Schema("audit", (_CALLS, _SPANS), adopt=_adopt)
 
 AUDIT_FILE = "audit.sqlite3"
 """The audit log's file name under the home's data folder."""
@@ -91,23 +102,13 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[index]
 
 
-class AuditLog(SqliteStore):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
-        with self._db_lock:
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
-            if "span_id" not in columns:
-                for statement in _MIGRATIONS:
-                    try:
-                        self._db.execute(statement)
-                    except sqlite3.OperationalError as exc:  # another process migrated first
-                        if "duplicate column" not in str(exc):
-                            raise
-            self._db.execute(_TURN_INDEX)
+class AuditLog(Store):
+    schema = AUDIT_SCHEMA
+    file = AUDIT_FILE
 
     def record(self, call: CallRecord, at: float | None = None) -> None:
-        with self._db_lock:
-            self._db.execute(
+        with self.db.write() as tx:
+            tx.execute(
                 "INSERT INTO calls (at, tool, conversation_id, turn, version, state_revision, "
                 "latency_ms, outcome, detail, trace_id, span_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -147,8 +148,8 @@ class AuditLog(SqliteStore):
         if version is not None:
             query += " AND version = ?"
             args += (version,)
-        with self._db_lock:
-            rows = self._db.execute(query, args).fetchall()
+        with self.db.read() as tx:
+            rows = tx.all(query, args)
         latencies = sorted(float(r[0]) for r in rows if r[1] != "rejected")
         return WindowStats(
             seconds=seconds,
@@ -162,8 +163,8 @@ class AuditLog(SqliteStore):
         )
 
     def count(self) -> int:
-        with self._db_lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+        with self.db.read() as tx:
+            return int(tx.scalar("SELECT COUNT(*) FROM calls"))
 
     def route_call(self, conversation_id: str, turn: int) -> SpanRef | None:
         """The span of the route call that answered the turn, if it was recorded."""
@@ -172,14 +173,14 @@ class AuditLog(SqliteStore):
     def route_calls(self, turns: Iterable[tuple[str, int]]) -> dict[tuple[str, int], SpanRef]:
         """The spans of the route calls that answered ``turns`` (those recorded)."""
         found: dict[tuple[str, int], SpanRef] = {}
-        with self._db_lock:
+        with self.db.read() as tx:
             for conversation_id, turn in dict.fromkeys(turns):
-                row = self._db.execute(
+                row = tx.one(
                     "SELECT trace_id, span_id FROM calls WHERE tool = 'route' AND outcome = 'ok' "
                     "AND conversation_id = ? AND turn = ? AND trace_id IS NOT NULL "
                     "ORDER BY id DESC LIMIT 1",
                     (conversation_id, turn),
-                ).fetchone()
+                )
                 if row is not None and int(row[0], 16):  # all zeros: no span was recording
                     found[(conversation_id, turn)] = SpanRef(str(row[0]), row[1])
         return found

@@ -73,6 +73,12 @@ class CommonSettings(BaseSettings):
         "(default: the project's, in tasks/active.json). A home serves one task for its life.",
     )
 
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="Where sessions, the audit log, feedback, jobs and ledgers live: unset "
+        "keeps SQLite files in the home folder; postgresql://USER:PASSWORD@HOST/DB shares one "
+        "Postgres database between processes on several machines.",
+    )
     rollout: RolloutMode = Field(
         default=RolloutMode.PROGRESSIVE,
         description="How a release reaches traffic: as a canary that live feedback promotes "
@@ -96,6 +102,11 @@ class CommonSettings(BaseSettings):
     @property
     def objects_path(self) -> Path:
         return self.home_path / "objects"
+
+    @property
+    def database(self) -> str | None:
+        """``RATCHET_DATABASE_URL``'s value (None: the embedded SQLite files)."""
+        return None if self.database_url is None else self.database_url.get_secret_value()
 
     @property
     def data_path(self) -> Path:

@@ -117,8 +117,8 @@ def rollout_controller(context: ArchitectContext) -> RolloutController:
     return RolloutController(
         context.manager,
         context.deliverer.rollouts,
-        SessionStore(settings.data_path / "sessions.sqlite3"),
-        AuditLog(settings.data_path / "audit.sqlite3"),
+        SessionStore.open(settings),
+        AuditLog.open(settings),
         lambda: load_budgets(settings.workspace_path).rollout,
         interval_s=settings.rollout_interval,
         on_promoted=lambda rollout: ask_tuner_on_promotion(context, rollout),

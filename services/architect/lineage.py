@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from ratchet.audit import AUDIT_FILE, AuditLog
+from ratchet.audit import AuditLog
+from ratchet.config import CommonSettings
 from ratchet.sessions import valid_conversation_id
 from ratchet.vcs import MAX_EVENTS, FeedbackEvent, LearnedFrom, learned_from
 
@@ -54,11 +54,11 @@ def _in_text(text: str) -> Iterator[tuple[str, int | None]]:
             yield cid, None
 
 
-def job_lineage(job: Job, data_path: Path) -> LearnedFrom:
-    """The job's named conversations, with route-call trace ids from the audit log there."""
+def job_lineage(job: Job, settings: CommonSettings) -> LearnedFrom:
+    """The job's named conversations, with route-call trace ids from the home's audit log."""
     turns = named_turns(job)
     known = [(cid, turn) for cid, turn in turns[:MAX_EVENTS] if turn is not None]
-    audit = AuditLog(data_path / AUDIT_FILE)
+    audit = AuditLog.open(settings)
     try:
         spans = audit.route_calls(known)
     finally:

@@ -166,7 +166,7 @@ def _metadata(
             "bump_reasons": bump.reasons,
             "authorised": sorted({"test-changes"} if candidate.authorised_notes else set()),
             "authorised_changes": candidate.authorised_notes,
-            "learned_from": job_lineage(run.job, run.ctx.settings.data_path),
+            "learned_from": job_lineage(run.job, run.ctx.settings),
         }
     )
 

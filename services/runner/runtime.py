@@ -95,8 +95,8 @@ class RunnerRuntime:
         self.factory = RouterFactory(store, project_root)
         # Where a canary that changes the code finds its build (as the host's follower).
         self.builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
-        self.sessions = SessionStore(settings.data_path / "sessions.sqlite3")
-        self.audit = AuditLog(settings.data_path / "audit.sqlite3")
+        self.sessions = SessionStore.open(settings)
+        self.audit = AuditLog.open(settings)
         self.swaps = 0
         self._codes: dict[str, CanaryCode] = {}  # loaded canary code by commit
         self._refused: set[tuple[str, str, int]] = set()  # canaries that failed to build

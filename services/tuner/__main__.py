@@ -20,7 +20,7 @@ from .settings import TunerSettings
 def main() -> None:
     if "--stdio" in sys.argv[1:]:
         settings = load(TunerSettings)
-        sessions = SessionStore(settings.data_path / "sessions.sqlite3")
+        sessions = SessionStore.open(settings)
         build_server(settings, open_state_manager(settings), sessions).run("stdio")
         return
 

@@ -124,6 +124,6 @@ async def healthz(request: Request) -> JSONResponse:
 def create_app(settings: TunerSettings) -> Starlette:
     manager = open_state_manager(settings)
     manager.repair()  # a Tuner killed mid-write left derived files behind: fix them first
-    sessions = SessionStore(settings.data_path / "sessions.sqlite3")
+    sessions = SessionStore.open(settings)
     server = build_server(settings, manager, sessions)
     return server.streamable_http_app(json_response=True, stateless_http=True, host=settings.host)

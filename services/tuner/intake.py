@@ -21,7 +21,7 @@ from typing import Any
 
 from opentelemetry.trace import Link
 
-from ratchet.audit import AUDIT_FILE, AuditLog, SpanRef
+from ratchet.audit import AuditLog, SpanRef
 from ratchet.sessions import SessionStore, valid_conversation_id
 from ratchet.state import StateDocument, StateManager
 from ratchet.telemetry.links import route_call_link
@@ -118,7 +118,7 @@ class Intake:
         self.oos_label = oos_label
         self.task = task
         self.accepted = self.labels | ({oos_label} if oos_label else set())
-        self.audit = AuditLog(sessions.path.parent / AUDIT_FILE) if audit is None else audit
+        self.audit = AuditLog.beside(sessions) if audit is None else audit
 
     def submit(
         self,

@@ -23,7 +23,7 @@ def test_close_waits_for_a_running_query(tmp_path: Path) -> None:
         store.close()
         closed.set()
 
-    with store._db_lock:  # another thread is in the middle of a statement
+    with store.db.read():  # another thread is in the middle of a statement
         closer = threading.Thread(target=close)
         closer.start()
         assert not closed.wait(0.2), "close must wait for the statement in flight"

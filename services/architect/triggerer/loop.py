@@ -76,7 +76,7 @@ class Triggerer:
                 token=token,
                 first_window_s=settings.triggerer_interval,
             ),
-            corrections=Corrections(SessionStore(settings.data_path / "sessions.sqlite3")),
+            corrections=Corrections(SessionStore.open(settings)),
             cooldown_s=settings.triggerer_cooldown,
             interval_s=settings.triggerer_interval,
             notify=notify,

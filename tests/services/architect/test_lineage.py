@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ratchet.config import CommonSettings
 from services.architect.context import ArchitectContext
 from services.architect.jobs import Job, JobKind, JobStatus
 from services.architect.lineage import job_lineage, named_turns
@@ -58,14 +59,15 @@ def test_a_feedback_jobs_text_names_conversations_explicitly() -> None:
 
 
 def test_the_lineage_has_trace_ids_where_the_audit_log_knows_the_turn(tmp_path: Path) -> None:
-    audit_route_call(tmp_path, "c-7", 3, TRACE, SPAN)
-    lineage = job_lineage(job("SLO alarm", WAKE_EVIDENCE), tmp_path)
+    settings = CommonSettings(home=tmp_path)
+    audit_route_call(settings.data_path, "c-7", 3, TRACE, SPAN)
+    lineage = job_lineage(job("SLO alarm", WAKE_EVIDENCE), settings)
     assert lineage.source == "architect_job" and lineage.total == 2
     assert [(e.conversation_id, e.turn, e.trace_id) for e in lineage.events] == [
         ("c-7", 3, TRACE),
         ("c-8", None, None),
     ]
-    nothing = job_lineage(job("make the Runner faster"), tmp_path)
+    nothing = job_lineage(job("make the Runner faster"), settings)
     assert (nothing.total, nothing.events) == (0, [])
 
 

@@ -144,9 +144,10 @@ async def test_every_call_leaves_an_audit_record(runtime: RunnerRuntime) -> None
         await client.call_tool("route", {"text": ""})
     stats = runtime.audit.window(60, tool="route")
     assert (stats.calls, stats.rejected, stats.errors) == (2, 1, 0)
-    rows = runtime.audit._db.execute(
-        "SELECT conversation_id, turn, version, state_revision, outcome FROM calls ORDER BY id"
-    ).fetchall()
+    with runtime.audit.db.read() as tx:
+        rows = tx.all(
+            "SELECT conversation_id, turn, version, state_revision, outcome FROM calls ORDER BY id"
+        )
     assert tuple(rows[0]) == (
         answer["conversation_id"],
         1,
