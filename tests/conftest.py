@@ -20,6 +20,7 @@ from ratchet.objects import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from ratchet.objects.s3 import make_client
 from ratchet.vcs import is_repository
 from tests.helpers import leaks, machine_share
+from tests.helpers.postgres import PostgresServer, default_base, running_postgres
 from tests.helpers.s3server import S3Server, install_s3_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -213,6 +214,26 @@ def s3_settings(tmp_path: Path, source_repo: Path, s3_server: S3Server) -> Commo
     )
     make_client(s3_server.endpoint, "us-east-1").create_bucket(Bucket=settings.s3_bucket)
     return settings
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server (tests/helpers/postgres.py), one per xdist worker,
+    started by the first test that asks for it: runs without such a test pay nothing."""
+    with running_postgres(default_base()) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh database of the test's own (``postgresql://…``), dropped after it with any
+    connection the test left open."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = postgres_server.create_database(name)
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(name)
 
 
 @pytest.fixture(params=["filesystem", "s3"])
