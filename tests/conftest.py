@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,8 +20,10 @@ from ratchet.objects import FilesystemObjectStore, ObjectStore, S3ObjectStore
 from ratchet.objects.s3 import make_client
 from ratchet.vcs import is_repository
 from tests.helpers import leaks, machine_share
-from tests.helpers.postgres import PostgresServer, default_base, running_postgres
 from tests.helpers.s3server import S3Server, install_s3_environment
+
+if TYPE_CHECKING:  # imported by the fixture itself: psycopg only for runs that use it
+    from tests.helpers.postgres import PostgresServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -219,7 +221,10 @@ def s3_settings(tmp_path: Path, source_repo: Path, s3_server: S3Server) -> Commo
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A throwaway PostgreSQL server (tests/helpers/postgres.py), one per xdist worker,
-    started by the first test that asks for it: runs without such a test pay nothing."""
+    started by the first test that asks for it: runs without such a test pay nothing
+    (not even psycopg's import, ~0.1-0.3 s)."""
+    from tests.helpers.postgres import default_base, running_postgres
+
     with running_postgres(default_base()) as server:
         yield server
 
