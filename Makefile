@@ -9,7 +9,7 @@ TORCH_VERSION = 2.13.0
 STAMP   = $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install up test test-fast lint typecheck format lock bench browser sandbox clean
+.PHONY: install up test test-fast lint typecheck format lock bench browser sandbox postgres clean
 
 install: $(STAMP) sandbox
 
@@ -33,11 +33,11 @@ up: install
 	$(BIN)/ratchet up
 
 ## Lint, type-check and run the whole test suite.
-test: install lint typecheck browser
+test: install lint typecheck browser postgres
 	$(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 ## The suite without the slow real-process and many-iteration tests.
-test-fast: install
+test-fast: install postgres
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 ## ruff, then the layering contracts ([tool.importlinter] in pyproject.toml).
@@ -77,6 +77,17 @@ sandbox:
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
 		else echo "bubblewrap is missing: install it (Debian: sudo apt-get install bubblewrap)"; fi; }
+
+## Debian's PostgreSQL server for the tests, which start throwaway clusters of their
+## own (tests/helpers/postgres.py): installed only when no server binary is there;
+## no cluster is started here. `apt-get update` only when the install cannot
+## resolve the package from the lists already on the machine.
+PG_SERVERS ?= /usr/lib/postgresql/*/bin/postgres
+postgres:
+	@ls $(PG_SERVERS) >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		INSTALL="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql"; \
+		$$INSTALL >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$INSTALL >/dev/null; }; }
 
 ## Refresh the lock file after changing pyproject.toml.
 lock: install

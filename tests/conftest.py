@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +21,9 @@ from ratchet.objects.s3 import make_client
 from ratchet.vcs import is_repository
 from tests.helpers import leaks, machine_share
 from tests.helpers.s3server import S3Server, install_s3_environment
+
+if TYPE_CHECKING:  # imported by the fixture itself: psycopg only for runs that use it
+    from tests.helpers.postgres import PostgresServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,6 +216,29 @@ def s3_settings(tmp_path: Path, source_repo: Path, s3_server: S3Server) -> Commo
     )
     make_client(s3_server.endpoint, "us-east-1").create_bucket(Bucket=settings.s3_bucket)
     return settings
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server (tests/helpers/postgres.py), one per xdist worker,
+    started by the first test that asks for it: runs without such a test pay nothing
+    (not even psycopg's import, ~0.1-0.3 s)."""
+    from tests.helpers.postgres import default_base, running_postgres
+
+    with running_postgres(default_base()) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh database of the test's own (``postgresql://…``), dropped after it with any
+    connection the test left open."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = postgres_server.create_database(name)
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(name)
 
 
 @pytest.fixture(params=["filesystem", "s3"])
