@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ratchet.db.url import parse_database_url
 from ratchet.errors import ConfigError
 
 
@@ -159,10 +160,13 @@ S = TypeVar("S", bound=CommonSettings)
 def load(cls: type[S], **overrides: Any) -> S:
     """Build settings from the environment, turning validation errors into ConfigError."""
     try:
-        return cls(**overrides)
+        settings = cls(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
             for err in exc.errors()
         )
         raise ConfigError(f"invalid {cls.__name__}: {problems}") from None
+    if isinstance(settings, CommonSettings):
+        parse_database_url(settings.database)  # a wrong URL fails every process at start
+    return settings
