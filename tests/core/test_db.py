@@ -113,7 +113,7 @@ def test_processes_opening_together_migrate_once(tmp_path: Path, database_url: s
     def open_one() -> None:
         try:
             databases.append(opened(tmp_path, database_url))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=open_one) for _ in range(4)]
