@@ -9,7 +9,7 @@ TORCH_VERSION = 2.13.0
 STAMP   = $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install up test test-fast lint typecheck format lock bench browser sandbox postgres clean
+.PHONY: install up test test-fast test-postgres lint typecheck format lock bench browser sandbox postgres clean
 
 install: $(STAMP) sandbox
 
@@ -31,6 +31,11 @@ $(STAMP): pyproject.toml requirements.lock requirements-models.txt
 ## Start the fleet in the foreground (Ctrl-C stops it).
 up: install
 	$(BIN)/ratchet up
+
+## The suite (without the slow tier) with every store in Postgres: each test gets a
+## fresh database on a server the tests start (RATCHET_DATABASE_URL set for it).
+test-postgres: install postgres
+	RATCHET_TEST_DATABASE=postgres $(BIN)/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 ## Lint, type-check and run the whole test suite.
 test: install lint typecheck browser postgres

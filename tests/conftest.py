@@ -241,6 +241,22 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         postgres_server.drop_database(name)
 
 
+@pytest.fixture(autouse=True)
+def suite_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """``make test-postgres``: the suite with ``RATCHET_DATABASE_URL`` set, each test on a
+    fresh Postgres database (settings built in tests and the processes they start read
+    it). Without ``RATCHET_TEST_DATABASE=postgres``, every store keeps its SQLite file."""
+    if os.environ.get("RATCHET_TEST_DATABASE") != "postgres":
+        yield
+        return
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RATCHET_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    try:
+        yield
+    finally:
+        patch.undo()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest) -> str | None:
     """A store test's ``RATCHET_DATABASE_URL``, once per engine: unset (each store's

@@ -20,7 +20,6 @@ import copy
 import itertools
 import json
 import random
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -155,8 +154,8 @@ class Fleet:
     def signals(self, rollout: Rollout) -> tuple[SideSignals, SideSignals]:
         """Stable's and the canary's signals, read as the controller reads them."""
         assert rollout.stable is not None and rollout.started_at is not None
-        sessions = SessionStore(self.settings.data_path / "sessions.sqlite3")
-        audit = AuditLog(self.settings.data_path / "audit.sqlite3")
+        sessions = SessionStore.open(self.settings)
+        audit = AuditLog.open(self.settings)
         try:
             since = epoch(rollout.started_at)
             return (
@@ -347,20 +346,25 @@ def recorded(
 ) -> tuple[dict[Turn, tuple[str, int, float]], dict[Turn, str]]:
     """The Runner's records of each turn: its version, revision and time in the sessions,
     its version in the audit log."""
-    with sqlite3.connect(settings.data_path / "sessions.sqlite3") as db:
-        turns = {
-            (cid, turn): (version, revision, at)
-            for cid, turn, version, revision, at in db.execute(
-                "SELECT conversation_id, turn, version, state_revision, created_at FROM turns"
-            )
-        }
-    with sqlite3.connect(settings.data_path / "audit.sqlite3") as db:
-        audited = {
-            (cid, turn): version
-            for cid, turn, version in db.execute(
-                "SELECT conversation_id, turn, version FROM calls WHERE tool = 'route'"
-            )
-        }
+    sessions, audit = SessionStore.open(settings), AuditLog.open(settings)
+    try:
+        with sessions.db.read() as tx:
+            turns = {
+                (cid, turn): (version, revision, at)
+                for cid, turn, version, revision, at in tx.all(
+                    "SELECT conversation_id, turn, version, state_revision, created_at FROM turns"
+                )
+            }
+        with audit.db.read() as tx:
+            audited = {
+                (cid, turn): version
+                for cid, turn, version in tx.all(
+                    "SELECT conversation_id, turn, version FROM calls WHERE tool = 'route'"
+                )
+            }
+    finally:
+        sessions.close()
+        audit.close()
     return turns, audited
 
 

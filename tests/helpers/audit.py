@@ -5,11 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ratchet.audit import AUDIT_FILE, AuditLog, CallRecord
+from ratchet.config import CommonSettings
 
 
-def audit_route_call(data_path: Path, cid: str, turn: int, trace_id: str, span_id: str) -> None:
-    """The audit record of the route call that answered ``turn`` of conversation ``cid``."""
-    audit = AuditLog(data_path / AUDIT_FILE)
+def audit_route_call(
+    where: CommonSettings | Path, cid: str, turn: int, trace_id: str, span_id: str
+) -> None:
+    """The audit record of the route call that answered ``turn`` of conversation ``cid``,
+    in a home's audit log (``where``: its settings) or in a data folder's file."""
+    audit = (
+        AuditLog.open(where) if isinstance(where, CommonSettings) else AuditLog(where / AUDIT_FILE)
+    )
     try:
         audit.record(
             CallRecord(

@@ -55,7 +55,7 @@ async def runner_surface(home: Path, project: Path) -> str:
 async def tuner_surface(home: Path, project: Path) -> str:
     settings = TunerSettings(home=home, project_root=project, port=0)
     initialize(settings)
-    sessions = SessionStore(settings.data_path / "sessions.sqlite3")
+    sessions = SessionStore.open(settings)
     try:
         return await surface(build_tuner(settings, open_state_manager(settings), sessions))
     finally:

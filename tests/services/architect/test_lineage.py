@@ -60,7 +60,7 @@ def test_a_feedback_jobs_text_names_conversations_explicitly() -> None:
 
 def test_the_lineage_has_trace_ids_where_the_audit_log_knows_the_turn(tmp_path: Path) -> None:
     settings = CommonSettings(home=tmp_path)
-    audit_route_call(settings.data_path, "c-7", 3, TRACE, SPAN)
+    audit_route_call(settings, "c-7", 3, TRACE, SPAN)
     lineage = job_lineage(job("SLO alarm", WAKE_EVIDENCE), settings)
     assert lineage.source == "architect_job" and lineage.total == 2
     assert [(e.conversation_id, e.turn, e.trace_id) for e in lineage.events] == [
@@ -75,7 +75,7 @@ def test_the_lineage_has_trace_ids_where_the_audit_log_knows_the_turn(tmp_path: 
 def test_a_released_job_names_the_conversations_it_learned_from(tmp_path: Path) -> None:
     ctx = ArchitectContext.from_settings(architect_settings(tmp_path / "home"))
     try:
-        audit_route_call(ctx.settings.data_path, "c-7", 3, TRACE, SPAN)
+        audit_route_call(ctx.settings, "c-7", 3, TRACE, SPAN)
         ctx.jobs.create(
             JobKind.FEEDBACK,
             "say which version answers; see conversation_id: c-9",

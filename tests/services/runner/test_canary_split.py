@@ -9,7 +9,6 @@ on it until the rollout ends (the pointer drops the canary: promoted or aborted)
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 import httpx
@@ -51,8 +50,8 @@ async def turn(tool: RouteTool, cid: str, text: str) -> str:
 
 def versions_recorded(runtime: RunnerRuntime) -> dict[str, set[str]]:
     """The versions that answered each conversation, from the sessions store."""
-    with sqlite3.connect(runtime.settings.data_path / "sessions.sqlite3") as db:
-        rows = db.execute("SELECT conversation_id, version FROM turns").fetchall()
+    with runtime.sessions.db.read() as tx:
+        rows = tx.all("SELECT conversation_id, version FROM turns")
     seen: dict[str, set[str]] = {}
     for cid, version in rows:
         seen.setdefault(cid, set()).add(version)
@@ -78,8 +77,8 @@ async def test_half_the_new_conversations_go_to_the_canary_by_hash(
     stable = runtime.served
     others = {(a["version"], a["state_revision"]) for c, a in answers.items() if c not in on_canary}
     assert others == {(stable.version, stable.revision)}
-    with sqlite3.connect(runtime.settings.data_path / "audit.sqlite3") as db:
-        audited = dict(db.execute("SELECT conversation_id, version FROM calls").fetchall())
+    with runtime.audit.db.read() as tx:
+        audited = {r[0]: r[1] for r in tx.all("SELECT conversation_id, version FROM calls")}
     assert audited == {cid: answer["version"] for cid, answer in answers.items()}
 
 

@@ -40,7 +40,7 @@ def project_home(tmp_path: Path) -> TunerSettings:
 
 
 def open_sessions(settings: TunerSettings) -> Iterator[SessionStore]:
-    store = SessionStore(settings.data_path / "sessions.sqlite3")
+    store = SessionStore.open(settings)
     yield store
     store.close()
 

@@ -9,6 +9,7 @@ from mcp import Client
 
 from ratchet.audit import AUDIT_FILE, AuditLog, SpanRef
 from ratchet.bootstrap import release_store
+from ratchet.config import CommonSettings
 from ratchet.sessions import SessionStore
 from ratchet.state import open_state_manager
 from ratchet.vcs import MAX_EVENTS
@@ -29,9 +30,9 @@ def trace_of(turn: int) -> str:
     return f"{turn:032x}"
 
 
-def audited(data_path: Path, cid: str, turn: int) -> None:
+def audited(where: CommonSettings | Path, cid: str, turn: int) -> None:
     """The Runner's audit record of the route call that answered the turn."""
-    audit_route_call(data_path, cid, turn, trace_of(turn), SPAN)
+    audit_route_call(where, cid, turn, trace_of(turn), SPAN)
 
 
 def test_accepted_feedback_carries_the_route_calls_span(
@@ -39,7 +40,7 @@ def test_accepted_feedback_carries_the_route_calls_span(
 ) -> None:
     intake = Intake(sessions, open_state_manager(tuner_settings), ("card_arrival",))
     first, second = answered(sessions, "c-1"), answered(sessions, "c-1")
-    audited(tuner_settings.data_path, "c-1", first)
+    audited(tuner_settings, "c-1", first)
     linked = intake.submit("c-1", first, "card_arrival", None, None)
     unlinked = intake.submit("c-1", second, None, 1.0, None)  # its route call was not audited
     intake.audit.close()
@@ -70,7 +71,7 @@ async def test_a_promoted_patch_names_the_feedback_it_was_tuned_on(
     project_home: TunerSettings, store: SessionStore
 ) -> None:
     turn = answered(store, "c-early", arm="blend")
-    audited(project_home.data_path, "c-early", turn)
+    audited(project_home, "c-early", turn)
     async with Client(build_server(project_home, open_state_manager(project_home), store)) as c:
         await call(c, "feedback", conversation_id="c-early", reward=1.0)
         assert (await call(c, "promote"))["version"] == "v0.1.1"

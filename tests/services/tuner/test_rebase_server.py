@@ -58,7 +58,7 @@ async def test_feedback_and_promote_after_a_minor_release_keep_its_state(
 ) -> None:
     settings = initialised_home(tmp_path / "home", toy_project(tmp_path / "project"))
     manager = open_state_manager(settings)
-    sessions = SessionStore(settings.data_path / "sessions.sqlite3")
+    sessions = SessionStore.open(settings)
     try:
         answered(sessions, "c1", arm="centroid")
         answered(sessions, "c2", arm="knn")

@@ -93,7 +93,7 @@ async def test_a_release_with_a_new_param_gets_a_patch_only_when_tuning_wins(
     settings = initialised_home(tmp_path / "home", toy_project(tmp_path / "project"))
     manager = open_state_manager(settings)
     minor = architect_release(manager, settings, high)
-    sessions = SessionStore(settings.data_path / "sessions.sqlite3")
+    sessions = SessionStore.open(settings)
     try:
         async with Client(build_server(settings, manager, sessions)) as client:
             asked = await call(client, "tune_release", evaluations=16)
