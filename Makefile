@@ -9,7 +9,7 @@ TORCH_VERSION = 2.13.0
 STAMP   = $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install up test test-fast test-postgres lint typecheck format lock bench browser sandbox postgres clean
+.PHONY: install up test test-fast test-postgres lint typecheck format lock bench browser sandbox postgres kubectl clean
 
 install: $(STAMP) sandbox
 
@@ -38,7 +38,7 @@ test-postgres: install postgres
 	RATCHET_TEST_DATABASE=postgres $(BIN)/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 ## Lint, type-check and run the whole test suite.
-test: install lint typecheck browser postgres
+test: install lint typecheck browser postgres kubectl
 	$(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 ## The suite without the slow real-process and many-iteration tests.
@@ -92,6 +92,14 @@ postgres:
 	@ls $(PG_SERVERS) >/dev/null 2>&1 || { \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		INSTALL="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql"; \
+		$$INSTALL >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$INSTALL >/dev/null; }; }
+
+## kubectl renders deploy/k8s for its tests (`kubectl kustomize`); these machines
+## carry it (Debian package `kubectl`): installed only when it is not on PATH.
+kubectl:
+	@command -v kubectl >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		INSTALL="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl"; \
 		$$INSTALL >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$INSTALL >/dev/null; }; }
 
 ## Refresh the lock file after changing pyproject.toml.
