@@ -165,3 +165,20 @@ def test_releases_publish_and_another_home_serves_them(
             author="tuner",
             reason="tuned",
         )
+
+
+def test_start_publishes_an_active_release_made_before_the_store_was_shared(
+    s3_settings: CommonSettings,
+) -> None:
+    initialize(s3_settings)  # its first release published its build
+    pointer = open_state_manager(s3_settings).pointer()
+    assert pointer is not None and pointer.commit is not None
+    store = open_object_store(s3_settings)
+    assert store.exists(archive_key(pointer.commit))
+    store.delete(archive_key(pointer.commit))  # as if released on the filesystem backend
+
+    steps = initialize(s3_settings).steps
+
+    assert "published the build of v0.1.0 for other homes" in steps
+    assert store.exists(archive_key(pointer.commit))
+    assert "published the build of v0.1.0 for other homes" not in initialize(s3_settings).steps
