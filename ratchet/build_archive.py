@@ -30,7 +30,7 @@ import zlib
 from collections import defaultdict
 from pathlib import Path
 
-from ratchet.errors import CorruptDocumentError
+from ratchet.errors import ConfigError, CorruptDocumentError
 from ratchet.vcs import open_repo
 from ratchet.vcs.workspace import WITHHELD
 
@@ -73,7 +73,14 @@ def pack(workspace: Path, commit: str) -> bytes:
             info.size, info.mode, info.mtime = len(body), 0o644, 0  # reproducible bytes
             tar.addfile(info, io.BytesIO(body))
     data = gzip.compress(buffer.getvalue(), compresslevel=6, mtime=0)
-    verify(data, commit)  # a tree git archive would alter (export-subst) is never published
+    try:
+        verify(data, commit)
+    except CorruptDocumentError as exc:  # never publish what other homes would refuse
+        raise ConfigError(
+            f"cannot publish the build of {commit}: {exc}; a build must be the commit's "
+            "exact tree (no export-ignore or export-subst in .gitattributes, no .ratchet/ "
+            "folder in the tree)"
+        ) from None
     return data
 
 

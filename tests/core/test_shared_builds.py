@@ -14,7 +14,7 @@ from ratchet.bootstrap import initialize, release_store
 from ratchet.build_archive import archive_key, pack, verify
 from ratchet.builds import BuildStore
 from ratchet.config import CommonSettings
-from ratchet.errors import ConflictError, CorruptDocumentError, NotFoundError
+from ratchet.errors import ConfigError, ConflictError, CorruptDocumentError, NotFoundError
 from ratchet.objects import ObjectStore, open_object_store
 from ratchet.promotion import release_state
 from ratchet.state import open_state_manager
@@ -119,8 +119,11 @@ def test_a_corrupted_archive_is_refused(
 
 def test_a_missing_build_is_not_found(project: Path, store: ObjectStore, tmp_path: Path) -> None:
     git(tmp_path, "init", "-q", str(tmp_path / "empty"))
+    builds = BuildStore(tmp_path / "empty", tmp_path / "builds", store)
     with pytest.raises(NotFoundError, match="publishes it"):
-        BuildStore(tmp_path / "empty", tmp_path / "builds", store).ensure(head(project))
+        builds.ensure(head(project))
+    with pytest.raises(NotFoundError):  # no code to compare: never taken for the same code
+        builds.code_key(head(project), ("app",))
 
 
 def _home_b(s3_settings: CommonSettings, tmp_path: Path) -> CommonSettings:
@@ -182,3 +185,14 @@ def test_start_publishes_an_active_release_made_before_the_store_was_shared(
     assert "published the build of v0.1.0 for other homes" in steps
     assert store.exists(archive_key(pointer.commit))
     assert "published the build of v0.1.0 for other homes" not in initialize(s3_settings).steps
+
+
+def test_a_tree_git_archive_would_alter_is_never_published(
+    project: Path, store: ObjectStore, tmp_path: Path
+) -> None:
+    (project / ".gitattributes").write_text("run.sh export-ignore\n")
+    git(project, "add", "-A")
+    git(project, *COMMIT, "leave run.sh out of archives")
+    with pytest.raises(ConfigError, match="export-ignore"):
+        BuildStore(project, tmp_path / "builds", store).publish(head(project))
+    assert not store.exists(archive_key(head(project)))
