@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from git import GitCommandError
+from git import GitCommandError, Repo
 
 from ratchet.build_archive import archive_key, extract, pack, tree_archive, verify
 from ratchet.config import Backend, CommonSettings
@@ -67,18 +67,15 @@ class BuildStore:
         release keeps the key, so the serving code need not be replaced. A
         commit the workspace lacks is answered from its fetched build's ids.
         """
-        trees = None if self._resolve(commit) else self._fetched_trees(commit)
+        if self._resolve(commit) is None:
+            trees = self._fetched_trees(commit)
+            ids = [trees.get(path.strip("/"), "missing") for path in paths]
+        else:
+            with open_repo(self.workspace) as repo:
+                ids = [_git_id(repo, f"{commit}:{path}") for path in paths]
         digest = hashlib.sha256()
-        with open_repo(self.workspace) as repo:
-            for path in paths:
-                if trees is not None:
-                    tree = trees.get(path.strip("/"), "missing")
-                else:
-                    try:
-                        tree = repo.git.rev_parse(f"{commit}:{path}")
-                    except GitCommandError:
-                        tree = "missing"
-                digest.update(f"{path}={tree}\n".encode())
+        for path, tree in zip(paths, ids, strict=True):
+            digest.update(f"{path}={tree}\n".encode())
         return digest.hexdigest()[:16]
 
     def ensure(self, commit: str) -> Path:
@@ -117,12 +114,13 @@ class BuildStore:
         return True
 
     def _resolve(self, commit: str) -> str | None:
-        """The full id of ``commit`` in the workspace, None if the workspace lacks it."""
-        with open_repo(self.workspace) as repo:
-            try:
+        """The full id of ``commit`` in the workspace, None if the workspace lacks it (or
+        there is none: a serving home needs only the shared stores)."""
+        try:
+            with open_repo(self.workspace) as repo:
                 return str(repo.git.rev_parse("--verify", f"{commit}^{{commit}}"))
-            except GitCommandError:
-                return None
+        except (GitCommandError, NotFoundError):
+            return None
 
     def _fetch(self, commit: str) -> Path:
         """The build of a commit this workspace lacks, from its published archive."""
@@ -166,6 +164,13 @@ class BuildStore:
             with contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(staging)
         return target
+
+
+def _git_id(repo: Repo, spec: str) -> str:
+    try:
+        return str(repo.git.rev_parse(spec))
+    except GitCommandError:
+        return "missing"
 
 
 def _untar(archive: bytes, target: Path) -> None:

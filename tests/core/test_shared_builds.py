@@ -48,9 +48,8 @@ def test_a_build_is_fetched_where_the_commit_is_missing(
 ) -> None:
     commit = head(project)
     assert BuildStore(project, tmp_path / "a", store).publish(commit) is True
+    # A home with no workspace at all: serving needs only the shared stores.
     elsewhere = BuildStore(tmp_path / "no-workspace", tmp_path / "b", store)
-    git_less = tmp_path / "no-workspace"
-    git(tmp_path, "init", "-q", str(git_less))  # a repository without the commit
 
     build = elsewhere.ensure(commit)
 
