@@ -13,6 +13,7 @@ from pathlib import Path
 from git import GitCommandError
 
 from ratchet.atomic import sweep_temp_files
+from ratchet.builds import BuildStore
 from ratchet.config import CommonSettings
 from ratchet.errors import ConfigError, NotFoundError
 from ratchet.state import ACTIVE_KEY, StateDocument, StateManager, open_state_manager
@@ -34,7 +35,13 @@ class InitReport:
 
 
 def release_store(settings: CommonSettings) -> ReleaseStore:
-    return ReleaseStore(settings.workspace_path, settings.locks_path / "release.lock")
+    """The home's releases; on a shared backend each release's build is published too."""
+    builds = BuildStore.open(settings)
+    return ReleaseStore(
+        settings.workspace_path,
+        settings.locks_path / "release.lock",
+        publish=builds.publish if builds.shared is not None else None,
+    )
 
 
 def requested_task(settings: CommonSettings) -> Task | None:
@@ -91,9 +98,27 @@ def initialize(settings: CommonSettings) -> InitReport:
             report.steps.append(f"moved the active pointer to {first.version}")
     report.steps.extend(manager.repair())
     report.steps.extend(keep_heldout(settings))
+    report.steps.extend(publish_active(settings, manager))
     pointer = manager.pointer()
     report.active_version = pointer.version if pointer else None
     return report
+
+
+def publish_active(settings: CommonSettings, manager: StateManager) -> list[str]:
+    """Publish the active release's build if this home made it and it is not shared yet.
+
+    Releases publish their build before they are tagged; this covers one made
+    before its home moved to a shared backend (other homes could not serve it).
+    """
+    builds = BuildStore.open(settings)
+    pointer = manager.pointer()
+    if builds.shared is None or pointer is None or pointer.commit is None:
+        return []
+    try:
+        published = builds.publish(pointer.commit)
+    except NotFoundError:
+        return []  # another home's release: that home publishes it
+    return [f"published the build of {pointer.version} for other homes"] if published else []
 
 
 def keep_heldout(settings: CommonSettings) -> list[str]:

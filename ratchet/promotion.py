@@ -5,11 +5,17 @@ same commit the tag points at, so a tag never exists without its state; the
 pointer moves last, so it never names a tag that does not exist. A crash
 between tag and move leaves a released but inactive version, which the next
 promotion supersedes.
+
+A home releases only on top of the active release: where homes share the state
+store, a home whose workspace lacks the active commit (another home made it)
+would release this state on older code, silently undoing that release.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from git import GitCommandError
 
 from ratchet.atomic import atomic_write_bytes
 from ratchet.errors import ConflictError
@@ -42,6 +48,7 @@ def release_state(
     with releases.begin():
         manager.refuse_if_pinned()
         _refuse_if_moved(manager, parent_revision)
+        _refuse_if_made_elsewhere(manager, releases)
         atomic_write_bytes(releases.workspace / relative, dumps(document.to_json(), pretty=True))
         try:
             release = releases.release(
@@ -70,6 +77,23 @@ def release_state(
         else:
             deliverer(release.version, document, commit=release.commit, actor=author, reason=reason)
     return release
+
+
+def _refuse_if_made_elsewhere(manager: StateManager, releases: ReleaseStore) -> None:
+    pointer = manager.pointer()
+    if pointer is None or pointer.commit is None:
+        return
+    with open_repo(releases.workspace) as repo:
+        try:
+            repo.git.cat_file("-e", f"{pointer.commit}^{{commit}}")
+            return
+        except GitCommandError:
+            pass
+    raise ConflictError(
+        f"the active release {pointer.version} was made in another home: this home's "
+        f"workspace lacks its commit {pointer.commit[:12]}, so a release here would drop "
+        "its changes; release from the home that made it (README: replicas)"
+    )
 
 
 def _refuse_if_moved(manager: StateManager, parent_revision: int | None) -> None:

@@ -59,6 +59,7 @@ class ReleaseFollower:
         self.current: Loaded | None = None
         self.replacements = 0
         self._refused: set[str] = set()  # code that failed to load: not retried until it changes
+        self._missing: set[str] = set()  # commits without a build anywhere, already reported
 
     def load_active(self) -> Loaded:
         """Load the code of the active release (blocking; call off the event loop)."""
@@ -94,7 +95,12 @@ class ReleaseFollower:
         return self.builds.code_key(commit, (self.package,))
 
     def _same_code(self, commit: str | None, key: str) -> bool:
-        return commit is not None and self._code_key(commit) == key
+        if commit is None:
+            return False
+        try:
+            return self._code_key(commit) == key
+        except NotFoundError:  # no build of it anywhere: not this code's to serve
+            return False
 
     def switch(self) -> AppSwitch:
         self.current = self.load_active()
@@ -116,7 +122,19 @@ class ReleaseFollower:
             return
         if pointer.commit == current.commit:
             return
-        key = await anyio.to_thread.run_sync(self.builds.code_key, pointer.commit, (self.package,))
+        try:
+            key = await anyio.to_thread.run_sync(
+                self.builds.code_key, pointer.commit, (self.package,)
+            )
+        except NotFoundError as exc:
+            # No build here or in the shared store (yet: its home publishes a release made
+            # before the store was shared on its next start): tried again, said once.
+            if pointer.commit not in self._missing:
+                self._missing.add(pointer.commit)
+                log.error(
+                    "cannot serve %s: %s; still serving %s", pointer.version, exc, switch.label
+                )
+            return
         if key == current.code_key:
             # Same code (a state-only release): the app swaps the state itself.
             self.current = dataclasses.replace(current, commit=pointer.commit)

@@ -47,9 +47,7 @@ def evaluate(
         manager = open_manager(settings)
         active = manager.read_active()
         assert active is not None and active.pointer.commit is not None
-        build = BuildStore(settings.workspace_path, settings.home_path / "builds").ensure(
-            active.pointer.commit
-        )
+        build = BuildStore.open(settings).ensure(active.pointer.commit)
         root = (code_root or build).resolve()
         state = active.document
         if code_root is not None:

@@ -174,7 +174,7 @@ def up() -> None:
 
 def _follow_images(settings: CommonSettings) -> ImageFollower:
     """Build ``ratchet:<commit>`` for each release where a Docker engine answers; else say so."""
-    builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
+    builds = BuildStore.open(settings)
     follower = ImageFollower(ImageBuilder(builds), release_store(settings))
     if follower.start():
         console.print("[green]•[/green] images     ratchet:<commit> built for each release")

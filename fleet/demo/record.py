@@ -69,7 +69,7 @@ def measure_missing(
     progress.phase("measuring releases without evals (fast + full tiers)", len(missing))
     objects = open_object_store(settings)
     releases = {r.version: r for r in release_store(settings).releases()}
-    builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
+    builds = BuildStore.open(settings)
     options = CiOptions(
         unit_tests=(),
         heldout_sample=plan.heldout_sample or None,

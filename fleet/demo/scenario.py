@@ -288,7 +288,7 @@ class Scenario:
         self.progress.phase("finding the intents the active release routes worst (dev split)")
         active = open_manager(self.settings).read_active()
         assert active is not None and active.pointer.commit is not None
-        build = BuildStore(self.settings.workspace_path, self.settings.home_path / "builds")
+        build = BuildStore.open(self.settings)
         code_root = build.ensure(active.pointer.commit)
         with agent_process(code_root, [e.text for e in dev], "fast") as agent:
             answers = agent.route(active.document)

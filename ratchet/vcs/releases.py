@@ -2,7 +2,14 @@
 
 Git is the canonical version store. A release is created under a file lock
 shared by every process on the machine, so two releasers never compute the
-same next version; an existing tag is a conflict, never an overwrite.
+same next version; an existing tag is a conflict, never an overwrite. The
+lock and the tags are one home's: two homes allocate versions apart (see the
+README's limits), and the releasing home is the one whose workspace holds the
+active release.
+
+A store given ``publish`` calls it with each release's commit before the tag
+(:meth:`ratchet.builds.BuildStore.publish`: the build other machines serve),
+so no tag, and no pointer, names a commit whose build was not published.
 """
 
 from __future__ import annotations
@@ -78,8 +85,16 @@ class TagScan:
 
 
 class ReleaseStore:
-    def __init__(self, workspace: Path, lock_path: Path, *, lock_timeout: float = 600) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        lock_path: Path,
+        *,
+        lock_timeout: float = 600,
+        publish: Callable[[str], object] | None = None,
+    ) -> None:
         self.workspace = workspace
+        self.publish = publish  # a release's commit to the machines that lack it (or None)
         self._lock = FileLock(str(lock_path), timeout=lock_timeout)
         lock_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -185,6 +200,8 @@ class ReleaseStore:
                 commit = _commit_staged(repo, paths, metadata, f"{tag}: {message}", allow_empty)
                 if metadata.task is None:
                     metadata = metadata.model_copy(update={"task": _task_at(repo, commit)})
+                if self.publish is not None:
+                    self.publish(commit)
                 if before_tag is not None:
                     extra = before_tag(commit)
                     if extra:

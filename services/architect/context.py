@@ -44,7 +44,7 @@ class ArchitectContext:
             ledger=ProposalLedger(settings.data_path / "architect.sqlite3"),
             manager=manager,
             releases=release_store(settings),
-            builds=BuildStore(settings.workspace_path, settings.home_path / "builds"),
+            builds=BuildStore.open(settings),
             objects=open_object_store(settings),
             ci=CiOptions(
                 unit_tests=tuple(settings.fast_tests),

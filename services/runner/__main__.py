@@ -27,7 +27,7 @@ def follow_releases(settings: RunnerSettings) -> ReleaseFollower:
     return ReleaseFollower(
         settings,
         open_state_manager(settings),
-        BuildStore(settings.workspace_path, settings.home_path / "builds"),
+        BuildStore.open(settings),
         package="services/runner",
         poll_interval=settings.poll_interval,
     )

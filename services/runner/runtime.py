@@ -94,7 +94,7 @@ class RunnerRuntime:
         self.store = store
         self.factory = RouterFactory(store, project_root)
         # Where a canary that changes the code finds its build (as the host's follower).
-        self.builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
+        self.builds = BuildStore.open(settings)
         self.sessions = SessionStore.open(settings)
         self.audit = AuditLog.open(settings)
         self.swaps = 0

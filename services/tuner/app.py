@@ -65,7 +65,7 @@ def build_context(
     task = datasets.task(root)
     labels = task.labels
     intake = Intake(sessions, manager, labels, oos_label=task.oos_label, task=task.name)
-    builds = BuildStore(settings.workspace_path, settings.home_path / "builds")
+    builds = BuildStore.open(settings)
     objects = open_object_store(settings)
     promoter = Promoter(
         manager,
