@@ -34,7 +34,13 @@ class InitReport:
 
 
 def release_store(settings: CommonSettings) -> ReleaseStore:
-    return ReleaseStore(settings.workspace_path, settings.locks_path / "release.lock")
+    """The home's version store, its release lock shared by every machine on the same
+    ``RATCHET_DATABASE_URL`` (see :mod:`ratchet.db.locks`)."""
+    return ReleaseStore(
+        settings.workspace_path,
+        settings.locks_path / "release.lock",
+        database_url=settings.database,
+    )
 
 
 def requested_task(settings: CommonSettings) -> Task | None:
