@@ -27,9 +27,7 @@ class Heartbeat:
         self.interval = lease_s / 4
         self.lost = False  # the lease ran out under us: another worker may run the job
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"heartbeat-{job_id}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{job_id}", daemon=True)
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()

@@ -70,9 +70,7 @@ def save(tx: Tx, job_id: str, record: CandidateRecord) -> None:
     )
 
 
-def stage_started(
-    tx: Tx, job_id: str, index: int, name: str, position: int
-) -> None:
+def stage_started(tx: Tx, job_id: str, index: int, name: str, position: int) -> None:
     tx.execute(
         "INSERT INTO candidate_stages (job_id, idx, name, position, status, started_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, idx, name) DO UPDATE SET"

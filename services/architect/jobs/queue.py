@@ -78,6 +78,7 @@ def stale(tx: Tx, lease_s: float | None) -> list[str]:
 
 def requeue(tx: Tx, job_id: str) -> None:
     tx.execute(
-        "UPDATE jobs SET status = ?, worker = NULL, heartbeat_at = NULL WHERE id = ? AND status = ?",
+        "UPDATE jobs SET status = ?, worker = NULL, heartbeat_at = NULL "
+        "WHERE id = ? AND status = ?",
         (JobStatus.QUEUED.value, job_id, JobStatus.RUNNING.value),
     )

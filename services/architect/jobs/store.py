@@ -67,7 +67,9 @@ class JobStore(Store):
         with self.db.write() as tx:
             tx.lock(INTAKE_LOCK)
             if idempotency_key is not None:
-                found = tx.scalar("SELECT id FROM jobs WHERE idempotency_key = ?", (idempotency_key,))
+                found = tx.scalar(
+                    "SELECT id FROM jobs WHERE idempotency_key = ?", (idempotency_key,)
+                )
                 if found is not None:
                     return self._get(tx, str(found)), False
             seq = tx.scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs")
