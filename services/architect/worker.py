@@ -69,7 +69,10 @@ def recover(ctx: ArchitectContext) -> list[Job]:
 def take_back(ctx: ArchitectContext, lease_s: float | None) -> list[Job]:
     """Running jobs whose worker stopped beating for ``lease_s`` (all when None): a job
     whose release was tagged is completed, the others queued again or failed."""
-    for job in ctx.jobs.stale(lease_s):
+    stale = ctx.jobs.stale(lease_s)
+    if not stale:  # the usual case: no write transaction for nothing
+        return []
+    for job in stale:
         release = released_by(ctx.releases, job.id)
         if release is not None:
             finish_released(ctx.deliverer, ctx.settings.workspace_path, release)
