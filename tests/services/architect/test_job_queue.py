@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from ratchet.db import open_database
+from services.architect.context import ArchitectContext
 from services.architect.heartbeat import Heartbeat
 from services.architect.jobs import JobKind, JobStatus, JobStore
+from services.architect.worker import recover
+from tests.services.architect.conftest import architect_settings
 
 LEASE_S = 60.0
 
@@ -112,3 +115,26 @@ def test_a_heartbeat_renews_the_lease_while_the_job_runs_and_notices_losing_it(
         while not beat.lost:
             assert time.monotonic() < deadline, "the lost lease went unnoticed for 10 s"
             time.sleep(0.02)
+
+
+def test_an_architect_starting_takes_back_only_what_its_queue_allows(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """At start, on the home's SQLite file (one Architect per home) every running job is
+    its dead predecessor's and is queued again; on a shared database only the job
+    whose worker stopped beating is, never a live Architect's."""
+    settings = architect_settings(tmp_path / "home", database_url=database_url)
+    ctx = ArchitectContext.from_settings(settings)
+    try:
+        live, _ = ctx.jobs.create(JobKind.FEEDBACK, "live")
+        dead, _ = ctx.jobs.create(JobKind.FEEDBACK, "dead")
+        ctx.jobs.claim_next(worker="another-architect")
+        ctx.jobs.claim_next(worker="a-killed-architect")
+        stop_beating(ctx.jobs, dead.id, settings.job_lease_s + 5)
+        taken = {job.id for job in recover(ctx)}
+        assert taken == ({dead.id} if database_url else {live.id, dead.id})
+        assert ctx.jobs.get(live.id).status is (
+            JobStatus.RUNNING if database_url else JobStatus.QUEUED
+        )
+    finally:
+        ctx.close()
