@@ -35,12 +35,15 @@ class InitReport:
 
 
 def release_store(settings: CommonSettings) -> ReleaseStore:
-    """The home's releases; on a shared backend each release's build is published too."""
+    """The home's version store: each release's build is published too on a shared
+    backend, and the release lock is shared by every machine on the same
+    ``RATCHET_DATABASE_URL`` (see :mod:`ratchet.db.locks`)."""
     builds = BuildStore.open(settings)
     return ReleaseStore(
         settings.workspace_path,
         settings.locks_path / "release.lock",
         publish=builds.publish if builds.shared is not None else None,
+        database_url=settings.database,
     )
 
 

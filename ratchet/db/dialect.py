@@ -35,6 +35,21 @@ class Dialect(enum.StrEnum):
     def statement(self, sql: str) -> str:
         return sql if self is Dialect.SQLITE else _postgres(sql)
 
+    @property
+    def now(self) -> str:
+        """An expression for the database's clock in epoch seconds: leases compared on
+        one clock, not on the clocks of the machines that write them."""
+        if self is Dialect.SQLITE:
+            return "((julianday('now') - 2440587.5) * 86400.0)"
+        return "EXTRACT(EPOCH FROM clock_timestamp())"
+
+    @property
+    def skip_locked(self) -> str:
+        """What a ``SELECT`` ends with to take the rows it reads for this transaction,
+        passing over rows another transaction holds (a queue's claim). SQLite has no row
+        locks: its write transaction holds the whole file."""
+        return "" if self is Dialect.SQLITE else " FOR UPDATE SKIP LOCKED"
+
 
 @lru_cache(maxsize=1024)
 def _postgres(sql: str) -> str:

@@ -1,6 +1,7 @@
 """Releases: annotated tags ``vX.Y.Z`` on the workspace whose message is JSON.
 
 Git is the canonical version store. A release is created under a file lock
+<<<<<<< HEAD
 shared by every process on the machine, so two releasers never compute the
 same next version; an existing tag is a conflict, never an overwrite. The
 lock and the tags are one home's: two homes allocate versions apart (see the
@@ -10,6 +11,12 @@ active release.
 A store given ``publish`` calls it with each release's commit before the tag
 (:meth:`ratchet.builds.BuildStore.publish`: the build other machines serve),
 so no tag, and no pointer, names a commit whose build was not published.
+=======
+shared by every process on the machine, plus a Postgres advisory lock shared by
+every machine when ``RATCHET_DATABASE_URL`` is set (:mod:`ratchet.db.locks`), so
+two releasers never compute the same next version; an existing tag is a
+conflict, never an overwrite.
+>>>>>>> jobsq
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from filelock import FileLock
 from git import GitCommandError, Repo
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ratchet.db.locks import RELEASE_LOCK, cluster_lock
 from ratchet.errors import ConflictError, NotFoundError, PolicyError
 from ratchet.policy import FileChange, check_change
 from ratchet.state.document import utcnow
@@ -92,17 +100,34 @@ class ReleaseStore:
         *,
         lock_timeout: float = 600,
         publish: Callable[[str], object] | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.workspace = workspace
         self.publish = publish  # a release's commit to the machines that lack it (or None)
         self._lock = FileLock(str(lock_path), timeout=lock_timeout)
+        self._lock_timeout = lock_timeout
+        self._database_url = database_url  # shared by several machines: lock there too
+        self._held = 0  # re-entries of the lock (only its holder touches it)
         lock_path.parent.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """The release lock: one release at a time per workspace, across processes."""
+        """The release lock: one release at a time per workspace across processes, and
+        across machines sharing ``RATCHET_DATABASE_URL`` (re-entrant)."""
         with self._lock:
-            yield
+            if self._held or self._database_url is None:
+                self._held += 1
+                try:
+                    yield
+                finally:
+                    self._held -= 1
+                return
+            with cluster_lock(self._database_url, RELEASE_LOCK, self._lock_timeout):
+                self._held += 1
+                try:
+                    yield
+                finally:
+                    self._held -= 1
 
     @contextmanager
     def begin(self) -> Iterator[None]:

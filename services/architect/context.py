@@ -40,8 +40,8 @@ class ArchitectContext:
         manager = open_state_manager(settings)
         return cls(
             settings=settings,
-            jobs=JobStore(settings.data_path / "architect.sqlite3"),
-            ledger=ProposalLedger(settings.data_path / "architect.sqlite3"),
+            jobs=JobStore.open(settings),
+            ledger=ProposalLedger.open(settings),
             manager=manager,
             releases=release_store(settings),
             builds=BuildStore.open(settings),

@@ -3,27 +3,28 @@
 A later job reads it (``CodingRequest.tried``) so that an idea already
 rejected on the same base version is not tried again blindly; on another
 base version the code differs, so the idea may fare differently and is
-tried again. It lives in the Architect's SQLite database next to the jobs:
-lookups are by base version and fingerprint, pages are by a sequence
-number, and the records belong to the jobs that made them (one Architect
-per home, as for jobs). The object store holds write-once artefacts; a
-ledger that is queried and paged is a table.
+tried again. It lives in the Architect's database next to the jobs (the
+home's SQLite file, or the Postgres database Architects share): lookups are by
+base version and fingerprint, pages are by a sequence number, and the records
+belong to the jobs that made them. The object store holds write-once
+artefacts; a ledger that is queried and paged is a table.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ratchet.sqlite import SqliteStore
+from ratchet.db import Row, Schema, Tx
+from ratchet.db.store import Store
 from ratchet.state.document import utcnow
 
-_SCHEMA = """
+from .jobs.schema import JOBS_FILE
+
+_TABLES = """
 CREATE TABLE IF NOT EXISTS proposals (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq {id},
     job_id TEXT NOT NULL,
     candidate INTEGER NOT NULL,
     created_at TEXT NOT NULL,
@@ -39,6 +40,17 @@ CREATE TABLE IF NOT EXISTS proposals (
 );
 CREATE INDEX IF NOT EXISTS proposals_by_base ON proposals(base_version, fingerprint);
 """
+
+
+def _adopt(tx: Tx) -> int:
+    """A SQLite file from before versioned schemas holds version 1's table."""
+    found = tx.scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'proposals'"
+    )
+    return 1 if found else 0
+
+
+LEDGER_SCHEMA = Schema("proposals", (_TABLES,), adopt=_adopt)
 _COLUMNS = (
     "seq, job_id, candidate, created_at, feedback, coder, tried, fingerprint, base_version,"
     " result, reason, scores"
@@ -62,21 +74,22 @@ class LedgerEntry(BaseModel):
     scores: dict[str, float | None] = Field(default_factory=dict)
 
 
-class ProposalLedger(SqliteStore):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+class ProposalLedger(Store):
+    schema = LEDGER_SCHEMA
+    file = JOBS_FILE  # the jobs' SQLite file: the records belong to the jobs
 
     def record(self, entry: LedgerEntry) -> LedgerEntry:
         """Write a proposal's outcome; a job run again replaces its own earlier entry."""
-        with self._db_lock:
-            self._db.execute(
+        with self.db.write() as tx:
+            row = tx.one(
                 "INSERT INTO proposals (job_id, candidate, created_at, feedback, coder, tried,"
                 " fingerprint, base_version, result, reason, scores)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (job_id, candidate) DO UPDATE SET created_at = excluded.created_at,"
                 " feedback = excluded.feedback, coder = excluded.coder, tried = excluded.tried,"
                 " fingerprint = excluded.fingerprint, base_version = excluded.base_version,"
-                " result = excluded.result, reason = excluded.reason, scores = excluded.scores",
+                " result = excluded.result, reason = excluded.reason, scores = excluded.scores"
+                f" RETURNING {_COLUMNS}",
                 (
                     entry.job_id,
                     entry.candidate,
@@ -91,11 +104,8 @@ class ProposalLedger(SqliteStore):
                     json.dumps(entry.scores),
                 ),
             )
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM proposals WHERE job_id = ? AND candidate = ?",
-                (entry.job_id, entry.candidate),
-            ).fetchone()
-            return _entry(row)
+        assert row is not None
+        return _entry(row)
 
     def entries(
         self,
@@ -106,7 +116,8 @@ class ProposalLedger(SqliteStore):
         result: str | None = None,
     ) -> list[LedgerEntry]:
         """Newest first; ``before`` a ``seq`` pages on to older entries."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         for clause, value in (
             ("seq < ?", before),
             ("base_version = ?", base_version),
@@ -118,12 +129,12 @@ class ProposalLedger(SqliteStore):
         sql = f"SELECT {_COLUMNS} FROM proposals"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        with self._db_lock:
-            rows = self._db.execute(f"{sql} ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
+        with self.db.read() as tx:
+            rows = tx.all(f"{sql} ORDER BY seq DESC LIMIT ?", (*args, limit))
         return [_entry(row) for row in rows]
 
 
-def _entry(row: tuple[Any, ...]) -> LedgerEntry:
+def _entry(row: Row) -> LedgerEntry:
     return LedgerEntry(
         seq=row[0],
         job_id=row[1],

@@ -33,7 +33,7 @@ from .jobs import CandidateStatus, Job, JobStatus
 from .ledger import LedgerEntry
 from .release import finish_released, release_candidate, released_by
 from .sandboxing import sandbox_gate
-from .stages import Recorder, Rejected, StageFailed
+from .stages import LeaseLost, Recorder, Rejected, StageFailed
 from .tuning import ask_tuner
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ def run_job(ctx: ArchitectContext, job: Job) -> Job:
     books: list[Book] = []
     try:
         version, reason = _run(ctx, job, recorder, books)
+    except LeaseLost:
+        log.error("job %s: lease lost before its release; left to the run that took it", job.id)
+        return ctx.jobs.get(job.id)
     except Rejected as exc:
         _close(books, CandidateStatus.REJECTED, exc.reason)
         return ctx.jobs.finish(job.id, JobStatus.REJECTED, exc.reason, failed_stage=exc.stage)

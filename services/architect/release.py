@@ -37,7 +37,7 @@ from .bump import Bump, decide, tool_schema_hash
 from .candidates import Candidate, read_state
 from .jobrun import JobRun
 from .lineage import job_lineage
-from .stages import Rejected
+from .stages import LeaseLost, Rejected
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,10 @@ def release_candidate(
     """``candidate`` on main, committed, summarised, tagged and served; Rejected if it no
     longer applies or main moved under it and micro fails on the rebased tree."""
     with run.ctx.releases.begin():
+        # Renewing the lease under the release lock proves the job is still this run's:
+        # a run that stalled past its lease must not release beside the one that took over.
+        if not run.ctx.jobs.heartbeat(run.job.id):
+            raise LeaseLost(run.job.id)
         try:
             run.ctx.manager.refuse_if_pinned()
         except PinnedError as exc:

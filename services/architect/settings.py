@@ -41,6 +41,13 @@ class ArchitectSettings(ServiceSettings):
         alias="RATCHET_ARCHITECT_MAX_ATTEMPTS",
         description="Runs of one job before an interrupted job is failed for good.",
     )
+    job_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        alias="RATCHET_ARCHITECT_JOB_LEASE_S",
+        description="Seconds a running job's worker may go without a heartbeat (it beats "
+        "every quarter of this) before any Architect queues the job again.",
+    )
     fast_tests: list[str] = Field(
         default=["tests/services/runner"],
         alias="RATCHET_ARCHITECT_FAST_TESTS",

@@ -29,6 +29,15 @@ class StageFailed(RatchetError):
         self.stage = stage
 
 
+class LeaseLost(RatchetError):
+    """This Architect's lease on the job ran out (it stalled past
+    ``RATCHET_ARCHITECT_JOB_LEASE_S``) and the job was queued again for another: this
+    run stops without a release and without writing the job's end."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id}: the lease ran out; another Architect runs it now")
+
+
 class Recorder:
     def __init__(self, jobs: JobStore, job_id: str) -> None:
         self.jobs = jobs
@@ -57,6 +66,8 @@ class Recorder:
                 yield lines
             except SandboxUnavailable as exc:  # the plan refuses these jobs; a reason, not a crash
                 raise Rejected(f"{exc}; no candidate can run; see `ratchet doctor`") from None
+        except LeaseLost:
+            raise  # the stage's record is the other run's now
         except Rejected as exc:
             lines.append(exc.reason)
             done(StageStatus.FAILED)

@@ -1,4 +1,4 @@
-"""Per-candidate records of a job in SQLite: each candidate's stages, metrics and fate.
+"""Per-candidate records of a job in the jobs' database: each candidate's stages, metrics and fate.
 
 A job with several candidates runs the candidate stages once per candidate;
 each run is a row of its own (``candidate_stages``), so a second candidate
@@ -10,12 +10,13 @@ passed, the summed time, each candidate's log under its number.
 from __future__ import annotations
 
 import json
-import sqlite3
 
+from ratchet.db import Tx
 from ratchet.state.document import utcnow
 
 from .model import LOG_CHARS, CandidateRecord, CandidateStatus, Stage, StageStatus
 
+# A schema step: ``{{}}`` is a literal ``{}`` once the dialect fills in its types.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS candidates (
     job_id TEXT NOT NULL REFERENCES jobs(id),
@@ -26,8 +27,8 @@ CREATE TABLE IF NOT EXISTS candidates (
     commit_sha TEXT,
     status TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
-    metrics TEXT NOT NULL DEFAULT '{}',
-    seconds TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{{}}',
+    seconds TEXT NOT NULL DEFAULT '{{}}',
     PRIMARY KEY (job_id, idx)
 );
 CREATE TABLE IF NOT EXISTS candidate_stages (
@@ -38,16 +39,16 @@ CREATE TABLE IF NOT EXISTS candidate_stages (
     status TEXT NOT NULL,
     started_at TEXT,
     finished_at TEXT,
-    seconds REAL,
+    seconds {real},
     log TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (job_id, idx, name)
 );
 """
 
 
-def save(db: sqlite3.Connection, job_id: str, record: CandidateRecord) -> None:
+def save(tx: Tx, job_id: str, record: CandidateRecord) -> None:
     """Insert or update a candidate's record (its stages are written apart)."""
-    db.execute(
+    tx.execute(
         "INSERT INTO candidates (job_id, idx, coder, summary, fingerprint, commit_sha, status,"
         " reason, metrics, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (job_id, idx) DO UPDATE SET coder = excluded.coder,"
@@ -69,10 +70,8 @@ def save(db: sqlite3.Connection, job_id: str, record: CandidateRecord) -> None:
     )
 
 
-def stage_started(
-    db: sqlite3.Connection, job_id: str, index: int, name: str, position: int
-) -> None:
-    db.execute(
+def stage_started(tx: Tx, job_id: str, index: int, name: str, position: int) -> None:
+    tx.execute(
         "INSERT INTO candidate_stages (job_id, idx, name, position, status, started_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, idx, name) DO UPDATE SET"
         " status = excluded.status, started_at = excluded.started_at, finished_at = NULL,"
@@ -82,7 +81,7 @@ def stage_started(
 
 
 def stage_finished(
-    db: sqlite3.Connection,
+    tx: Tx,
     job_id: str,
     index: int,
     name: str,
@@ -90,35 +89,35 @@ def stage_finished(
     seconds: float,
     log: str,
 ) -> None:
-    db.execute(
+    tx.execute(
         "UPDATE candidate_stages SET status = ?, finished_at = ?, seconds = ?, log = ?"
         " WHERE job_id = ? AND idx = ? AND name = ?",
         (status.value, utcnow(), round(seconds, 3), log[-LOG_CHARS:], job_id, index, name),
     )
 
 
-def forget(db: sqlite3.Connection, job_id: str) -> None:
+def forget(tx: Tx, job_id: str) -> None:
     """A job run again starts its candidates afresh."""
-    db.execute("DELETE FROM candidate_stages WHERE job_id = ?", (job_id,))
-    db.execute("DELETE FROM candidates WHERE job_id = ?", (job_id,))
+    tx.execute("DELETE FROM candidate_stages WHERE job_id = ?", (job_id,))
+    tx.execute("DELETE FROM candidates WHERE job_id = ?", (job_id,))
 
 
-def settle(db: sqlite3.Connection, job_id: str, failed: bool, reason: str) -> None:
+def settle(tx: Tx, job_id: str, failed: bool, reason: str) -> None:
     """The job ended: candidates still running end with it (rejected, or failed)."""
     status = CandidateStatus.FAILED if failed else CandidateStatus.REJECTED
-    db.execute(
+    tx.execute(
         "UPDATE candidates SET status = ?, reason = ? WHERE job_id = ? AND status = ?",
         (status.value, f"the job ended: {reason}", job_id, CandidateStatus.RUNNING.value),
     )
-    db.execute(
+    tx.execute(
         "UPDATE candidate_stages SET status = ?, finished_at = ? WHERE job_id = ? AND status = ?",
         (StageStatus.FAILED.value, utcnow(), job_id, StageStatus.RUNNING.value),
     )
 
 
-def load(db: sqlite3.Connection, job_id: str) -> list[CandidateRecord]:
+def load(tx: Tx, job_id: str) -> list[CandidateRecord]:
     stages: dict[int, list[Stage]] = {}
-    for row in db.execute(
+    for row in tx.all(
         "SELECT idx, name, status, started_at, finished_at, seconds, log FROM candidate_stages"
         " WHERE job_id = ? ORDER BY idx, position",
         (job_id,),
@@ -133,11 +132,11 @@ def load(db: sqlite3.Connection, job_id: str) -> list[CandidateRecord]:
                 log=row[6],
             )
         )
-    rows = db.execute(
+    rows = tx.all(
         "SELECT idx, coder, summary, fingerprint, commit_sha, status, reason, metrics, seconds"
         " FROM candidates WHERE job_id = ? ORDER BY idx",
         (job_id,),
-    ).fetchall()
+    )
     return [
         CandidateRecord(
             index=r[0],

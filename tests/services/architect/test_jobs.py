@@ -1,12 +1,15 @@
-"""The durable job store: intake, idempotency, claiming, stages, recovery."""
+"""The durable job store: intake, idempotency, claiming, stages, recovery; on SQLite
+and on Postgres (the ``database_url`` fixture)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ratchet.db import open_database
 from ratchet.errors import NotFoundError
 from services.architect.jobs import (
     STAGES,
@@ -20,8 +23,10 @@ from services.architect.jobs import (
 
 
 @pytest.fixture
-def jobs(tmp_path: Path) -> JobStore:
-    return JobStore(tmp_path / "jobs.sqlite3")
+def jobs(tmp_path: Path, database_url: str | None) -> Iterator[JobStore]:
+    store = JobStore(open_database(JobStore.schema, tmp_path / JobStore.file, database_url))
+    yield store
+    store.close()
 
 
 def test_a_job_is_queued_with_every_stage_pending(jobs: JobStore) -> None:
@@ -39,14 +44,15 @@ def test_a_repeated_idempotency_key_returns_the_first_job(jobs: JobStore) -> Non
     assert len(jobs.jobs()) == 1
 
 
-def test_jobs_are_claimed_oldest_first_and_once(jobs: JobStore, tmp_path: Path) -> None:
+def test_jobs_are_claimed_oldest_first_and_once(jobs: JobStore) -> None:
     a, _ = jobs.create(JobKind.FEEDBACK, "a")
     b, _ = jobs.create(JobKind.WAKE, "b", evidence={"burn": 14.4})
-    other = JobStore(tmp_path / "jobs.sqlite3")  # a second process on the same file
+    other = JobStore.beside(jobs)  # a second Architect on the same file or database
     claimed = [jobs.claim_next(), other.claim_next(), jobs.claim_next()]
     assert [j.id if j else None for j in claimed] == [a.id, b.id, None]
     assert claimed[1] is not None and claimed[1].evidence == {"burn": 14.4}
     assert all(j.status is JobStatus.RUNNING and j.attempts == 1 for j in claimed if j)
+    other.close()
 
 
 def test_stages_record_status_timing_and_log_and_finish_skips_the_rest(jobs: JobStore) -> None:
@@ -125,7 +131,8 @@ def test_each_candidate_keeps_its_own_stages_and_the_job_row_aggregates_them(
     assert done.candidates[1].reason == "the job ended: boom"
     # A job run again (after a restart) starts its candidates (and warnings) afresh.
     jobs.add_warning(job.id, "ran unconfined")
-    jobs._db.execute("UPDATE jobs SET status = 'queued' WHERE id = ?", (job.id,))
+    with jobs.db.write() as tx:
+        tx.execute("UPDATE jobs SET status = 'queued' WHERE id = ?", (job.id,))
     again = jobs.claim_next()
     assert again is not None and again.candidates == [] and again.warnings == []
 
@@ -210,6 +217,39 @@ def test_a_job_database_of_the_first_schema_opens_and_is_migrated(tmp_path: Path
     assert store.get(new.id).warnings == ["ran unconfined"]
     store.close()
     reopened = JobStore(path)  # the migration ran once: opening again changes nothing
-    assert reopened._db.execute("PRAGMA user_version").fetchone()[0] == 2
+    with reopened.db.read() as tx:
+        version = tx.scalar("SELECT version FROM ratchet_schema WHERE store = 'jobs'")
+    assert version == JobStore.schema.version
     assert reopened.get("0a").version == "v0.2.0"
     reopened.close()
+
+
+def test_a_job_database_of_the_last_unversioned_schema_keeps_its_jobs(tmp_path: Path) -> None:
+    """A file the previous release wrote (``user_version`` 2: coder, candidates and
+    warnings) is adopted at that step and only gains the lease columns."""
+    path = tmp_path / "previous.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(OLD_SCHEMA)
+        db.executescript(
+            "ALTER TABLE jobs ADD COLUMN coder TEXT;"
+            "ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';"
+            "CREATE TABLE candidates (job_id TEXT, idx INTEGER, coder TEXT, summary TEXT,"
+            " fingerprint TEXT, commit_sha TEXT, status TEXT, reason TEXT, metrics TEXT,"
+            " seconds TEXT, PRIMARY KEY (job_id, idx));"
+            "CREATE TABLE candidate_stages (job_id TEXT, idx INTEGER, name TEXT,"
+            " position INTEGER, status TEXT, started_at TEXT, finished_at TEXT, seconds REAL,"
+            " log TEXT NOT NULL DEFAULT '', PRIMARY KEY (job_id, idx, name));"
+            "PRAGMA user_version = 2;"
+        )
+        db.execute(
+            "INSERT INTO jobs (id, kind, status, text, created_at, seq, coder, warnings)"
+            " VALUES ('0b', 'feedback', 'running', 'old', '2026-01-01T00:00:00Z', 1, 'patch',"
+            " '[\"ran unconfined\"]')"
+        )
+    db.close()
+    store = JobStore(path)
+    old = store.get("0b")
+    assert (old.coder, old.warnings) == ("patch", ["ran unconfined"])
+    # Claimed before leases existed: no heartbeat, so any lease has run out.
+    assert [j.id for j in store.stale(lease_s=60)] == ["0b"]
+    store.close()

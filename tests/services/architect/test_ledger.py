@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from examples import catalog as examples
+from ratchet.db import open_database
 from services.architect.app import create_app
 from services.architect.coders import CoderError, CodingRequest, TemplateCoder
 from services.architect.coders import template as template_coder
@@ -41,8 +42,12 @@ def entry(job_id: str, fingerprint: str, result: str, base: str = "v0.1.0") -> L
     )
 
 
-def test_a_job_run_again_replaces_its_entry_and_pages_go_newest_first(tmp_path: Path) -> None:
-    ledger = ProposalLedger(tmp_path / "architect.sqlite3")
+def test_a_job_run_again_replaces_its_entry_and_pages_go_newest_first(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    ledger = ProposalLedger(
+        open_database(ProposalLedger.schema, tmp_path / ProposalLedger.file, database_url)
+    )
     first = ledger.record(entry("a", "template:x", "rejected"))
     ledger.record(entry("b", "template:y", "kept", base="v0.2.0"))
     again = ledger.record(entry("a", "template:x", "lost"))

@@ -10,6 +10,7 @@ is asked once the job or the day has reached its cost cap.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -26,7 +27,6 @@ from .prompt import Prompt, build_prompt, retry_message
 from .spend import CapReached, Caps, SpendLedger
 
 log = logging.getLogger(__name__)
-LEDGER_FILE = "llm_spend.sqlite3"  # beside the jobs DB in the data folder
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class LlmCoder(Coder):
     def __init__(
         self,
         endpoint: Endpoint,
-        ledger_path: Path,
+        ledger: Callable[[], SpendLedger],
         *,
         prices: Prices,
         caps: Caps,
@@ -102,7 +102,7 @@ class LlmCoder(Coder):
         catalog: Catalog | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.ledger_path = ledger_path
+        self.ledger = ledger  # opens the spend ledger (closed after each proposal)
         self.prices = prices
         self.caps = caps
         self.max_attempts = max_attempts
@@ -123,7 +123,7 @@ class LlmCoder(Coder):
                 settings.llm_timeout,
                 settings.llm_max_tokens,
             ),
-            settings.data_path / LEDGER_FILE,
+            lambda: SpendLedger.open(settings),
             prices=Prices(settings.llm_price_input_per_1k, settings.llm_price_output_per_1k),
             caps=Caps(settings.llm_job_cap_usd, settings.llm_daily_cap_usd),
             max_attempts=settings.llm_max_attempts,
@@ -131,7 +131,7 @@ class LlmCoder(Coder):
         )
 
     def propose(self, request: CodingRequest, worktree: Path, index: int) -> Proposal:
-        ledger = SpendLedger(self.ledger_path)
+        ledger = self.ledger()
         client = ChatClient(
             self.endpoint.base_url,
             self.endpoint.model,

@@ -1,34 +1,47 @@
 """What the LLM coder has spent, per job and per UTC day, and the caps on it.
 
-One row per answer in a SQLite table beside the jobs DB, written before the
-answer is used: a restart (or a second Architect process on the same home)
-sees the day's spend and the job's, so neither cap resets by crashing.
+One row per answer in a SQLite file beside the jobs DB (or in the Postgres
+database Architects share), written before the answer is used: a restart (or
+another Architect process) sees the day's spend and the job's, so neither cap
+resets by crashing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from ratchet.sqlite import SqliteStore
+from ratchet.db import Schema, Tx
+from ratchet.db.store import Store
 
 from .client import Usage
 
-SCHEMA = """
+SPEND_FILE = "llm_spend.sqlite3"  # beside the jobs DB in the data folder
+_TABLES = """
 CREATE TABLE IF NOT EXISTS llm_spend (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {id},
     job_id TEXT NOT NULL,
     day TEXT NOT NULL,
     at TEXT NOT NULL,
     model TEXT NOT NULL,
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
-    cost_usd REAL NOT NULL
+    cost_usd {real} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS llm_spend_job ON llm_spend (job_id);
 CREATE INDEX IF NOT EXISTS llm_spend_day ON llm_spend (day);
 """
+
+
+def _adopt(tx: Tx) -> int:
+    """A SQLite file from before versioned schemas holds version 1's table."""
+    found = tx.scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'llm_spend'"
+    )
+    return 1 if found else 0
+
+
+SPEND_SCHEMA = Schema("llm_spend", (_TABLES,), adopt=_adopt)
 
 
 def utc_day(now: datetime | None = None) -> str:
@@ -45,14 +58,14 @@ class CapReached(Exception):
     """A cost cap is reached; the message names the cap and the numbers."""
 
 
-class SpendLedger(SqliteStore):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, SCHEMA)
+class SpendLedger(Store):
+    schema = SPEND_SCHEMA
+    file = SPEND_FILE
 
     def record(self, job_id: str, model: str, usage: Usage, cost: float) -> None:
         now = datetime.now(UTC)
-        with self._db_lock:
-            self._db.execute(
+        with self.db.write() as tx:
+            tx.execute(
                 "INSERT INTO llm_spend (job_id, day, at, model, prompt_tokens, "
                 "completion_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -67,19 +80,19 @@ class SpendLedger(SqliteStore):
             )
 
     def job_spend(self, job_id: str) -> float:
-        with self._db_lock:
-            row = self._db.execute(
+        with self.db.read() as tx:
+            spent = tx.scalar(
                 "SELECT COALESCE(SUM(cost_usd), 0) FROM llm_spend WHERE job_id = ?", (job_id,)
-            ).fetchone()
-        return float(row[0])
+            )
+        return float(spent)
 
     def day_spend(self, day: str | None = None) -> float:
-        with self._db_lock:
-            row = self._db.execute(
+        with self.db.read() as tx:
+            spent = tx.scalar(
                 "SELECT COALESCE(SUM(cost_usd), 0) FROM llm_spend WHERE day = ?",
                 (day or utc_day(),),
-            ).fetchone()
-        return float(row[0])
+            )
+        return float(spent)
 
     def check(self, job_id: str, caps: Caps) -> None:
         """CapReached if the job or the day has spent its cap: no further question."""
