@@ -84,6 +84,8 @@ class SqliteDatabase(Database):
     @contextmanager
     def read(self) -> Iterator[Tx]:
         with self._lock:
+            if not self._depth:  # outside this thread's own write: see committed rows only
+                self._flush()
             yield Tx(self._db, self.dialect, self._db.executemany)
 
     @contextmanager
