@@ -63,7 +63,9 @@ def test_concurrent_writers_share_commits_and_each_is_committed_on_return(
     assert commits < 400  # overlapping writers shared commits
 
 
-def test_a_failing_writer_rolls_back_only_its_part(database: SqliteDatabase, tmp_path: Path) -> None:
+def test_a_failing_writer_rolls_back_only_its_part(
+    database: SqliteDatabase, tmp_path: Path
+) -> None:
     entered, release = threading.Event(), threading.Event()
     outcome: list[str] = []
 
