@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
@@ -30,6 +31,9 @@ from ..runtime import RunnerRuntime, Served, Serving
 meter = metrics.get_meter("ratchet.runner", ratchet.__version__)
 calls_counter = meter.create_counter("ratchet.runner.calls", description="route calls by outcome")
 latency_histogram = meter.create_histogram("ratchet.runner.latency", unit="ms")
+
+AuditRecord = Callable[[str | None, int | None, Served, str, str | None], CallRecord]
+"""Makes a call's audit row: conversation, turn, side, outcome, detail."""
 
 
 class Alternative(BaseModel):
@@ -83,18 +87,21 @@ class RouteTool:
         # params._meta) carries ours too; a child span per call would only add cost.
         span = trace.get_current_span()
         annotate_turn(span, version=served.version, state_revision=served.revision)
-        cid, outcome, detail, result = conversation_id, "ok", None, None
+        cid, outcome, detail, audited = conversation_id, "ok", None, False
         try:
             cid = self.check(text, conversation_id)
             annotate_turn(span, conversation_id=cid)
             async with self.runtime.sessions.lock(cid):
-                served, arm = self.side_and_arm(serving, cid)
-                if served is not serving.stable:
-                    annotate_turn(span, version=served.version, state_revision=served.revision)
-                # Off the event loop: a model that computes for milliseconds (a sentence
-                # embedding) would otherwise hold every concurrent call behind it.
-                prediction = await anyio.to_thread.run_sync(served.router.predict, text, arm)
-                result = self.record(served, cid, text, prediction)
+                # One worker thread answers and records: a model that computes for
+                # milliseconds (a sentence embedding) would otherwise hold every
+                # concurrent call behind it, and writes made in threads overlap, so
+                # concurrent calls share their commits (ratchet.db.sqlite).
+                served, result = await anyio.to_thread.run_sync(
+                    self.answer, serving, cid, text, self.record_of(span, started)
+                )
+            audited = True
+            if served is not serving.stable:
+                annotate_turn(span, version=served.version, state_revision=served.revision)
             annotate_turn(span, turn=result.turn)
             return result
         except BadInput as exc:
@@ -105,19 +112,42 @@ class RouteTool:
             span.record_exception(exc)
             raise ToolError("route failed on the server; the call was not recorded") from exc
         finally:
-            record = CallRecord(
+            record = self.record_of(span, started)(cid, None, served, outcome, detail)
+            self.account(span, record, served.version, audit=not audited)
+
+    def answer(
+        self, serving: Serving, cid: str, text: str, audit: AuditRecord
+    ) -> tuple[Served, RouteResult]:
+        """Choose the side and arm, predict, record the turn and its audit row (a worker
+        thread, the conversation's lock held). The audit row is written only once the
+        turn is: a failure after it is audited by the caller as an error."""
+        served, arm = self.side_and_arm(serving, cid)
+        prediction = served.router.predict(text, arm)
+        result = self.record(served, cid, text, prediction)
+        self.runtime.audit.record(audit(cid, result.turn, served, "ok", None))
+        return served, result
+
+    def record_of(self, span: Span, started: float) -> AuditRecord:
+        """How the call's audit row is made, its latency measured when it is made."""
+        context = span.get_span_context()
+
+        def make(
+            cid: str | None, turn: int | None, served: Served, outcome: str, detail: str | None
+        ) -> CallRecord:
+            return CallRecord(
                 tool="route",
                 latency_ms=(time.perf_counter() - started) * 1000,
                 outcome=outcome,
                 conversation_id=cid,
-                turn=result.turn if result else None,
+                turn=turn,
                 version=served.version,
                 state_revision=served.revision,
                 detail=detail,
-                trace_id=format(span.get_span_context().trace_id, "032x"),
-                span_id=format(span.get_span_context().span_id, "016x"),
+                trace_id=format(context.trace_id, "032x"),
+                span_id=format(context.span_id, "016x"),
             )
-            self.account(span, record, served.version)
+
+        return make
 
     def check(self, text: str, conversation_id: str | None) -> str:
         """The conversation id to answer in (a new one if none); BadInput if the call is wrong."""
@@ -166,13 +196,15 @@ class RouteTool:
         turn = self.runtime.sessions.record_turn(cid, text, fields)
         return RouteResult(conversation_id=cid, turn=turn, **fields)
 
-    def account(self, span: Span, record: CallRecord, version: str) -> None:
-        """The call's outcome on its span, in the metrics and in the audit log."""
+    def account(self, span: Span, record: CallRecord, version: str, *, audit: bool) -> None:
+        """The call's outcome on its span, in the metrics and (unless already written with
+        the turn) in the audit log."""
         span.set_attribute("ratchet.outcome", record.outcome)
         attributes = {"outcome": record.outcome, "version": version}
         calls_counter.add(1, attributes)
         latency_histogram.record(record.latency_ms, attributes)
-        self.runtime.audit.record(record)
+        if audit:
+            self.runtime.audit.record(record)
 
 
 def register(server: MCPServer, runtime: RunnerRuntime) -> None:
