@@ -2,20 +2,23 @@
 
 Group commit: concurrent writers of a process share one transaction and one
 ``COMMIT``, as a database server's writers share one log flush. A writer takes
-the connection lock, joins the open transaction (``BEGIN IMMEDIATE`` if none is
-open), runs its block inside its own savepoint (so its failure rolls back only
-its part) and then waits for the commit of its batch: the writer that finds no
-other writer queued for the lock commits for all (the leader); the others wait on
-a condition that releases the lock, so the queued writers join meanwhile. A
-writer returns only after its batch committed, or raises if the commit failed:
-an answered write is as durable as with one commit per write. A read commits an
-open batch first, so reads see only committed records. A batch that writers keep
-joining commits after :data:`MAX_BATCH` of them, so no writer waits for ever and
-the file's write lock, which other processes queue on, is held only briefly.
+the connection lock and joins the open transaction (``BEGIN IMMEDIATE`` if none
+is open: it is then the batch's first writer, alone in it while it holds the
+lock, so its block needs no savepoint; a later writer runs its block in a
+savepoint, so its failure rolls back only its own part). Then it waits for the
+commit of its batch: the writer that finds no other writer queued for the lock
+commits for all (the leader); the others wait on a condition that releases the
+lock, so the queued writers join meanwhile. A writer returns only after its
+batch committed, or raises if that commit failed: an answered write is as
+durable as with one commit per write. A read first commits an open batch, so it
+sees committed rows only. A batch commits after :data:`MAX_BATCH` writers even if
+more are queued, so no writer waits for ever and the file's write lock, which
+other processes queue on, is held briefly.
 
-With one writer at a time nothing changes: it finds nobody queued and commits
-at once. The batching only comes from writers that overlap, i.e. from writes
-made in worker threads.
+A lone writer runs exactly ``BEGIN IMMEDIATE``, its block, ``COMMIT``, as
+before. The batching comes from writers that overlap, i.e. from worker threads
+(a Tuner's applier beside its intake, a store used from ``anyio.to_thread``);
+writes made one after the other on an event loop never overlap.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ class SqliteDatabase(Database):
                 self._queued -= 1
             batch = self._join()
             try:
-                yield from self._savepoint()
+                yield from self._first(batch) if batch.writers == 1 else self._savepoint()
             except BaseException:
                 self._settle(batch, wait=False)  # nothing of ours to wait for
                 raise
@@ -114,6 +117,21 @@ class SqliteDatabase(Database):
             self._batch = _Batch()
         self._batch.writers += 1
         return self._batch
+
+    def _first(self, batch: _Batch) -> Iterator[Tx]:
+        """The block of a batch's first writer: nobody else's work is in the transaction
+        yet (the lock is held until the block ends), so a failure rolls it all back and
+        no savepoint is needed; a lone writer runs exactly BEGIN, its block, COMMIT."""
+        self._depth += 1
+        try:
+            yield Tx(self._db, self.dialect, self._db.executemany)
+        except BaseException:
+            self._batch, batch.done = None, True
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth -= 1
 
     def _settle(self, batch: _Batch, *, wait: bool) -> None:
         """Commit ``batch`` if nobody queued will join it (or it is full), else leave

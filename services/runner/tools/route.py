@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 import ratchet
 from ratchet.audit import CallRecord
+from ratchet.db import Dialect
 from ratchet.sessions import CONVERSATION_ID as CONVERSATION_ID_PATTERN
 from ratchet.sessions import valid_conversation_id
 from ratchet.telemetry import annotate_turn
@@ -71,6 +72,7 @@ class RouteTool:
     def __init__(self, runtime: RunnerRuntime) -> None:
         self.runtime = runtime
         self.limit = runtime.settings.max_text_chars
+        self.offload = runtime.sessions.db.dialect is not Dialect.SQLITE
 
     @property
     def description(self) -> str:
@@ -92,12 +94,8 @@ class RouteTool:
             cid = self.check(text, conversation_id)
             annotate_turn(span, conversation_id=cid)
             async with self.runtime.sessions.lock(cid):
-                # One worker thread answers and records: a model that computes for
-                # milliseconds (a sentence embedding) would otherwise hold every
-                # concurrent call behind it, and writes made in threads overlap, so
-                # concurrent calls share their commits (ratchet.db.sqlite).
-                served, result = await anyio.to_thread.run_sync(
-                    self.answer, serving, cid, text, self.record_of(span, started)
+                served, result = await self.answer(
+                    serving, cid, text, self.record_of(span, started)
                 )
             audited = True
             if served is not serving.stable:
@@ -115,17 +113,40 @@ class RouteTool:
             record = self.record_of(span, started)(cid, None, served, outcome, detail)
             self.account(span, record, served.version, audit=not audited)
 
-    def answer(
+    async def answer(
         self, serving: Serving, cid: str, text: str, audit: AuditRecord
     ) -> tuple[Served, RouteResult]:
-        """Choose the side and arm, predict, record the turn and its audit row (a worker
-        thread, the conversation's lock held). The audit row is written only once the
-        turn is: a failure after it is audited by the caller as an error."""
+        """Choose the side and arm, predict, record the turn and its audit row (the
+        conversation's lock held). The prediction runs in a worker thread: a model that
+        computes for milliseconds (a sentence embedding) would otherwise hold every
+        concurrent call behind it. On a database server the records are written in that
+        thread too: a round trip (and its commit's flush) must not stop the event loop,
+        and concurrent calls' commits then overlap and share the server's log flushes.
+        The embedded files are written on the loop: microseconds, and cheaper there than
+        from a worker thread that competes with the loop for the GIL (measured:
+        bench/README.md, "Databases")."""
+        if self.offload:
+            return await anyio.to_thread.run_sync(self.answer_here, serving, cid, text, audit)
+        served, arm = self.side_and_arm(serving, cid)
+        prediction = await anyio.to_thread.run_sync(served.router.predict, text, arm)
+        return served, self.recorded(served, cid, text, prediction, audit)
+
+    def answer_here(
+        self, serving: Serving, cid: str, text: str, audit: AuditRecord
+    ) -> tuple[Served, RouteResult]:
+        """:meth:`answer` in one go, in the calling (worker) thread."""
         served, arm = self.side_and_arm(serving, cid)
         prediction = served.router.predict(text, arm)
+        return served, self.recorded(served, cid, text, prediction, audit)
+
+    def recorded(
+        self, served: Served, cid: str, text: str, prediction: Prediction, audit: AuditRecord
+    ) -> RouteResult:
+        """The turn recorded, then its audit row: a failure after the turn is audited by
+        the caller as an error."""
         result = self.record(served, cid, text, prediction)
         self.runtime.audit.record(audit(cid, result.turn, served, "ok", None))
-        return served, result
+        return result
 
     def record_of(self, span: Span, started: float) -> AuditRecord:
         """How the call's audit row is made, its latency measured when it is made."""
