@@ -24,6 +24,7 @@ import psycopg
 
 USER = "ratchet"
 POLL_S = 0.05
+SETTINGS = ("-c", "listen_addresses=127.0.0.1", "-c", "max_connections=100")
 
 
 def _binaries() -> Path:
@@ -36,12 +37,12 @@ def _binaries() -> Path:
     return Path(on_path).resolve().parent
 
 
-def _as_server_user() -> dict[str, object]:
-    """subprocess arguments that run a command as ``postgres`` when we are root."""
+def _server_user() -> tuple[int | None, int | None]:
+    """The uid and gid to run the server as: ``postgres`` when we are root, else ours."""
     if os.geteuid() != 0:
-        return {}
+        return None, None
     entry = pwd.getpwnam("postgres")
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    return entry.pw_uid, entry.pw_gid
 
 
 def _free_port() -> int:
@@ -53,35 +54,33 @@ def _free_port() -> int:
 @contextmanager
 def running_postgres(database: str = "ratchet") -> Iterator[str]:
     """A fresh server with one empty ``database``; yields its URL, removed afterwards."""
-    binaries, as_user = _binaries(), _as_server_user()
+    binaries, (uid, gid) = _binaries(), _server_user()
     root = Path(tempfile.mkdtemp(prefix="ratchet-bench-pg-"))
-    if as_user:
-        os.chown(root, int(str(as_user["user"])), int(str(as_user["group"])))
+    if uid is not None and gid is not None:
+        os.chown(root, uid, gid)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
     data, port = root / "data", _free_port()
-    init = [str(binaries / "initdb"), "-D", str(data), "-U", USER, "-A", "trust", "-E", "UTF8"]
+    groups: list[int] | None = [] if uid is not None else None
+    init = [str(binaries / "initdb"), "-D", str(data), "-U", USER, "-A", "trust"]
     subprocess.run(
-        init + ["--no-locale"], cwd=root, env=env, check=True, capture_output=True, **as_user
-    )  # type: ignore[call-overload]
-    server = subprocess.Popen(  # type: ignore[call-overload]
-        [
-            str(binaries / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(root),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "max_connections=100",
-        ],
+        [*init, "-E", "UTF8", "--no-locale"],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+        user=uid,
+        group=gid,
+        extra_groups=groups,
+    )
+    server = subprocess.Popen(
+        [str(binaries / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root), *SETTINGS],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        **as_user,
+        user=uid,
+        group=gid,
+        extra_groups=groups,
     )
     try:
         admin = f"postgresql://{USER}@127.0.0.1:{port}/postgres"
