@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,42 @@ def test_concurrent_writers_share_commits_and_each_is_committed_on_return(
     trace(None)
     assert seen_uncommitted == []  # every write was in the file when its writer returned
     assert len(committed(tmp_path / "t.sqlite3")) == 400
-    assert commits < 400  # overlapping writers shared commits
+    assert 0 < commits <= 400
+
+
+def test_writers_queued_behind_one_share_its_commit(database: SqliteDatabase) -> None:
+    """Seven writers queue while the first holds the connection: all eight commit once."""
+    statements: list[str] = []
+    database._db.set_trace_callback(statements.append)
+    holding, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with database.write() as tx:
+            tx.execute("INSERT INTO t (k, v) VALUES (0, 'first')")
+            holding.set()
+            release.wait(10)
+
+    def later(key: int) -> None:
+        with database.write() as tx:
+            tx.execute("INSERT INTO t (k, v) VALUES (?, 'later')", (key,))
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    holding.wait(10)
+    threads += [threading.Thread(target=later, args=(key,)) for key in range(1, 8)]
+    for thread in threads[1:]:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while database._queued < 7 and time.monotonic() < deadline:  # all seven are queued
+        time.sleep(0.001)
+    release.set()
+    for thread in threads:
+        thread.join()
+    database._db.set_trace_callback(None)
+    assert statements.count("COMMIT") == 1
+    assert statements.count("BEGIN IMMEDIATE") == 1
+    with database.read() as tx:
+        assert tx.scalar("SELECT COUNT(*) FROM t") == 8
 
 
 def test_a_failing_writer_rolls_back_only_its_part(
