@@ -62,6 +62,7 @@ format: install
 ## GET /versions over 1,000 releases against `git tag -l`.
 bench: install
 	$(BIN)/python -m bench.runner_bench
+	$(BIN)/python -m bench.db_bench
 	$(BIN)/python -m bench.versions_bench
 	$(BIN)/python -m bench.tuner_bench
 	$(BIN)/python -m bench.tuning_bench

@@ -2,7 +2,8 @@
 served with the Runner's transport settings (JSON responses, stateless HTTP,
 the same uvicorn set-up and auth middleware).
 
-The tool does no work but answers in the Runner's output shape: the MCP client
+The tools do no work but answer in the Runner's ``route`` and the Tuner's
+``feedback`` output shapes: the MCP client
 validates every structured result against the tool's output schema, in the
 benchmark's own process, so equal shapes keep that client-side cost equal and
 the ratio about the servers."""
@@ -18,6 +19,7 @@ from starlette.applications import Starlette
 from ratchet.config import ServiceSettings
 from ratchet.serving import run_service
 from services.runner.tools.route import RouteResult
+from services.tuner.tools.feedback import FeedbackResult
 
 
 class BareSettings(ServiceSettings):
@@ -38,6 +40,15 @@ ANSWER = {
     "rule": None,
 }
 
+FEEDBACK = {
+    "feedback_id": 1,
+    "duplicate": False,
+    "answered_version": "v0.1.0",
+    "answered_state_revision": 0,
+    "applied": False,
+    "staging_revision": None,
+}
+
 
 def build(settings: BareSettings) -> Starlette:
     server = MCPServer("bare", log_level="WARNING")
@@ -46,6 +57,18 @@ def build(settings: BareSettings) -> Starlette:
     async def route(text: str, conversation_id: str | None = None) -> RouteResult:
         """Return a constant answer."""
         return RouteResult(conversation_id=conversation_id or "bare", **ANSWER)
+
+    @server.tool()
+    async def feedback(
+        conversation_id: str,
+        turn: int | None = None,
+        correct_intent: str | None = None,
+        reward: float | None = None,
+        idempotency_key: str | None = None,
+        wait: bool = False,
+    ) -> FeedbackResult:
+        """Return a constant acknowledgement."""
+        return FeedbackResult(conversation_id=conversation_id, turn=turn or 1, **FEEDBACK)
 
     return server.streamable_http_app(json_response=True, stateless_http=True)
 

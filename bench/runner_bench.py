@@ -38,15 +38,17 @@ TEXTS = [
 
 
 async def drive(
-    url: str, clients: int, calls_per_client: int, conversations: int = 0
+    url: str | list[str], clients: int, calls_per_client: int, conversations: int = 0
 ) -> dict[str, float]:
-    """Run ``clients`` concurrent MCP clients; return calls/s and latency percentiles."""
+    """Run ``clients`` concurrent MCP clients; return calls/s and latency percentiles.
+    With several URLs (replicas), client ``i`` calls ``url[i % len(url)]``."""
+    urls = [url] if isinstance(url, str) else url
     latencies: list[float] = []
     errors = 0
 
     async def one(index: int) -> None:
         nonlocal errors
-        async with Client(url) as client:
+        async with Client(urls[index % len(urls)]) as client:
             for call in range(calls_per_client):
                 arguments: dict[str, Any] = {"text": TEXTS[(index + call) % len(TEXTS)]}
                 if conversations:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 
 import ratchet
 from ratchet.audit import CallRecord
+from ratchet.db import Dialect
 from ratchet.sessions import CONVERSATION_ID as CONVERSATION_ID_PATTERN
 from ratchet.sessions import valid_conversation_id
 from ratchet.telemetry import annotate_turn
@@ -30,6 +32,9 @@ from ..runtime import RunnerRuntime, Served, Serving
 meter = metrics.get_meter("ratchet.runner", ratchet.__version__)
 calls_counter = meter.create_counter("ratchet.runner.calls", description="route calls by outcome")
 latency_histogram = meter.create_histogram("ratchet.runner.latency", unit="ms")
+
+AuditRecord = Callable[[str | None, int | None, Served, str, str | None], CallRecord]
+"""Makes a call's audit row: conversation, turn, side, outcome, detail."""
 
 
 class Alternative(BaseModel):
@@ -67,6 +72,7 @@ class RouteTool:
     def __init__(self, runtime: RunnerRuntime) -> None:
         self.runtime = runtime
         self.limit = runtime.settings.max_text_chars
+        self.offload = runtime.sessions.db.dialect is not Dialect.SQLITE
 
     @property
     def description(self) -> str:
@@ -83,18 +89,17 @@ class RouteTool:
         # params._meta) carries ours too; a child span per call would only add cost.
         span = trace.get_current_span()
         annotate_turn(span, version=served.version, state_revision=served.revision)
-        cid, outcome, detail, result = conversation_id, "ok", None, None
+        cid, outcome, detail, audited = conversation_id, "ok", None, False
         try:
             cid = self.check(text, conversation_id)
             annotate_turn(span, conversation_id=cid)
             async with self.runtime.sessions.lock(cid):
-                served, arm = self.side_and_arm(serving, cid)
-                if served is not serving.stable:
-                    annotate_turn(span, version=served.version, state_revision=served.revision)
-                # Off the event loop: a model that computes for milliseconds (a sentence
-                # embedding) would otherwise hold every concurrent call behind it.
-                prediction = await anyio.to_thread.run_sync(served.router.predict, text, arm)
-                result = self.record(served, cid, text, prediction)
+                served, result = await self.answer(
+                    serving, cid, text, self.record_of(span, started)
+                )
+            audited = True
+            if served is not serving.stable:
+                annotate_turn(span, version=served.version, state_revision=served.revision)
             annotate_turn(span, turn=result.turn)
             return result
         except BadInput as exc:
@@ -105,19 +110,65 @@ class RouteTool:
             span.record_exception(exc)
             raise ToolError("route failed on the server; the call was not recorded") from exc
         finally:
-            record = CallRecord(
+            record = self.record_of(span, started)(cid, None, served, outcome, detail)
+            self.account(span, record, served.version, audit=not audited)
+
+    async def answer(
+        self, serving: Serving, cid: str, text: str, audit: AuditRecord
+    ) -> tuple[Served, RouteResult]:
+        """Choose the side and arm, predict, record the turn and its audit row (the
+        conversation's lock held). The prediction runs in a worker thread: a model that
+        computes for milliseconds (a sentence embedding) would otherwise hold every
+        concurrent call behind it. On a database server the records are written in that
+        thread too: a round trip (and its commit's flush) must not stop the event loop,
+        and concurrent calls' commits then overlap and share the server's log flushes.
+        The embedded files are written on the loop: microseconds, and cheaper there than
+        from a worker thread that competes with the loop for the GIL (measured:
+        bench/README.md, "Databases")."""
+        if self.offload:
+            return await anyio.to_thread.run_sync(self.answer_here, serving, cid, text, audit)
+        served, arm = self.side_and_arm(serving, cid)
+        prediction = await anyio.to_thread.run_sync(served.router.predict, text, arm)
+        return served, self.recorded(served, cid, text, prediction, audit)
+
+    def answer_here(
+        self, serving: Serving, cid: str, text: str, audit: AuditRecord
+    ) -> tuple[Served, RouteResult]:
+        """:meth:`answer` in one go, in the calling (worker) thread."""
+        served, arm = self.side_and_arm(serving, cid)
+        prediction = served.router.predict(text, arm)
+        return served, self.recorded(served, cid, text, prediction, audit)
+
+    def recorded(
+        self, served: Served, cid: str, text: str, prediction: Prediction, audit: AuditRecord
+    ) -> RouteResult:
+        """The turn recorded, then its audit row: a failure after the turn is audited by
+        the caller as an error."""
+        result = self.record(served, cid, text, prediction)
+        self.runtime.audit.record(audit(cid, result.turn, served, "ok", None))
+        return result
+
+    def record_of(self, span: Span, started: float) -> AuditRecord:
+        """How the call's audit row is made, its latency measured when it is made."""
+        context = span.get_span_context()
+
+        def make(
+            cid: str | None, turn: int | None, served: Served, outcome: str, detail: str | None
+        ) -> CallRecord:
+            return CallRecord(
                 tool="route",
                 latency_ms=(time.perf_counter() - started) * 1000,
                 outcome=outcome,
                 conversation_id=cid,
-                turn=result.turn if result else None,
+                turn=turn,
                 version=served.version,
                 state_revision=served.revision,
                 detail=detail,
-                trace_id=format(span.get_span_context().trace_id, "032x"),
-                span_id=format(span.get_span_context().span_id, "016x"),
+                trace_id=format(context.trace_id, "032x"),
+                span_id=format(context.span_id, "016x"),
             )
-            self.account(span, record, served.version)
+
+        return make
 
     def check(self, text: str, conversation_id: str | None) -> str:
         """The conversation id to answer in (a new one if none); BadInput if the call is wrong."""
@@ -166,13 +217,15 @@ class RouteTool:
         turn = self.runtime.sessions.record_turn(cid, text, fields)
         return RouteResult(conversation_id=cid, turn=turn, **fields)
 
-    def account(self, span: Span, record: CallRecord, version: str) -> None:
-        """The call's outcome on its span, in the metrics and in the audit log."""
+    def account(self, span: Span, record: CallRecord, version: str, *, audit: bool) -> None:
+        """The call's outcome on its span, in the metrics and (unless already written with
+        the turn) in the audit log."""
         span.set_attribute("ratchet.outcome", record.outcome)
         attributes = {"outcome": record.outcome, "version": version}
         calls_counter.add(1, attributes)
         latency_histogram.record(record.latency_ms, attributes)
-        self.runtime.audit.record(record)
+        if audit:
+            self.runtime.audit.record(record)
 
 
 def register(server: MCPServer, runtime: RunnerRuntime) -> None:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client, MCPError
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
 
 from ratchet import datasets
 from ratchet.bootstrap import release_store
+from ratchet.objects import open_object_store
 from ratchet.promotion import release_state
+from ratchet.state import open_state_manager
 from ratchet.vcs import ReleaseKind
 from services.runner.app import build_server
 from services.runner.runtime import RunnerRuntime
+from services.runner.settings import RunnerSettings
 from tests.conftest import PROJECT_ROOT
 from tests.services.runner.cases import clear_case, messages
 
@@ -220,3 +226,29 @@ async def test_each_call_is_a_span_with_mcp_and_conversation_attributes(
     assert attributes["mcp.method.name"] == "tools/call"
     assert attributes["ratchet.version"] == answer["version"]
     assert attributes["ratchet.outcome"] == "ok"
+
+
+async def test_turns_and_audit_rows_are_recorded_on_either_engine(
+    runner_settings: RunnerSettings, database_url: str | None
+) -> None:
+    """On SQLite the records are written on the event loop, on Postgres in the call's
+    worker thread (route.RouteTool.answer): both number a conversation's turns and
+    audit every call, concurrent calls included."""
+    settings = runner_settings.model_copy(
+        update={"database_url": None if database_url is None else SecretStr(database_url)}
+    )
+    runtime = RunnerRuntime(settings, open_state_manager(settings), open_object_store(settings))
+    try:
+        text = messages(1)[0]
+        async with Client(build_server(runtime)) as client:
+            first = await route(client, text=text)
+            cid = first["conversation_id"]
+            async with anyio.create_task_group() as group:
+                for _ in range(4):
+                    group.start_soon(functools.partial(route, client, text=text))
+            second = await route(client, text=text, conversation_id=cid)
+        assert (first["turn"], second["turn"]) == (1, 2)
+        assert runtime.sessions.db.dialect == ("sqlite" if database_url is None else "postgres")
+        assert runtime.audit.count() == 6
+    finally:
+        runtime.stop()
