@@ -5,7 +5,8 @@ Real processes, the official MCP client, 8 clients, alternating rounds (as
 ``runner_bench``): a bare MCP server answering the route shape, a Runner on SQLite
 (``RATCHET_DATABASE_URL`` unset), a Runner on Postgres, and two Runners (separate
 home folders) on that Postgres with the 8 clients split between them. The bench
-starts its own Postgres server with its durable defaults (``bench.postgres_server``).
+starts its own Postgres server with its durable defaults (``tests/helpers/postgres.py``,
+with ``durable=True``).
 
     python -m bench.db_bench [--rounds 3] [--calls 400] [--clients 8]
 """
@@ -23,9 +24,9 @@ import anyio
 
 from ratchet.bootstrap import initialize
 from ratchet.config import CommonSettings
+from tests.helpers.postgres import running_postgres
 from tests.helpers.processes import running
 
-from .postgres_server import running_postgres
 from .runner_bench import drive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +77,8 @@ def ratios(summary: dict[str, Any]) -> dict[str, float]:
 
 
 async def main(rounds: int, calls: int, clients: int) -> dict[str, Any]:
-    with running_postgres() as url:
+    with running_postgres(Path(tempfile.gettempdir()), durable=True) as server:
+        url = server.create_database("ratchet")
         lite, first, second = (
             new_home(),
             new_home(RATCHET_DATABASE_URL=url),

@@ -36,7 +36,9 @@ POLL_S = 0.02
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
 PREFIX = "ratchet-pg-"
 
-# Throwaway data: durability buys nothing, so every flush to disk is skipped.
+# Throwaway data: durability buys nothing, so every flush to disk is skipped (unless a
+# bench asks for the server's durable defaults: see ``running_postgres``).
+NOT_DURABLE = ("fsync", "synchronous_commit", "full_page_writes")
 # max_connections covers several processes with pools of their own on one server
 # (two Runners, a Tuner and two Architects in the real-process tests).
 SETTINGS = {
@@ -237,14 +239,17 @@ def _initdb(binaries: Path, user: ServerUser, root: Path) -> Path:
     return data
 
 
-def _start(binaries: Path, user: ServerUser, root: Path, data: Path) -> PostgresServer:
+def _start(
+    binaries: Path, user: ServerUser, root: Path, data: Path, durable: bool
+) -> PostgresServer:
     """Start the server on a free port; pick another if one was taken meanwhile."""
     for _ in range(BIND_ATTEMPTS):
         port = free_port()
         log = root / f"postgres-{port}.log"
         args = [str(binaries / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root)]
         for name, value in SETTINGS.items():
-            args += ["-c", f"{name}={value}"]
+            if not (durable and name in NOT_DURABLE):
+                args += ["-c", f"{name}={value}"]
         with log.open("wb") as out:
             process = subprocess.Popen(
                 args,
@@ -272,16 +277,18 @@ def _start(binaries: Path, user: ServerUser, root: Path, data: Path) -> Postgres
 
 
 @contextmanager
-def running_postgres(base: Path) -> Iterator[PostgresServer]:
+def running_postgres(base: Path, *, durable: bool = False) -> Iterator[PostgresServer]:
     """A fresh cluster in a temporary directory under ``base``, served until the block
     ends, then stopped and deleted. ``base`` must be reachable by the ``postgres``
-    user when this runs as root (pytest's own basetemp is not: it is 0700)."""
+    user when this runs as root (pytest's own basetemp is not: it is 0700).
+    ``durable`` keeps Postgres's flushes to disk (the benches: a committed row then
+    means what it means in production)."""
     binaries, user = bin_dir(), ServerUser.pick()
     sweep_stale(base)
     root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))
     try:
         user.own(root)
-        server = _start(binaries, user, root, _initdb(binaries, user, root))
+        server = _start(binaries, user, root, _initdb(binaries, user, root), durable)
         try:
             yield server
         finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ratchet.db import open_database
+from ratchet.db import Dialect, open_database
 from ratchet.errors import NotFoundError
 from services.architect.jobs import (
     STAGES,
@@ -137,37 +137,8 @@ def test_each_candidate_keeps_its_own_stages_and_the_job_row_aggregates_them(
     assert again is not None and again.candidates == [] and again.warnings == []
 
 
-OLD_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    status TEXT NOT NULL,
-    text TEXT NOT NULL,
-    patch TEXT,
-    idempotency_key TEXT UNIQUE,
-    evidence TEXT,
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    version TEXT,
-    reason TEXT NOT NULL DEFAULT '',
-    failed_stage TEXT,
-    seq INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, seq);
-CREATE TABLE IF NOT EXISTS stages (
-    job_id TEXT NOT NULL REFERENCES jobs(id),
-    name TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
-    seconds REAL,
-    log TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (job_id, name)
-);
-"""
+# The first release's tables: a schema's first step never changes once released.
+OLD_SCHEMA = ";\n".join(Dialect.SQLITE.ddl(JobStore.schema.steps[0]))
 
 
 def test_a_candidate_stage_still_running_has_no_total_yet(jobs: JobStore) -> None:
