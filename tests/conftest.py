@@ -50,6 +50,14 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("RATCHET_ROLLOUT", "immediate")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for the Postgres server is marked ``postgres`` (as the Postgres
+    side of ``database_url`` is): the sandboxed fast tier leaves them out."""
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
@@ -257,7 +265,7 @@ def suite_database(request: pytest.FixtureRequest) -> Iterator[None]:
         patch.undo()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str | None:
     """A store test's ``RATCHET_DATABASE_URL``, once per engine: unset (each store's
     SQLite file) and a fresh database on this run's Postgres server."""

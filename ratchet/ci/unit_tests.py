@@ -111,11 +111,13 @@ def run_unit_tests(
     max_processes: int = DEFAULT_MAX_PROCESSES,
     disk_mb: int = DEFAULT_DISK_MB,
 ) -> UnitTestRun:
-    """Run the candidate's pytest ``paths`` (not the slow ones) from ``code_root``, in
-    its sandbox with these limits."""
+    """Run the candidate's pytest ``paths`` from ``code_root``, in its sandbox with these
+    limits: not the slow ones, nor those that start a database server (the sandbox
+    cannot run one as its own user, and the store tests are the core's, not the
+    candidate's)."""
     confinement = confine(code_root, max_processes=max_processes, disk_mb=disk_mb)
     work = confinement.volume / "work"
-    command = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow"]
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow and not postgres"]
     command += ["-o", f"cache_dir={work / 'pytest-cache'}"]
     basetemp = work / f"pytest-{uuid.uuid4().hex[:8]}"  # runs of one tree may overlap
     command += [f"--basetemp={basetemp}", *paths]
