@@ -13,12 +13,14 @@ the commit its write was part of.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
 
+from ratchet.bootstrap import initialize
 from ratchet.sessions import SessionStore
 from services.runner.settings import RunnerSettings
 from tests.helpers.mcp import call
@@ -100,6 +102,14 @@ def assert_all_stored(sessions: SessionStore, told: Acknowledged) -> None:
         row = sessions.feedback_after(feedback_id - 1, limit=1)
         assert row and row[0]["id"] == feedback_id, f"acknowledged feedback {feedback_id} lost"
         assert (row[0]["conversation_id"], row[0]["turn"]) == (cid, turn)
+
+
+@pytest.fixture
+def runner_settings(tmp_path: Path, project_checkout: Path) -> RunnerSettings:
+    """A home cloned from this project: its processes serve the active release's build."""
+    settings = RunnerSettings(home=tmp_path / "home", project_root=project_checkout, port=0)
+    initialize(settings)
+    return settings
 
 
 async def test_no_answered_turn_or_acknowledged_feedback_is_lost_on_sigkill(
