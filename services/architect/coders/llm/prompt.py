@@ -3,7 +3,8 @@ templates from ``examples/``, and the edit format it must answer in.
 
 Files go in whole (a SEARCH must copy them exactly), most relevant first, until
 the character budget is spent; the rest of the editable files are listed by
-name so the model knows they exist.
+name so the model knows they exist. The most related template keeps its room
+(up to a quarter of the budget) however large the repository grows.
 """
 
 from __future__ import annotations
@@ -152,7 +153,10 @@ def build_prompt(request: CodingRequest, tree: Path, catalog: Catalog, budget: i
         _evidence(request),
         f"## The repository at {request.base_version or 'the active version'}\n",
     ]
-    left = budget
+    related = [r.template for r in rank(catalog, request.text, request.evidence)][:EXAMPLES]
+    examples = [(template, _example_text(catalog, template)) for template in related]
+    reserved = len(examples[0][1]) if examples and len(examples[0][1]) <= budget // 4 else 0
+    left = budget - reserved
     for path in relevant_files(tree):
         text = (tree / path).read_text(errors="replace")
         if len(text) > left:
@@ -164,11 +168,10 @@ def build_prompt(request: CodingRequest, tree: Path, catalog: Catalog, budget: i
     others = _listed(tree, set(prompt.files)) + prompt.omitted
     if others:
         sections.append("Other files (not shown): " + ", ".join(sorted(set(others))) + "\n")
-    related = [r.template for r in rank(catalog, request.text, request.evidence)][:EXAMPLES]
-    if related:
+    left += reserved
+    if examples:
         sections.append("## Related examples from the template library (for inspiration)\n")
-    for template in related:
-        text = _example_text(catalog, template)
+    for template, text in examples:
         if len(text) <= left:
             left -= len(text)
             prompt.examples.append(template.id)
