@@ -18,8 +18,9 @@ from ratchet.errors import ConfigError, ConflictError, CorruptDocumentError, Not
 from ratchet.objects import ObjectStore, open_object_store
 from ratchet.promotion import release_state
 from ratchet.state import open_state_manager
-from ratchet.vcs import ReleaseKind, ReleaseMetadata
+from ratchet.vcs import ReleaseKind
 from tests.conftest import git
+from tests.helpers.releases import release_file
 
 COMMIT = ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm")
 
@@ -135,20 +136,9 @@ def test_releases_publish_and_another_home_serves_them(
     initialize(s3_settings)
     other = _home_b(s3_settings, tmp_path)
     initialize(other)  # shares the pointer: serves home A's release
-    manager = open_state_manager(s3_settings)
-    active = manager.read_active()
+    release = release_file(s3_settings, "feature.txt", "made in A\n", "a feature")
+    active = open_state_manager(s3_settings).read_active()
     assert active is not None
-    (s3_settings.workspace_path / "feature.txt").write_text("made in A\n")
-    releases = release_store(s3_settings)
-    with releases.lock():
-        release = releases.release(
-            ReleaseMetadata(kind=ReleaseKind.MINOR, author="human", reason="a feature"),
-            message="a feature",
-            paths=["feature.txt"],
-        )
-        manager.activate(
-            release.version, active.document, actor="t", reason="a feature", commit=release.commit
-        )
     assert open_object_store(s3_settings).exists(archive_key(release.commit))
 
     pointer = open_state_manager(other).pointer()

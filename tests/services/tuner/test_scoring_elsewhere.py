@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ratchet.bootstrap import initialize, release_store
+from ratchet.bootstrap import initialize
 from ratchet.builds import BuildStore
 from ratchet.config import CommonSettings
 from ratchet.state import open_state_manager
-from ratchet.vcs import ReleaseKind, ReleaseMetadata
 from services.tuner.scoring import active_code_root
+from tests.helpers.releases import release_file
 
 
 def test_the_active_code_root_is_the_release_made_in_another_home(
@@ -19,20 +19,7 @@ def test_the_active_code_root_is_the_release_made_in_another_home(
     initialize(s3_settings)
     other = s3_settings.model_copy(update={"home": tmp_path / "home-b"})
     initialize(other)
-    manager = open_state_manager(s3_settings)
-    active = manager.read_active()
-    assert active is not None
-    (s3_settings.workspace_path / "scorer.py").write_text("VERSION = 2\n")
-    releases = release_store(s3_settings)
-    with releases.lock():
-        release = releases.release(
-            ReleaseMetadata(kind=ReleaseKind.MINOR, author="human", reason="new scorer"),
-            message="new scorer",
-            paths=["scorer.py"],
-        )
-        manager.activate(
-            release.version, active.document, actor="t", reason="new scorer", commit=release.commit
-        )
+    release = release_file(s3_settings, "scorer.py", "VERSION = 2\n", "new scorer")
 
     root = active_code_root(open_state_manager(other), BuildStore.open(other), tmp_path / "local")
 
