@@ -10,11 +10,10 @@ import anyio
 import pytest
 from mcp import Client
 
-from ratchet.bootstrap import release_store
-from ratchet.state import open_state_manager
-from ratchet.vcs import Release, ReleaseKind, ReleaseMetadata
+from ratchet.vcs import Release
 from services.runner.settings import RunnerSettings
 from tests.helpers.processes import home_env, running
+from tests.helpers.releases import release_paths
 from tests.services.runner.cases import messages
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -29,20 +28,7 @@ def release_code(settings: RunnerSettings, old: str, new: str, reason: str) -> R
     source = path.read_text()
     assert old in source
     path.write_text(source.replace(old, new))
-    manager = open_state_manager(settings)
-    active = manager.read_active()
-    assert active is not None
-    releases = release_store(settings)
-    with releases.lock():
-        release = releases.release(
-            ReleaseMetadata(kind=ReleaseKind.MINOR, author="human", reason=reason),
-            message=reason,
-            paths=[ROUTER],
-        )
-        manager.activate(
-            release.version, active.document, actor="human", reason=reason, commit=release.commit
-        )
-    return release
+    return release_paths(settings, [ROUTER], reason)
 
 
 async def load(
