@@ -22,12 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
-
 from ratchet.errors import ConflictError
 
 from .engine import lock_key
-from .postgres import CONNECT_TIMEOUT_S
 from .url import parse_database_url
 
 RELEASE_LOCK = "ratchet:release"
@@ -37,6 +34,10 @@ RELEASE_LOCK = "ratchet:release"
 def cluster_lock(url: str, name: str, timeout_s: float) -> Iterator[None]:
     """Hold the advisory lock ``name`` on the Postgres database at ``url`` for the
     block, waiting at most ``timeout_s`` for another holder (ConflictError after)."""
+    import psycopg
+
+    from .postgres import CONNECT_TIMEOUT_S
+
     parsed = parse_database_url(url)
     assert parsed is not None, "cluster_lock needs a Postgres URL"
     key = lock_key(name)

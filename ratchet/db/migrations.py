@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg
-
 from ratchet.errors import ConfigError
 
 from .dialect import Dialect
@@ -64,12 +62,24 @@ def migrate(database: Database, schema: Schema) -> int:
                 (schema.name, schema.version),
             )
             return current
-    except psycopg.errors.InsufficientPrivilege as exc:
+    except Exception as exc:
+        if not _no_create_right(database, exc):
+            raise
         raise ConfigError(
             f"{VARIABLE}: the database user may not create Ratchet's tables in "
             f"{database.where} ({str(exc).strip().splitlines()[0]}); grant it CREATE on the "
             "schema (GRANT CREATE ON SCHEMA public TO <user>) or start Ratchet once as the owner"
         ) from None
+
+
+def _no_create_right(database: Database, exc: Exception) -> bool:
+    """Whether Postgres refused the tables for want of a right (psycopg is loaded only
+    by homes that use Postgres)."""
+    if database.dialect is not Dialect.POSTGRES:
+        return False
+    from psycopg.errors import InsufficientPrivilege
+
+    return isinstance(exc, InsufficientPrivilege)
 
 
 def _newer(database: Database, schema: Schema, found: int) -> str:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, ClassVar, Self
 from . import open_database
 from .engine import Database
 from .migrations import Schema
-from .postgres import PostgresDatabase
 from .sqlite import SqliteDatabase
 
 if TYPE_CHECKING:
@@ -41,6 +40,8 @@ class Store:
         other's, or the same Postgres database."""
         if isinstance(other.db, SqliteDatabase):
             return cls(other.db.path.parent / cls.file)
+        from .postgres import PostgresDatabase
+
         assert isinstance(other.db, PostgresDatabase)
         return cls(open_database(cls.schema, Path(cls.file), other.db.url.url))
 
