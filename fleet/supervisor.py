@@ -77,12 +77,11 @@ class ManagedProcess:
         self.restarts = 0
         self.started_at = 0.0
         self._ready = threading.Event()
+        self._lock = threading.Lock()
 
     def start(self) -> None:
-        self._ready.clear()
-        self.url = None
-        self.started_at = time.monotonic()
-        self.process = subprocess.Popen(
+        started_at = time.monotonic()
+        process = subprocess.Popen(
             self.spec.command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -93,7 +92,14 @@ class ManagedProcess:
             # signal; they are crash-safe). Started and stopped on the supervisor's thread.
             preexec_fn=tied_to_parent(),
         )
-        threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+        # Readiness and the process change together: a watcher must never see the
+        # old process (exited) with the new one's readiness still pending.
+        with self._lock:
+            self._ready.clear()
+            self.url = None
+            self.started_at = started_at
+            self.process = process
+        threading.Thread(target=self._pump, args=(process,), daemon=True).start()
 
     def _pump(self, process: subprocess.Popen[bytes]) -> None:
         """Copy the child's output into its log; spot the readiness line."""
@@ -112,8 +118,11 @@ class ManagedProcess:
         while time.monotonic() < deadline:
             if self._ready.wait(0.05):
                 return True
-            if self.exited():
-                return False
+            with self._lock:
+                if self._ready.is_set():
+                    return True
+                if self.exited():
+                    return False
         return False
 
     def log_tail(self, lines: int = 15) -> str:
@@ -193,8 +202,8 @@ class Supervisor:
                 log.warning("%s exited with %s; restarting in %.0fs", child.spec.name, code, delay)
                 if self._stop.wait(delay):
                     break
-                child.restarts += 1
                 child.start()
+                child.restarts += 1  # counted once the new process is the child's
                 child.wait_ready(self.ready_timeout)
         self.stop()
 
