@@ -343,3 +343,25 @@ def test_no_python_file_refers_to_a_path_outside_the_checkout() -> None:
                     "above the checkout"
                 )
     assert not problems, "\n".join(problems)
+
+
+def conflict_markers(cwd: Path) -> list[str]:
+    """``file:line`` of each merge conflict marker in tracked text files (left inside a
+    docstring, they still parse, so nothing else catches them)."""
+    found = subprocess.run(
+        ["git", "grep", "-I", "-n", "-E", f"^({'<' * 7}|{'>' * 7}) [^ ]"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    assert found.returncode in (0, 1), found.stderr  # 1: nothing found
+    return [":".join(line.split(":", 2)[:2]) for line in found.stdout.splitlines()]
+
+
+def test_no_tracked_file_holds_a_merge_conflict_marker(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    marked = f"x\n{'<' * 7} HEAD\na\n{'=' * 7}\nb\n{'>' * 7} topic\n"
+    (tmp_path / "m.py").write_text(marked)
+    subprocess.run(["git", "add", "m.py"], cwd=tmp_path, check=True)
+    assert conflict_markers(tmp_path) == ["m.py:2", "m.py:6"]
+    assert conflict_markers(PROJECT_ROOT) == []

@@ -1,22 +1,16 @@
 """Releases: annotated tags ``vX.Y.Z`` on the workspace whose message is JSON.
 
 Git is the canonical version store. A release is created under a file lock
-<<<<<<< HEAD
-shared by every process on the machine, so two releasers never compute the
-same next version; an existing tag is a conflict, never an overwrite. The
-lock and the tags are one home's: two homes allocate versions apart (see the
-README's limits), and the releasing home is the one whose workspace holds the
-active release.
+shared by every process on the machine, plus a Postgres advisory lock shared by
+every machine when ``RATCHET_DATABASE_URL`` is set (:mod:`ratchet.db.locks`), so
+two releasers never compute the same next version; an existing tag is a
+conflict, never an overwrite. Versions are numbered from one home's tags: two
+homes allocate versions apart (see the README's limits), and the releasing home
+is the one whose workspace holds the active release.
 
 A store given ``publish`` calls it with each release's commit before the tag
 (:meth:`ratchet.builds.BuildStore.publish`: the build other machines serve),
 so no tag, and no pointer, names a commit whose build was not published.
-=======
-shared by every process on the machine, plus a Postgres advisory lock shared by
-every machine when ``RATCHET_DATABASE_URL`` is set (:mod:`ratchet.db.locks`), so
-two releasers never compute the same next version; an existing tag is a
-conflict, never an overwrite.
->>>>>>> jobsq
 """
 
 from __future__ import annotations
