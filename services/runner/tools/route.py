@@ -7,6 +7,7 @@ client as a one-line error, never a trace.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from ratchet.telemetry import annotate_turn
 from ..agent.router import Prediction
 from ..agent.state import ArmName
 from ..runtime import RunnerRuntime, Served, Serving
+from .placement import PredictionPlacement
 
 meter = metrics.get_meter("ratchet.runner", ratchet.__version__)
 calls_counter = meter.create_counter("ratchet.runner.calls", description="route calls by outcome")
@@ -73,6 +75,7 @@ class RouteTool:
         self.runtime = runtime
         self.limit = runtime.settings.max_text_chars
         self.offload = runtime.sessions.db.dialect is not Dialect.SQLITE
+        self.placement = PredictionPlacement()
 
     @property
     def description(self) -> str:
@@ -117,18 +120,20 @@ class RouteTool:
         self, serving: Serving, cid: str, text: str, audit: AuditRecord
     ) -> tuple[Served, RouteResult]:
         """Choose the side and arm, predict, record the turn and its audit row (the
-        conversation's lock held). The prediction runs in a worker thread: a model that
-        computes for milliseconds (a sentence embedding) would otherwise hold every
-        concurrent call behind it. On a database server the records are written in that
-        thread too: a round trip (and its commit's flush) must not stop the event loop,
-        and concurrent calls' commits then overlap and share the server's log flushes.
+        conversation's lock held). A prediction runs in a worker thread unless it is known
+        to be cheap (:mod:`.placement`): a model that computes for milliseconds (a
+        sentence embedding) would otherwise hold every concurrent call behind it. On a
+        database server all of it runs in a worker thread: a round trip (and its commit's
+        flush) must not stop the event loop, and concurrent calls' commits then overlap
+        and share the server's log flushes.
         The embedded files are written on the loop: microseconds, and cheaper there than
         from a worker thread that competes with the loop for the GIL (measured:
         bench/README.md, "Databases")."""
         if self.offload:
             return await anyio.to_thread.run_sync(self.answer_here, serving, cid, text, audit)
         served, arm = self.side_and_arm(serving, cid)
-        prediction = await anyio.to_thread.run_sync(served.router.predict, text, arm)
+        predict = functools.partial(served.router.predict, text, arm)
+        prediction = await self.placement.run(served.router, arm, predict)
         return served, self.recorded(served, cid, text, prediction, audit)
 
     def answer_here(
