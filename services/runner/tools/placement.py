@@ -4,22 +4,25 @@ worker thread.
 A worker thread keeps a model that computes for milliseconds (a sentence
 embedding) from holding every concurrent call behind it, but the hop there and
 back costs more than a linear model's whole prediction (measured:
-bench/README.md, "Databases"). Each router's arm is placed by its recent
-duration: unknown or slow runs in a thread, cheap runs inline, and every run
-updates the estimate, so an arm that slows down moves back to a thread.
+bench/README.md, "Databases"). Each router's arm is placed by the median of
+its last few durations (a run the machine preempted does not move it): unknown
+or slow runs in a thread, cheap runs inline, and every run counts, so an arm
+that slows down moves back to a thread.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
 import anyio.to_thread
 
 INLINE_BELOW_S = 0.001  # a prediction this short runs on the loop
-_WEIGHT = 0.2  # of the newest duration in the moving estimate
+_RECENT = 5  # durations kept per arm
 
 P = TypeVar("P")
 
@@ -28,14 +31,14 @@ class PredictionPlacement:
     """Runs predictions where they cost least; one per process (per route tool)."""
 
     def __init__(self) -> None:
-        # Per router (a release's, dropped with it) and arm: seconds per prediction.
-        self._cost: weakref.WeakKeyDictionary[object, dict[str, float]] = (
+        # Per router (a release's, dropped with it) and arm: its last durations, seconds.
+        self._recent: weakref.WeakKeyDictionary[object, dict[str, deque[float]]] = (
             weakref.WeakKeyDictionary()
         )
 
     def inline(self, router: object, arm: str) -> bool:
-        cost = self._cost.get(router, {}).get(arm)
-        return cost is not None and cost < INLINE_BELOW_S
+        recent = self._recent.get(router, {}).get(arm)
+        return recent is not None and statistics.median_low(recent) < INLINE_BELOW_S
 
     async def run(self, router: object, arm: str, predict: Callable[[], P]) -> P:
         """``predict()``, which is ``router``'s prediction with ``arm``."""
@@ -43,9 +46,8 @@ class PredictionPlacement:
             prediction, took = _timed(predict)
         else:
             prediction, took = await anyio.to_thread.run_sync(_timed, predict)
-        costs = self._cost.setdefault(router, {})
-        cost = costs.get(arm)
-        costs[arm] = took if cost is None else cost + _WEIGHT * (took - cost)
+        arms = self._recent.setdefault(router, {})
+        arms.setdefault(arm, deque(maxlen=_RECENT)).append(took)
         return prediction
 
 
