@@ -128,3 +128,33 @@ def test_trace_context_round_trips_over_http_headers_and_mcp_meta() -> None:
         assert trace.get_current_span(ctx).get_span_context().trace_id == trace_id
     assert not trace.get_current_span(extract_mcp_meta(None)).get_span_context().is_valid
     provider.shutdown()
+
+
+def test_a_span_line_is_the_sdks_own_json_of_the_span(tmp_path: Path) -> None:
+    """The exporter encodes the resource once; each line still equals ``span.to_json``."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import Link, Status, StatusCode
+
+    from ratchet.telemetry.jsonl import JsonLinesSpanExporter, JsonLinesWriter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource({"service.name": "runner", "n": 3}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("outer", attributes={"a": [1, 2], "b": "x"}) as outer:
+        outer.add_event("retried", {"attempt": 2})
+        with tracer.start_as_current_span("inner", links=[Link(outer.get_span_context())]) as in_:
+            in_.set_status(Status(StatusCode.ERROR, "the model failed"))
+            in_.record_exception(ValueError("bad input"))
+    other = TracerProvider(resource=Resource({"service.name": "tuner"}))
+    other.add_span_processor(SimpleSpanProcessor(memory))
+    with other.get_tracer("test").start_as_current_span("feedback"):
+        pass
+    spans = memory.get_finished_spans()
+    assert len(spans) == 3
+    exporter = JsonLinesSpanExporter(JsonLinesWriter(FilesystemObjectStore(tmp_path), "t", "t"))
+    for span in [*spans, spans[0]]:  # a resource again after another one
+        assert exporter.line(span) == span.to_json(indent=None)
