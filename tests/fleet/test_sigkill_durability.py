@@ -1,7 +1,8 @@
 """SIGKILL of the Runner and the Tuner under concurrent route and feedback traffic: no
 answered turn and no acknowledged feedback is lost.
 
-Real processes on one home's SQLite files, driven by the official MCP client: six
+Real processes on one home's databases (its SQLite files, or the Postgres database
+``make test-postgres`` gives every test), driven by the official MCP client: six
 clients call ``route``, two give feedback on the answered turns; both services are
 killed while calls are in flight. Every answer a client got (its conversation, turn
 and intent) and every feedback id it got back must be in the sessions file, and the
@@ -133,7 +134,7 @@ async def test_no_answered_turn_or_acknowledged_feedback_is_lost_on_sigkill(
         runner.stop()
         tuner.stop()
     assert len(told.answers) >= ANSWERS_BEFORE_KILL
-    sessions = SessionStore(runner_settings.data_path / "sessions.sqlite3")
+    sessions = SessionStore.open(runner_settings)  # its file, or RATCHET_DATABASE_URL's
     try:
         assert_all_stored(sessions, told)
         last = max(turn for cid, turn in told.answers if cid == "c0-0")
