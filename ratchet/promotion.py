@@ -48,7 +48,7 @@ def release_state(
     with releases.begin():
         manager.refuse_if_pinned()
         _refuse_if_moved(manager, parent_revision)
-        _refuse_if_made_elsewhere(manager, releases)
+        refuse_if_made_elsewhere(manager, releases)
         atomic_write_bytes(releases.workspace / relative, dumps(document.to_json(), pretty=True))
         try:
             release = releases.release(
@@ -79,7 +79,12 @@ def release_state(
     return release
 
 
-def _refuse_if_made_elsewhere(manager: StateManager, releases: ReleaseStore) -> None:
+def refuse_if_made_elsewhere(manager: StateManager, releases: ReleaseStore) -> None:
+    """ConflictError if the active release's commit is not in this home's workspace.
+
+    Versions are numbered from the workspace's own tags (README: "One home
+    releases"): a home that lacks the active commit would release on older code,
+    and could tag a version another home already made."""
     pointer = manager.pointer()
     if pointer is None or pointer.commit is None:
         return

@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 from contextlib import ExitStack
 
-from ratchet.errors import PinnedError
+from ratchet.errors import ConflictError, PinnedError
+from ratchet.promotion import refuse_if_made_elsewhere
 from ratchet.state import ActiveState
 from ratchet.vcs import Release
 
@@ -143,14 +144,15 @@ def _plan(
 
 
 def _base(ctx: ArchitectContext) -> tuple[ActiveState, str]:
-    """The active release and its commit: what the job changes; Rejected if there is none
-    or the pointer is pinned."""
+    """The active release and its commit: what the job changes; Rejected if there is none,
+    the pointer is pinned or another home made it."""
     active = ctx.manager.read_active()
     if active is None or active.pointer.commit is None:
         raise Rejected("no active release with a commit: run `ratchet init` first")
     try:
         ctx.manager.refuse_if_pinned()
-    except PinnedError as exc:
+        refuse_if_made_elsewhere(ctx.manager, ctx.releases)  # checked again under the lock
+    except (PinnedError, ConflictError) as exc:
         raise Rejected(str(exc)) from None
     return active, active.pointer.commit
 

@@ -26,7 +26,8 @@ from typing import Any
 from git import GitCommandError
 
 from ratchet.ci.micro import run_micro
-from ratchet.errors import PinnedError
+from ratchet.errors import ConflictError, PinnedError
+from ratchet.promotion import refuse_if_made_elsewhere
 from ratchet.rollouts.delivery import Deliverer
 from ratchet.sandbox import sandbox_support
 from ratchet.state import ACTIVE_KEY, StateDocument
@@ -84,7 +85,10 @@ def release_candidate(
             raise LeaseLost(run.job.id)
         try:
             run.ctx.manager.refuse_if_pinned()
-        except PinnedError as exc:
+            # Another home may have released while this job ran: on this workspace's
+            # main, the release would drop that home's change.
+            refuse_if_made_elsewhere(run.ctx.manager, run.ctx.releases)
+        except (PinnedError, ConflictError) as exc:
             raise Rejected(str(exc)) from None
         head = _cherry_pick(run.workspace, candidate.commit)
         try:
