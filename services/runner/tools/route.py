@@ -93,13 +93,12 @@ class RouteTool:
         span = trace.get_current_span()
         annotate_turn(span, version=served.version, state_revision=served.revision)
         cid, outcome, detail, audited = conversation_id, "ok", None, False
+        audit = self.record_of(span, started)
         try:
             cid = self.check(text, conversation_id)
             annotate_turn(span, conversation_id=cid)
             async with self.runtime.sessions.lock(cid):
-                served, result = await self.answer(
-                    serving, cid, text, self.record_of(span, started)
-                )
+                served, result = await self.answer(serving, cid, text, audit)
             audited = True
             if served is not serving.stable:
                 annotate_turn(span, version=served.version, state_revision=served.revision)
@@ -113,7 +112,7 @@ class RouteTool:
             span.record_exception(exc)
             raise ToolError("route failed on the server; the call was not recorded") from exc
         finally:
-            record = self.record_of(span, started)(cid, None, served, outcome, detail)
+            record = audit(cid, None, served, outcome, detail)
             self.account(span, record, served.version, audit=not audited)
 
     async def answer(
