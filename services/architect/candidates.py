@@ -166,18 +166,33 @@ def calibrate(run: JobRun, candidate: Candidate) -> None:
             raise Rejected(f"calibration: {exc}") from None
         state, lines = calibrated(candidate.state, scores, budget)
         log += lines
-        path = candidate.tree / "state" / ACTIVE_KEY
-        raw = dumps(state.to_json(), pretty=True)
-        if path.read_bytes() == raw:
+        commit = amend_state(candidate.tree, dumps(state.to_json(), pretty=True), run.base_commit)
+        if commit is None:
             return
-        path.write_bytes(raw)
-        with open_repo(candidate.tree) as repo:
-            repo.git.add("--", f"state/{ACTIVE_KEY}")
-            repo.git.commit("-q", "--amend", "--no-edit")
-            candidate.commit = repo.head.commit.hexsha
-        candidate.state = state
+        candidate.commit, candidate.state = commit, state
         run.book.update(candidate.number, commit=candidate.commit)
         log.append(f"priors written to state/{ACTIVE_KEY}; candidate {candidate.commit[:12]}")
+
+
+def amend_state(tree: Path, raw: bytes, base: str) -> str | None:
+    """The candidate's commit (the tree's HEAD) amended to hold ``raw`` as its state: the
+    new commit, or None if the state already is ``raw``. Rejected if the amended commit
+    would change nothing on ``base``: calibration undid the candidate's whole change
+    (e.g. priors set by hand, which calibration sets from dev)."""
+    path = tree / "state" / ACTIVE_KEY
+    if path.read_bytes() == raw:
+        return None
+    path.write_bytes(raw)
+    with open_repo(tree) as repo:
+        repo.git.add("--", f"state/{ACTIVE_KEY}")
+        if not repo.git.diff("--cached", "--name-only", base).strip():
+            repo.git.reset("--hard", "--quiet", "HEAD")
+            raise Rejected(
+                "after calibration the candidate changes nothing: its change was what "
+                "calibration sets from the dev split (the arms' priors, the exploration share)"
+            )
+        repo.git.commit("-q", "--amend", "--no-edit")
+        return str(repo.head.commit.hexsha)
 
 
 def run_gate(run: JobRun, candidate: Candidate, tier: str) -> TierReport:
