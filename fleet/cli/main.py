@@ -19,6 +19,7 @@ from rich.table import Table
 
 import ratchet
 from fleet import record as fleet_record
+from fleet.cli.architect import feedback, jobs
 from fleet.cli.demo import demo
 from fleet.cli.doctor import run_checks
 from fleet.cli.evaluate import evaluate
@@ -33,7 +34,6 @@ from ratchet.errors import ConfigError, NotFoundError, RatchetError
 from ratchet.state import Pointer, StateManager
 from ratchet.tasks import TaskError, active_task
 from ratchet.tasks.heldout import heldout_rows
-from services.architect.cli import feedback, jobs
 from services.versions.cli import versions_app
 
 app = typer.Typer(
@@ -52,8 +52,8 @@ app.add_typer(task_app, name="task")
 app.add_typer(rollout_app, name="rollout")
 # `ratchet eval --tier T`: the CI tiers; `ratchet feedback`, `ratchet jobs`: the Architect.
 app.command("eval")(evaluate)
-app.command()(feedback)
-app.command()(jobs)
+app.command("feedback")(feedback)
+app.command("jobs")(jobs)
 # `ratchet demo`: the main loop end to end on a fresh home.
 app.command()(demo)
 

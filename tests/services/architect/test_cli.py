@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from fleet import record as fleet_record
 from fleet.cli.main import app
 from ratchet.sandbox import sandbox_support
 from services.architect.cli import job_view
@@ -42,7 +44,12 @@ def test_feedback_and_jobs_talk_to_the_running_architect(
 ) -> None:
     settings = architect_settings(tmp_path / "home")
     with running("services.architect", settings_env(settings)) as architect:
-        monkeypatch.setenv("RATCHET_ARCHITECT_PORT", architect.url.rsplit(":", 1)[1])
+        # Bound to a free port: the commands find it in the home's fleet record, as they
+        # find a `ratchet up` fleet's from another shell.
+        monkeypatch.setenv("RATCHET_HOME", str(settings.home_path))
+        monkeypatch.delenv("RATCHET_ARCHITECT_PORT", raising=False)
+        monkeypatch.delenv("RATCHET_ARCHITECT_HOST", raising=False)
+        fleet_record.write(settings.home_path, {"architect": architect.url})
         patch = tmp_path / "change.diff"
         patch.write_text("not a diff\n")
         refused = cli.invoke(app, ["feedback", "make it better", "--patch", str(patch)])
@@ -55,6 +62,7 @@ def test_feedback_and_jobs_talk_to_the_running_architect(
         assert "candidates" in shown.output  # the table of the one (template) candidate
         listed = cli.invoke(app, ["jobs"])
         assert job_id in listed.output
+    assert "RATCHET_ARCHITECT_PORT" not in os.environ  # set for each command only
 
 
 def test_a_job_is_shown_with_a_table_of_its_candidates() -> None:
