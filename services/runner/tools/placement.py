@@ -37,8 +37,16 @@ class PredictionPlacement:
         )
 
     def inline(self, router: object, arm: str) -> bool:
-        recent = self._recent.get(router, {}).get(arm)
+        recent = self._arms(router).get(arm)
         return recent is not None and statistics.median_low(recent) < INLINE_BELOW_S
+
+    def _arms(self, router: object) -> dict[str, deque[float]]:
+        """``router``'s arms' durations; a router that cannot be weakly referenced (a
+        release's agent code decides its class) is never measured, so runs in a thread."""
+        try:
+            return self._recent.setdefault(router, {})
+        except TypeError:
+            return {}
 
     async def run(self, router: object, arm: str, predict: Callable[[], P]) -> P:
         """``predict()``, which is ``router``'s prediction with ``arm``."""
@@ -46,8 +54,7 @@ class PredictionPlacement:
             prediction, took = _timed(predict)
         else:
             prediction, took = await anyio.to_thread.run_sync(_timed, predict)
-        arms = self._recent.setdefault(router, {})
-        arms.setdefault(arm, deque(maxlen=_RECENT)).append(took)
+        self._arms(router).setdefault(arm, deque(maxlen=_RECENT)).append(took)
         return prediction
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Protocol
 
 import anyio
 
@@ -24,7 +25,13 @@ class Router:
         return f"{arm}:{text}"
 
 
-def run(placement: PredictionPlacement, router: Router, arm: str, times: int) -> list[str]:
+class Predictor(Protocol):
+    threads: list[int]
+
+    def predict(self, text: str, arm: str) -> str: ...
+
+
+def run(placement: PredictionPlacement, router: Predictor, arm: str, times: int) -> list[str]:
     async def calls() -> list[str]:
         return [
             await placement.run(router, arm, lambda: router.predict("hi", arm))
@@ -56,3 +63,24 @@ def test_a_slow_arm_stays_off_the_loop_and_one_that_slows_down_leaves_it() -> No
     assert not placement.inline(cheap, "centroid")
     assert cheap.threads[-1] != threading.get_ident()
     assert not placement.inline(Router(), "centroid")  # per router: a new release starts unknown
+
+
+def test_a_router_that_cannot_be_weakly_referenced_always_runs_in_a_thread() -> None:
+    class Slotted:  # no __weakref__: a release's agent code may define its router so
+        __slots__ = ("threads",)
+
+        def __init__(self) -> None:
+            self.threads: list[int] = []
+
+        def predict(self, text: str, arm: str) -> str:
+            self.threads.append(threading.get_ident())
+            return f"{arm}:{text}"
+
+    class Unhashable(Router):
+        __hash__ = None  # type: ignore[assignment]  # e.g. a dataclass with eq
+
+    placement = PredictionPlacement()
+    routers: list[Predictor] = [Slotted(), Unhashable()]
+    for router in routers:
+        assert run(placement, router, "centroid", 3) == ["centroid:hi"] * 3
+        assert threading.get_ident() not in router.threads
