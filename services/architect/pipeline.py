@@ -16,6 +16,7 @@ next run finds (:func:`.release.released_by`) and finishes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import ExitStack
 
 from ratchet.errors import ConflictError, PinnedError
@@ -41,9 +42,10 @@ log = logging.getLogger(__name__)
 LEDGER_LOOKBACK = 1000  # earlier proposals on the same base a coder is told about
 
 
-def run_job(ctx: ArchitectContext, job: Job) -> Job:
-    """Run ``job`` (already claimed) to its final status."""
-    recorder = Recorder(ctx.jobs, job.id)
+def run_job(ctx: ArchitectContext, job: Job, lost: Callable[[], bool] = lambda: False) -> Job:
+    """Run ``job`` (already claimed) to its final status; ``lost()`` says the run's lease
+    ran out (its heartbeat's view), which stops it at its next stage."""
+    recorder = Recorder(ctx.jobs, job.id, lost)
     books: list[Book] = []
     try:
         version, reason = _run(ctx, job, recorder, books)

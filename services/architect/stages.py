@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ratchet.errors import RatchetError
@@ -39,19 +39,27 @@ class LeaseLost(RatchetError):
 
 
 class Recorder:
-    def __init__(self, jobs: JobStore, job_id: str) -> None:
+    def __init__(
+        self, jobs: JobStore, job_id: str, lost: Callable[[], bool] = lambda: False
+    ) -> None:
         self.jobs = jobs
         self.job_id = job_id
+        self.lost = lost  # the run's lease ran out: the job's record is another run's now
 
     @contextmanager
     def stage(self, name: str, candidate: int | None = None) -> Iterator[list[str]]:
         """Run a stage (of candidate ``candidate``, 1-based, if given: each candidate's
-        run of a stage is its own record); the block appends log lines to its list."""
+        run of a stage is its own record); the block appends log lines to its list.
+        A run whose lease ran out writes no more stages: LeaseLost at the next one."""
+        if self.lost():
+            raise LeaseLost(self.job_id)
         self.jobs.stage_started(self.job_id, name, candidate=candidate)
         started = time.monotonic()
         lines: list[str] = []
 
         def done(status: StageStatus) -> None:
+            if self.lost():
+                return
             self.jobs.stage_finished(
                 self.job_id,
                 name,

@@ -123,8 +123,8 @@ class Worker:
                 break
             log.info("job %s: started (attempt %d)", job.id, job.attempts)
             try:
-                with Heartbeat(self.ctx.jobs, job.id, lease):
-                    finished = run_job(self.ctx, job)
+                with Heartbeat(self.ctx.jobs, job.id, lease) as beat:
+                    finished = run_job(self.ctx, job, lost=lambda: beat.lost)
             except Exception as exc:  # never leave a job running because of a bug here
                 log.exception("job %s crashed the worker", job.id)
                 finished = self.ctx.jobs.finish(
