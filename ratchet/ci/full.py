@@ -52,6 +52,7 @@ from ratchet.ci.exploration import (
     score_arms,
 )
 from ratchet.ci.out_of_scope import judged, oos_label_of
+from ratchet.ci.processes import peak_rss_mb
 from ratchet.ci.report import TierReport
 from ratchet.datasets import Example
 from ratchet.errors import RatchetError
@@ -219,6 +220,8 @@ def _verdict(
         "exploration_cost": _rounded(cost),
         "p95_latency_ms": _rounded_ms(p95),
         "error_rate": _rounded(error_rate),
+        # The candidate Runner's peak resident memory over the tier (its models included).
+        "runner_peak_rss_mb": _rounded_ms(measured.get("runner_peak_rss_mb")),
         **scope,
     }
     details = {
@@ -281,6 +284,7 @@ def run_full(
                     return TierReport.failed(
                         "full", elapsed(), f"the candidate runner died: {runner.log_tail(3)}"
                     )
+                measured["runner_peak_rss_mb"] = peak_rss_mb(runner.process.pid)
             # The best arm's accuracy, after the Runner stopped: no load on the p95 above.
             arms = _arm_scores(state, code_root, examples, measured["arms"])
         except AgentRefused as exc:

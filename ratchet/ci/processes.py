@@ -55,6 +55,33 @@ def pids() -> Iterator[int]:
                 yield int(entry.name)
 
 
+def descendants(pid: int) -> list[int]:
+    """Every living process under ``pid`` (children, their children, ...)."""
+    children: dict[int, list[int]] = {}
+    for other in pids():
+        stat = proc_stat(other)
+        if stat is not None:
+            children.setdefault(stat.ppid, []).append(other)
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        found.append(child := todo.pop())
+        todo += children.get(child, [])
+    return found
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The largest peak resident memory (``VmHWM``) of ``pid`` and its descendants, in
+    MB; None if none can be read. A sandboxed service runs under its launcher
+    (bubblewrap), so the memory is in a descendant, not in the pid started."""
+    peaks = []
+    for one in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks) if peaks else None
+
+
 def _environ(pid: int) -> list[bytes]:
     try:
         return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")

@@ -62,6 +62,7 @@ def test_a_new_tool_is_minor_and_renaming_it_is_major(ctx: ArchitectContext) -> 
     body = summary(ctx, release.commit)
     for name in ("heldout_accuracy", "dev_accuracy", "p95_latency_ms", "error_rate"):
         assert isinstance(body[name], float), name
+    assert body["runner_peak_rss_mb"] > 50  # the candidate Runner's, its models loaded
     assert set(body["tiers"]) == {"micro", "fast", "full"}
     assert all(body["tiers"][t]["seconds"] > 0 for t in body["tiers"])
     assert body["sandbox"] == sandbox_support().to_json()  # what its tiers ran under
