@@ -218,6 +218,9 @@ class Kpis(BaseModel):
     dev_accuracy: float | None = None
     p95_latency_ms: float | None = None
     error_rate: float | None = None
+    runner_peak_rss_mb: float | None = Field(
+        default=None, description="Peak resident memory of the release's Runner in the full tier."
+    )
     # A task with out-of-scope rows only (ratchet.ci.out_of_scope); null otherwise.
     heldout_in_scope_accuracy: float | None = Field(
         default=None, description="Held-out accuracy over the in-scope rows."

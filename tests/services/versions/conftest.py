@@ -244,6 +244,7 @@ def build_home(root: Path) -> Home:
             "dev_accuracy": 0.84,
             "p95_latency_ms": 18.0,
             "error_rate": 0.002,
+            "runner_peak_rss_mb": 412.5,
             "sandbox": UNCONFINED,
         },
     )

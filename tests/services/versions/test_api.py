@@ -175,6 +175,7 @@ def test_evals_of_a_release(client: TestClient, built_home: Home) -> None:
         "dev_accuracy": 0.84,
         "p95_latency_ms": 18.0,
         "error_rate": 0.002,
+        "runner_peak_rss_mb": 412.5,
         # The task has no out-of-scope rows: not measured.
         "heldout_in_scope_accuracy": None,
         "heldout_oos_recall": None,
