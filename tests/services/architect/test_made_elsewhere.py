@@ -3,6 +3,7 @@ job: a release here would be made on older code and numbered from this home's ta
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from ratchet.config import Backend
@@ -19,12 +20,9 @@ from tests.services.architect.conftest import architect_settings
 def test_a_job_in_a_home_that_lacks_the_active_release_is_rejected(
     tmp_path: Path, s3_server: S3Server
 ) -> None:
-    shared = {
-        "backend": Backend.S3,
-        "s3_endpoint_url": s3_server.endpoint,
-        "s3_bucket": "shared-homes",
-    }
-    make_client(s3_server.endpoint, "us-east-1").create_bucket(Bucket="shared-homes")
+    bucket = f"shared-{uuid.uuid4().hex[:16]}"  # the two homes share it, and only it
+    shared = {"backend": Backend.S3, "s3_endpoint_url": s3_server.endpoint, "s3_bucket": bucket}
+    make_client(s3_server.endpoint, "us-east-1").create_bucket(Bucket=bucket)
     home_a = architect_settings(tmp_path / "a", **shared)
     home_b = architect_settings(tmp_path / "b", **shared)  # serves A's pointer
     made_in_a = release_file(home_a, "feature.txt", "made in A\n", "a feature")
