@@ -187,6 +187,10 @@ def _rounded_ms(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+def _rounded_mb(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 def _verdict(
     measured: dict[str, Any],
     arms: dict[str, ArmScore],
@@ -221,7 +225,7 @@ def _verdict(
         "p95_latency_ms": _rounded_ms(p95),
         "error_rate": _rounded(error_rate),
         # The candidate Runner's peak resident memory over the tier (its models included).
-        "runner_peak_rss_mb": _rounded_ms(measured.get("runner_peak_rss_mb")),
+        "runner_peak_rss_mb": _rounded_mb(measured.get("runner_peak_rss_mb")),
         **scope,
     }
     details = {

@@ -37,8 +37,7 @@ class PredictionPlacement:
         )
 
     def inline(self, router: object, arm: str) -> bool:
-        recent = self._arms(router).get(arm)
-        return recent is not None and statistics.median_low(recent) < INLINE_BELOW_S
+        return _cheap(self._arms(router).get(arm))
 
     def _arms(self, router: object) -> dict[str, deque[float]]:
         """``router``'s arms' durations; a router that cannot be weakly referenced (a
@@ -50,12 +49,17 @@ class PredictionPlacement:
 
     async def run(self, router: object, arm: str, predict: Callable[[], P]) -> P:
         """``predict()``, which is ``router``'s prediction with ``arm``."""
-        if self.inline(router, arm):
+        arms = self._arms(router)  # looked up once: this is every route call's path
+        if _cheap(arms.get(arm)):
             prediction, took = _timed(predict)
         else:
             prediction, took = await anyio.to_thread.run_sync(_timed, predict)
-        self._arms(router).setdefault(arm, deque(maxlen=_RECENT)).append(took)
+        arms.setdefault(arm, deque(maxlen=_RECENT)).append(took)
         return prediction
+
+
+def _cheap(recent: deque[float] | None) -> bool:
+    return recent is not None and statistics.median_low(recent) < INLINE_BELOW_S
 
 
 def _timed(predict: Callable[[], P]) -> tuple[P, float]:
