@@ -97,8 +97,9 @@ class RouteTool:
         try:
             cid = self.check(text, conversation_id)
             annotate_turn(span, conversation_id=cid)
+            new = conversation_id is None  # an id made here: no turn of it can exist
             async with self.runtime.sessions.lock(cid):
-                served, result = await self.answer(serving, cid, text, audit)
+                served, result = await self.answer(serving, cid, text, audit, new=new)
             audited = True
             if served is not serving.stable:
                 annotate_turn(span, version=served.version, state_revision=served.revision)
@@ -116,7 +117,7 @@ class RouteTool:
             self.account(span, record, served.version, audit=not audited)
 
     async def answer(
-        self, serving: Serving, cid: str, text: str, audit: AuditRecord
+        self, serving: Serving, cid: str, text: str, audit: AuditRecord, *, new: bool = False
     ) -> tuple[Served, RouteResult]:
         """Choose the side and arm, predict, record the turn and its audit row (the
         conversation's lock held). A prediction runs in a worker thread unless it is known
@@ -124,22 +125,23 @@ class RouteTool:
         sentence embedding) would otherwise hold every concurrent call behind it. On a
         database server all of it runs in a worker thread: a round trip (and its commit's
         flush) must not stop the event loop, and concurrent calls' commits then overlap
-        and share the server's log flushes.
+        and share the server's log flushes. A conversation the call starts (``new``) has
+        nothing recorded to look up.
         The embedded files are written on the loop: microseconds, and cheaper there than
         from a worker thread that competes with the loop for the GIL (measured:
         bench/README.md, "Databases")."""
         if self.offload:
-            return await anyio.to_thread.run_sync(self.answer_here, serving, cid, text, audit)
-        served, arm = self.side_and_arm(serving, cid)
+            return await anyio.to_thread.run_sync(self.answer_here, serving, cid, text, audit, new)
+        served, arm = self.side_and_arm(serving, cid, new=new)
         predict = functools.partial(served.router.predict, text, arm)
         prediction = await self.placement.run(served.router, arm, predict)
         return served, self.recorded(served, cid, text, prediction, audit)
 
     def answer_here(
-        self, serving: Serving, cid: str, text: str, audit: AuditRecord
+        self, serving: Serving, cid: str, text: str, audit: AuditRecord, new: bool = False
     ) -> tuple[Served, RouteResult]:
         """:meth:`answer` in one go, in the calling (worker) thread."""
-        served, arm = self.side_and_arm(serving, cid)
+        served, arm = self.side_and_arm(serving, cid, new=new)
         prediction = served.router.predict(text, arm)
         return served, self.recorded(served, cid, text, prediction, audit)
 
@@ -189,11 +191,15 @@ class RouteTool:
             )
         return conversation_id
 
-    def side_and_arm(self, serving: Serving, cid: str) -> tuple[Served, ArmName]:
+    def side_and_arm(
+        self, serving: Serving, cid: str, *, new: bool = False
+    ) -> tuple[Served, ArmName]:
         """The version that answers the conversation (during a rollout, the one that
         answered it so far, else the hash of its id decides) and its arm there (a new
-        conversation, or one whose arm is gone: sampled). One query for both."""
-        recorded = self.runtime.sessions.assignment_of(cid)
+        conversation, or one whose arm is gone: sampled). One query for both, none for a
+        conversation this call started (``new``): on a database server that is a round
+        trip saved on every first turn."""
+        recorded = None if new else self.runtime.sessions.assignment_of(cid)
         arm, version = recorded if recorded is not None else (None, None)
         served = serving.for_conversation(cid, version)
         if arm not in served.router.state.strategy.arms:

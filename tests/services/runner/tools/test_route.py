@@ -54,6 +54,29 @@ def test_a_new_conversation_gets_a_fresh_id_and_a_given_one_is_kept(
     assert tool.check("hello", None) != tool.check("hello", None)
 
 
+async def test_a_conversation_the_call_starts_is_not_looked_up(
+    runtime: RunnerRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a given conversation id can have turns to read: a first turn skips the query
+    (on a database server, a round trip)."""
+    asked: list[str] = []
+    lookup = runtime.sessions.assignment_of
+
+    def counted(conversation_id: str) -> tuple[str, str | None] | None:
+        asked.append(conversation_id)
+        return lookup(conversation_id)
+
+    monkeypatch.setattr(runtime.sessions, "assignment_of", counted)
+    tool = RouteTool(runtime)
+    first = await tool.route(messages(1)[0])
+    assert asked == []
+    second = await tool.route(messages(2)[1], first.conversation_id)
+    assert asked == [first.conversation_id]
+    assert (second.turn, second.arm) == (2, first.arm)
+    given = await tool.route(messages(1)[0], "conv-given")
+    assert asked[-1] == "conv-given" and given.turn == 1
+
+
 async def test_a_crash_is_a_one_line_tool_error_and_audited_as_an_error(
     runtime: RunnerRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
