@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.architect.triggerer.slo import alert_rules
+
 
 class Progress(Protocol):
     """Where the scenario reports what it is doing (Rich bars in the CLI, a list in tests)."""
@@ -41,7 +43,10 @@ class DemoPlan:
     # toward the 6x paging rate (at 80%, 6.0-6.3x: a page or none, run to run).
     degraded_share: float = 1.0  # of the degraded traffic; the rest is the usual traffic
     degraded_chunk: int = 150  # turns between looks for the Triggerer's wake-up
-    degraded_max_turns: int = 6000  # give up waiting for a wake-up after this many
+    # Give up waiting for a wake-up after this many of the slowest paging rule's long
+    # window (4 x 60 s at the default period). A count of turns would not do: the windows
+    # are time, and a fleet that serves faster sends a count in less than one window.
+    degraded_max_windows: float = 4.0
     after_turns: int = 600  # degraded traffic again, served by the Architect's release
     # Still under the routing objective after that release: written feedback asks the
     # Architect for more (a second job), and the same traffic replays on its release.
@@ -68,6 +73,12 @@ class DemoPlan:
     tune_evaluations: int = 48
     tune_timeout_s: float = 900.0
     seed: int = 7
+
+    def wake_deadline_s(self) -> float:
+        """How long the degraded traffic may go on without a wake-up: the Triggerer pages
+        once a rule's long window (at the compressed period) is full of it."""
+        longest = max(rule.long_s for rule in alert_rules(self.period_days))
+        return self.degraded_max_windows * longest
 
     def fleet_env(self) -> dict[str, str]:
         """What the demo's fleet sets; everything else is at its default.

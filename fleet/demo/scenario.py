@@ -297,10 +297,12 @@ class Scenario:
     def _degrade(
         self, fleet: Fleet, replay: Replay, shifted: list[Example], usual: list[Example]
     ) -> dict[str, Any]:
-        """Degraded traffic in chunks until the Triggerer's wake job appears."""
+        """Degraded traffic in chunks until the Triggerer's wake job appears (or the
+        plan's deadline passes: :meth:`DemoPlan.wake_deadline_s`)."""
         sent = 0
         self.progress.phase("degraded traffic until the Triggerer wakes the Architect", None)
-        while sent < self.plan.degraded_max_turns:
+        started = time.monotonic()
+        while True:
             chunk = mixed(shifted, usual, self.plan.degraded_chunk, self.plan.degraded_share, sent)
             self._replay(replay, chunk, "degraded", None)
             sent += len(chunk)
@@ -309,7 +311,12 @@ class Scenario:
             if woken:
                 self.progress.note(f"Triggerer: {woken[0]['text']}")
                 return dict(woken[0])
-        raise DemoFailed(f"no wake-up after {sent} degraded turns; see {fleet.log_path.parent}")
+            if time.monotonic() - started >= self.plan.wake_deadline_s():
+                break
+        raise DemoFailed(
+            f"no wake-up after {sent} degraded turns in {time.monotonic() - started:.0f} s; "
+            f"see {fleet.log_path.parent}"
+        )
 
     def _follow(self, fleet: Fleet, job_id: str) -> dict[str, Any]:
         """Poll the job until it is final; then show its stages and candidates.
