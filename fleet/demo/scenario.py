@@ -302,6 +302,7 @@ class Scenario:
         sent = 0
         self.progress.phase("degraded traffic until the Triggerer wakes the Architect", None)
         started = time.monotonic()
+        deadline = started + self.plan.wake_deadline_s()
         while True:
             chunk = mixed(shifted, usual, self.plan.degraded_chunk, self.plan.degraded_share, sent)
             self._replay(replay, chunk, "degraded", None)
@@ -311,7 +312,7 @@ class Scenario:
             if woken:
                 self.progress.note(f"Triggerer: {woken[0]['text']}")
                 return dict(woken[0])
-            if time.monotonic() - started >= self.plan.wake_deadline_s():
+            if time.monotonic() >= deadline:
                 break
         raise DemoFailed(
             f"no wake-up after {sent} degraded turns in {time.monotonic() - started:.0f} s; "
