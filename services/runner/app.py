@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 
 import ratchet
 from ratchet import datasets
+from ratchet.after_response import AfterResponse
 from ratchet.objects import open_object_store
 from ratchet.state import open_state_manager
 from ratchet.tasks import Task
@@ -118,6 +119,7 @@ def build_app(runtime: RunnerRuntime) -> Starlette:
     app = server.streamable_http_app(
         json_response=True, stateless_http=True, host=runtime.settings.host
     )
+    app.add_middleware(AfterResponse)  # inside the hot swap's count of a version's requests
     inner_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

@@ -2,7 +2,8 @@
 
 Bad input is a tool error (``isError``) saying what to fix, audited as
 'rejected'; an unexpected failure is recorded on the span and reaches the
-client as a one-line error, never a trace.
+client as a one-line error, never a trace. A call's audit row and metrics are
+written once its answer is sent (:mod:`ratchet.after_response`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections.abc import Callable
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
@@ -20,6 +20,7 @@ from opentelemetry.trace import Span
 from pydantic import BaseModel, Field
 
 import ratchet
+from ratchet.after_response import after_response
 from ratchet.audit import CallRecord
 from ratchet.db import Dialect
 from ratchet.sessions import CONVERSATION_ID as CONVERSATION_ID_PATTERN
@@ -34,9 +35,6 @@ from .placement import PredictionPlacement
 meter = metrics.get_meter("ratchet.runner", ratchet.__version__)
 calls_counter = meter.create_counter("ratchet.runner.calls", description="route calls by outcome")
 latency_histogram = meter.create_histogram("ratchet.runner.latency", unit="ms")
-
-AuditRecord = Callable[[str | None, int | None, Served, str, str | None], CallRecord]
-"""Makes a call's audit row: conversation, turn, side, outcome, detail."""
 
 
 class Alternative(BaseModel):
@@ -92,18 +90,17 @@ class RouteTool:
         # params._meta) carries ours too; a child span per call would only add cost.
         span = trace.get_current_span()
         annotate_turn(span, version=served.version, state_revision=served.revision)
-        cid, outcome, detail, audited = conversation_id, "ok", None, False
-        audit = self.record_of(span, started)
+        cid, turn, outcome, detail = conversation_id, None, "ok", None
         try:
             cid = self.check(text, conversation_id)
             annotate_turn(span, conversation_id=cid)
             new = conversation_id is None  # an id made here: no turn of it can exist
             async with self.runtime.sessions.lock(cid):
-                served, result = await self.answer(serving, cid, text, audit, new=new)
-            audited = True
+                served, result = await self.answer(serving, cid, text, new=new)
+            turn = result.turn
             if served is not serving.stable:
                 annotate_turn(span, version=served.version, state_revision=served.revision)
-            annotate_turn(span, turn=result.turn)
+            annotate_turn(span, turn=turn)
             return result
         except BadInput as exc:
             outcome, detail = "rejected", str(exc)
@@ -113,68 +110,40 @@ class RouteTool:
             span.record_exception(exc)
             raise ToolError("route failed on the server; the call was not recorded") from exc
         finally:
-            record = audit(cid, None, served, outcome, detail)
-            self.account(span, record, served.version, audit=not audited)
+            span.set_attribute("ratchet.outcome", outcome)
+            record = call_record(span, started, cid, turn, served, outcome, detail)
+            # The turn is committed before the answer; the call's audit row and
+            # metrics only describe it, so the client does not wait for them.
+            await after_response(functools.partial(self.account, record))
 
     async def answer(
-        self, serving: Serving, cid: str, text: str, audit: AuditRecord, *, new: bool = False
+        self, serving: Serving, cid: str, text: str, *, new: bool = False
     ) -> tuple[Served, RouteResult]:
-        """Choose the side and arm, predict, record the turn and its audit row (the
-        conversation's lock held). A prediction runs in a worker thread unless it is known
-        to be cheap (:mod:`.placement`): a model that computes for milliseconds (a
-        sentence embedding) would otherwise hold every concurrent call behind it. On a
-        database server all of it runs in a worker thread: a round trip (and its commit's
-        flush) must not stop the event loop, and concurrent calls' commits then overlap
-        and share the server's log flushes. A conversation the call starts (``new``) has
+        """Choose the side and arm, predict and record the turn (the conversation's lock
+        held). A prediction runs in a worker thread unless it is known to be cheap
+        (:mod:`.placement`): a model that computes for milliseconds (a sentence
+        embedding) would otherwise hold every concurrent call behind it. On a database
+        server all of it runs in a worker thread: a round trip (and its commit's flush)
+        must not stop the event loop, and concurrent calls' commits then overlap and
+        share the server's log flushes. A conversation the call starts (``new``) has
         nothing recorded to look up.
         The embedded files are written on the loop: microseconds, and cheaper there than
         from a worker thread that competes with the loop for the GIL (measured:
         bench/README.md, "Databases")."""
         if self.offload:
-            return await anyio.to_thread.run_sync(self.answer_here, serving, cid, text, audit, new)
+            return await anyio.to_thread.run_sync(self.answer_here, serving, cid, text, new)
         served, arm = self.side_and_arm(serving, cid, new=new)
         predict = functools.partial(served.router.predict, text, arm)
         prediction = await self.placement.run(served.router, arm, predict)
-        return served, self.recorded(served, cid, text, prediction, audit)
+        return served, self.record(served, cid, text, prediction)
 
     def answer_here(
-        self, serving: Serving, cid: str, text: str, audit: AuditRecord, new: bool = False
+        self, serving: Serving, cid: str, text: str, new: bool = False
     ) -> tuple[Served, RouteResult]:
         """:meth:`answer` in one go, in the calling (worker) thread."""
         served, arm = self.side_and_arm(serving, cid, new=new)
         prediction = served.router.predict(text, arm)
-        return served, self.recorded(served, cid, text, prediction, audit)
-
-    def recorded(
-        self, served: Served, cid: str, text: str, prediction: Prediction, audit: AuditRecord
-    ) -> RouteResult:
-        """The turn recorded, then its audit row: a failure after the turn is audited by
-        the caller as an error."""
-        result = self.record(served, cid, text, prediction)
-        self.runtime.audit.record(audit(cid, result.turn, served, "ok", None))
-        return result
-
-    def record_of(self, span: Span, started: float) -> AuditRecord:
-        """How the call's audit row is made, its latency measured when it is made."""
-        context = span.get_span_context()
-
-        def make(
-            cid: str | None, turn: int | None, served: Served, outcome: str, detail: str | None
-        ) -> CallRecord:
-            return CallRecord(
-                tool="route",
-                latency_ms=(time.perf_counter() - started) * 1000,
-                outcome=outcome,
-                conversation_id=cid,
-                turn=turn,
-                version=served.version,
-                state_revision=served.revision,
-                detail=detail,
-                trace_id=format(context.trace_id, "032x"),
-                span_id=format(context.span_id, "016x"),
-            )
-
-        return make
+        return served, self.record(served, cid, text, prediction)
 
     def check(self, text: str, conversation_id: str | None) -> str:
         """The conversation id to answer in (a new one if none); BadInput if the call is wrong."""
@@ -227,15 +196,40 @@ class RouteTool:
         turn = self.runtime.sessions.record_turn(cid, text, fields)
         return RouteResult(conversation_id=cid, turn=turn, **fields)
 
-    def account(self, span: Span, record: CallRecord, version: str, *, audit: bool) -> None:
-        """The call's outcome on its span, in the metrics and (unless already written with
-        the turn) in the audit log."""
-        span.set_attribute("ratchet.outcome", record.outcome)
-        attributes = {"outcome": record.outcome, "version": version}
+    async def account(self, record: CallRecord) -> None:
+        """The call in the metrics and the audit log (once its answer is sent)."""
+        attributes = {"outcome": record.outcome, "version": record.version}
         calls_counter.add(1, attributes)
         latency_histogram.record(record.latency_ms, attributes)
-        if audit:
+        if self.offload:
+            await anyio.to_thread.run_sync(self.runtime.audit.record, record)
+        else:
             self.runtime.audit.record(record)
+
+
+def call_record(
+    span: Span,
+    started: float,
+    cid: str | None,
+    turn: int | None,
+    served: Served,
+    outcome: str,
+    detail: str | None,
+) -> CallRecord:
+    """The call's audit row, its latency measured up to now."""
+    context = span.get_span_context()
+    return CallRecord(
+        tool="route",
+        latency_ms=(time.perf_counter() - started) * 1000,
+        outcome=outcome,
+        conversation_id=cid,
+        turn=turn,
+        version=served.version,
+        state_revision=served.revision,
+        detail=detail,
+        trace_id=format(context.trace_id, "032x"),
+        span_id=format(context.span_id, "016x"),
+    )
 
 
 def register(server: MCPServer, runtime: RunnerRuntime) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
+from starlette.types import Message, Receive, Scope, Send
 
+from services.runner.app import build_app
 from services.runner.runtime import RunnerRuntime
 from services.runner.tools.route import BadInput, RouteTool
 from tests.services.runner.cases import messages
@@ -88,3 +91,31 @@ async def test_a_crash_is_a_one_line_tool_error_and_audited_as_an_error(
         await RouteTool(runtime).route(messages(1)[0])
     stats = runtime.audit.window(60, tool="route")
     assert (stats.calls, stats.errors) == (1, 1)
+
+
+async def test_the_audit_row_is_written_once_the_answer_is_sent(runtime: RunnerRuntime) -> None:
+    """Over HTTP the client does not wait for the call's audit row: the turn is
+    committed before the answer, the row right after it, before the request ends."""
+    app = build_app(runtime)
+    audited: list[tuple[str, int]] = []
+
+    async def observed(scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                audited.append(("answer sent", runtime.audit.count()))
+            await send(message)
+
+        await app(scope, receive, sending)
+        audited.append(("request ended", runtime.audit.count()))
+
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    call["params"] = {"name": "route", "arguments": {"text": messages(1)[0]}}
+    headers = {"accept": "application/json, text/event-stream"}
+    transport = httpx.ASGITransport(app=observed)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost:1") as http:
+            answer = (await http.post("/mcp", json=call, headers=headers)).json()
+        turn = answer["result"]["structuredContent"]
+        assert runtime.sessions.turn(turn["conversation_id"]) is not None
+        assert audited == [("answer sent", 0), ("request ended", 1)]
+        assert runtime.audit.window(60, tool="route").calls == 1
