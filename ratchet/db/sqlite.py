@@ -16,7 +16,7 @@ more are queued, so no writer waits for ever and the file's write lock, which
 other processes queue on, is held briefly.
 
 A lone writer runs exactly ``BEGIN IMMEDIATE``, its block, ``COMMIT``, as
-before. The batching comes from writers that overlap, i.e. from worker threads
+before; the log's checkpoints run beside the writers (:mod:`.checkpoint`). The batching comes from writers that overlap, i.e. from worker threads
 (a Tuner's applier beside its intake, a store used from ``anyio.to_thread``);
 writes made one after the other on an event loop never overlap.
 """
@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from .dialect import Dialect
 from .engine import Database, Tx
 from .rows import sqlite_row
@@ -46,6 +47,8 @@ def connect(path: Path) -> sqlite3.Connection:
     # a killed process loses nothing it committed (the WAL is in the OS's page cache).
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA foreign_keys=ON")
+    # A thread checkpoints beside the writers (.checkpoint); theirs only ends each log.
+    connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
     return connection
 
 
@@ -83,6 +86,7 @@ class SqliteDatabase(Database):
         self._queue_lock = threading.Lock()  # guards _queued, taken without the big lock
         self._queued = 0  # writers waiting for the connection lock: they will join
         self._batch: _Batch | None = None  # the open shared transaction
+        self._checkpointer = WalCheckpointer(path)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -155,6 +159,7 @@ class SqliteDatabase(Database):
             return
         try:
             self._db.execute("COMMIT")
+            self._checkpointer.written()
         except BaseException as exc:
             batch.error = exc
             if self._db.in_transaction:
@@ -186,6 +191,7 @@ class SqliteDatabase(Database):
         self._db.execute(f"RELEASE {name}")
 
     def close(self) -> None:
+        self._checkpointer.close()
         with self._lock:
             self._flush()
             self._db.close()
