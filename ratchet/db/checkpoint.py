@@ -21,11 +21,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 DELAY_S = 0.2
 """From the first commit after a checkpoint to the next checkpoint: the commits of
 that time share its fsyncs."""
+IDLE_S = 30.0
+"""A thread with nothing to checkpoint for this long ends; the next commit starts one."""
 BACKSTOP_PAGES = 4000
 """The writers' own checkpoint: the log's size (pages, 4 KiB each) that makes a commit
 checkpoint, SQLite's 1,000 otherwise."""
@@ -34,48 +37,61 @@ log = logging.getLogger(__name__)
 
 
 class WalCheckpointer:
-    """Checkpoints one SQLite file ``DELAY_S`` after a commit; a thread only while one
-    is due, so an idle or forgotten database holds no thread and no connection."""
+    """Checkpoints one SQLite file ``delay_s`` after a commit, from a thread that runs
+    while the file is written: a commit only sets a flag (starting a thread in a commit
+    would stall it under a busy GIL), and an idle or forgotten database keeps no thread
+    and no connection."""
 
-    def __init__(self, path: Path, delay_s: float = DELAY_S) -> None:
+    def __init__(self, path: Path, delay_s: float = DELAY_S, idle_s: float = IDLE_S) -> None:
         self.path = path
         self.delay_s = delay_s
+        self.idle_s = idle_s
         self.checkpoints = 0  # passive checkpoints run, for tests and diagnostics
-        self._lock = threading.Lock()
-        self._due: threading.Timer | None = None  # scheduled or running
-        self._closed = False
+        self._wanted = threading.Event()  # a commit since the last checkpoint began
+        self._closing = threading.Event()
+        self._lock = threading.Lock()  # guards _thread
+        self._thread: threading.Thread | None = None
 
     def written(self) -> None:
-        """A commit appended to the log: checkpoint it soon, unless that is already due."""
-        if self._due is not None:  # every commit's path: no lock while one is due
-            return
-        with self._lock:
-            if self._due is None and not self._closed:
-                self._due = threading.Timer(self.delay_s, self._checkpoint)
-                self._due.name = f"wal-checkpoint {self.path.name}"
-                self._due.daemon = True
-                self._due.start()
-
-    def _checkpoint(self) -> None:
-        try:
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            try:
-                connection.execute("PRAGMA synchronous=NORMAL")
-                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                self.checkpoints += 1
-            finally:
-                connection.close()
-        except sqlite3.Error as exc:  # the writers' own checkpoint still ends the log
-            log.warning("checkpoint of %s failed: %s", self.path, exc)
-        finally:
+        """A commit appended to the log: checkpoint it soon."""
+        if not self._wanted.is_set():
+            self._wanted.set()
+        if self._thread is None:
             with self._lock:
-                self._due = None  # the next commit schedules the next checkpoint
+                if self._thread is None and not self._closing.is_set():
+                    self._thread = threading.Thread(
+                        target=self._run, name=f"wal-checkpoint {self.path.name}", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
+                db.execute("PRAGMA synchronous=NORMAL")
+                while self._due():
+                    self._wanted.clear()
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.checkpoints += 1
+        except sqlite3.Error as exc:  # the writers' own checkpoint still ends the log
+            log.warning("checkpoints of %s stopped: %s", self.path, exc)
+            with self._lock:
+                self._thread = None  # the next commit tries again
+
+    def _due(self) -> bool:
+        """Wait for a commit, then ``delay_s`` for those that follow it; False when
+        closing or idle for ``idle_s`` (the thread then ends)."""
+        while not self._wanted.wait(self.idle_s):
+            with self._lock:
+                if not self._wanted.is_set():
+                    self._thread = None
+                    return False
+        return not self._closing.wait(self.delay_s)
 
     def close(self) -> None:
-        """Cancel a scheduled checkpoint and wait for a running one."""
+        """Stop checkpointing; wait for a checkpoint that is running."""
         with self._lock:
-            self._closed = True
-            due = self._due
-        if due is not None:
-            due.cancel()
-            due.join()
+            self._closing.set()
+            thread = self._thread
+        self._wanted.set()  # wakes an idle thread, which then sees the closing flag
+        if thread is not None:
+            thread.join()

@@ -16,9 +16,10 @@ more are queued, so no writer waits for ever and the file's write lock, which
 other processes queue on, is held briefly.
 
 A lone writer runs exactly ``BEGIN IMMEDIATE``, its block, ``COMMIT``, as
-before; the log's checkpoints run beside the writers (:mod:`.checkpoint`). The batching comes from writers that overlap, i.e. from worker threads
+before. The batching comes from writers that overlap, i.e. from worker threads
 (a Tuner's applier beside its intake, a store used from ``anyio.to_thread``);
-writes made one after the other on an event loop never overlap.
+writes made one after the other on an event loop never overlap. The log's
+checkpoints run beside the writers (:mod:`.checkpoint`).
 """
 
 from __future__ import annotations
