@@ -94,6 +94,16 @@ def test_real_process_on_an_ephemeral_port_enforces_the_token(
 
 
 @pytest.mark.slow
+def test_a_service_keeps_what_its_imports_made_out_of_the_collector(
+    hello_process: tuple[subprocess.Popen[str], str],
+) -> None:
+    """Frozen before the app is built: a full collection does not walk the libraries."""
+    _, url = hello_process
+    frozen = httpx.get(f"{url}/gc", headers={"Authorization": "Bearer s3cret"}).json()
+    assert frozen["frozen"] > 20_000
+
+
+@pytest.mark.slow
 def test_sigterm_stops_the_process_through_its_exit_handlers() -> None:
     """uvicorn re-raises SIGTERM after its graceful shutdown; the process must still
     run its exit handlers (the telemetry exporters' last flush), or a stopped

@@ -9,6 +9,7 @@ On a clean exit its exit handlers print ``{"event": "exit"}`` on stderr.
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import sys
@@ -38,6 +39,12 @@ def healthz() -> dict[str, str]:
 @app.get("/hello")
 def hello() -> dict[str, int]:
     return {"pid": os.getpid()}
+
+
+@app.get("/gc")
+def frozen() -> dict[str, int]:
+    """How many objects the process keeps out of the cyclic collector."""
+    return {"frozen": gc.get_freeze_count()}
 
 
 @app.post("/crash")

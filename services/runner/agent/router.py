@@ -66,9 +66,11 @@ class IntentRouter:
         """
         strategy = self.state.strategy
         seed = hashlib.sha256(conversation_id.encode()).digest()
-        rng = random.Random(int.from_bytes(seed[:8], "big"))
-        if not strategy.explore or rng.random() >= strategy.explore_share:
+        # Whether it explores is read off the digest: seeding a generator costs more
+        # than the rest of a route call's choice, and only the explorers need one.
+        if not strategy.explore or int.from_bytes(seed[:8]) / 2**64 >= strategy.explore_share:
             return strategy.best()
+        rng = random.Random(int.from_bytes(seed[8:16]))
         live = strategy.live()
         draws = {name: rng.betavariate(arm.alpha, arm.beta) for name, arm in live.items()}
         return max(draws, key=lambda name: draws[name])
