@@ -9,8 +9,8 @@ written once its answer is sent (:mod:`ratchet.after_response`).
 from __future__ import annotations
 
 import functools
+import secrets
 import time
-import uuid
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
@@ -89,18 +89,13 @@ class RouteTool:
         # The SDK's span for this tools/call (MCP attributes, trace context from
         # params._meta) carries ours too; a child span per call would only add cost.
         span = trace.get_current_span()
-        annotate_turn(span, version=served.version, state_revision=served.revision)
-        cid, turn, outcome, detail = conversation_id, None, "ok", None
+        cid, checked, turn, outcome, detail = conversation_id, None, None, "ok", None
         try:
-            cid = self.check(text, conversation_id)
-            annotate_turn(span, conversation_id=cid)
+            cid = checked = self.check(text, conversation_id)
             new = conversation_id is None  # an id made here: no turn of it can exist
             async with self.runtime.sessions.lock(cid):
                 served, result = await self.answer(serving, cid, text, new=new)
             turn = result.turn
-            if served is not serving.stable:
-                annotate_turn(span, version=served.version, state_revision=served.revision)
-            annotate_turn(span, turn=turn)
             return result
         except BadInput as exc:
             outcome, detail = "rejected", str(exc)
@@ -110,6 +105,15 @@ class RouteTool:
             span.record_exception(exc)
             raise ToolError("route failed on the server; the call was not recorded") from exc
         finally:
+            # Set once, as the call ends: a malformed conversation id (never checked)
+            # is the caller's input, rejected, and not recorded on the span.
+            annotate_turn(
+                span,
+                conversation_id=checked,
+                turn=turn,
+                version=served.version,
+                state_revision=served.revision,
+            )
             span.set_attribute("ratchet.outcome", outcome)
             record = call_record(span, started, cid, turn, served, outcome, detail)
             # The turn is committed before the answer; the call's audit row and
@@ -152,7 +156,7 @@ class RouteTool:
         if len(text) > self.limit:
             raise BadInput(f"text has {len(text)} characters; the limit is {self.limit}")
         if conversation_id is None:
-            return uuid.uuid4().hex
+            return secrets.token_hex(16)
         if not valid_conversation_id(conversation_id):
             raise BadInput(
                 "conversation_id is malformed: 1-128 characters of letters, digits and "
