@@ -257,7 +257,10 @@ async def test_a_good_release_is_promoted_and_a_bad_one_aborted_by_live_feedback
         with running("services.architect", env):
             promoted_with_the_same_counts(fleet, good, killed_at)
             bad = fleet.release(bad_rule, f'every message with "{BAD_WORD}" to {BAD_INTENT}')
-            await fleet.drive("bad", lambda: ended("2", fleet))
+            # Until the verdict is recorded, not until it is applied: conversations begun
+            # in between (a revert release to make, seconds on a loaded machine) would
+            # end after the rollout and go unchecked below.
+            await fleet.drive("bad", lambda: fleet.rollout("2").status.ended)
             # the abort reverts the bad release on main: a patch served at once
             wait_for(lambda: reverted(home, bad) is not None, f"{bad} reverted")
         aborted = fleet.rollout("2")
