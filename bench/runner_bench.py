@@ -2,10 +2,11 @@
 
 Both servers run as real processes with the same transport settings and are
 driven by the same official MCP client code, in alternating rounds, so the
-machine's noise hits both alike; the figures that matter are the ratios.
+machine's noise hits both alike; the figures that matter are the ratios (the
+median of each round's ratio).
 Then the Runner's resident memory after 10,000 calls over 1,000 conversations.
 
-    python -m bench.runner_bench [--rounds 3] [--calls 400]
+    python -m bench.runner_bench [--rounds 5] [--calls 400]
 """
 
 from __future__ import annotations
@@ -98,10 +99,13 @@ async def main(rounds: int, calls: int, memory_calls: int) -> dict[str, Any]:
                 name: {key: statistics.median(s[key] for s in runs) for key in runs[0]}
                 for name, runs in samples.items()
             }
-            summary["throughput_ratio"] = (
-                summary["runner"]["calls_per_s"] / summary["bare"]["calls_per_s"]
+            # Each round's ratio is of two runs back to back, under the same load: the
+            # median of those is steadier than a ratio of medians taken across rounds.
+            pairs = list(zip(samples["runner"], samples["bare"], strict=True))
+            summary["throughput_ratio"] = statistics.median(
+                r["calls_per_s"] / b["calls_per_s"] for r, b in pairs
             )
-            summary["p99_ratio"] = summary["runner"]["p99_ms"] / summary["bare"]["p99_ms"]
+            summary["p99_ratio"] = statistics.median(r["p99_ms"] / b["p99_ms"] for r, b in pairs)
             results[f"clients_{clients}"] = summary
         before = rss_mb(runner.process.pid)
         memory = await drive(servers["runner"], 8, memory_calls // 8, conversations=1000)
@@ -134,7 +138,7 @@ def report(results: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--memory-calls", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "runner.json")
