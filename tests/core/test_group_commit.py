@@ -13,14 +13,6 @@ import pytest
 from ratchet.db.sqlite import SqliteDatabase
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> SqliteDatabase:
-    db = SqliteDatabase(tmp_path / "t.sqlite3")
-    with db.write() as tx:
-        tx.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-    return db
-
-
 def committed(path: Path) -> set[int]:
     """What another connection (another process) sees in the file."""
     other = sqlite3.connect(path)

@@ -25,14 +25,6 @@ def eventually(condition: Callable[[], bool]) -> None:
         time.sleep(0.01)
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> SqliteDatabase:
-    db = SqliteDatabase(tmp_path / "t.sqlite3")
-    with db.write() as tx:
-        tx.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-    return db
-
-
 def rows_in_the_file_alone(path: Path, tmp_path: Path) -> int:
     """Rows a copy of the database file holds without its log: what checkpoints copied
     (-1 for a copy taken while a checkpoint wrote it)."""
