@@ -4,10 +4,11 @@ In WAL mode a commit appends the pages it changed to the log, and SQLite copies
 the log back into the database file (a checkpoint) from inside the commit that
 takes the log past 1,000 pages, with an fsync of each file. Measured on the
 Runner: 3-5 ms, in one route call out of ~170 for each of its two files, the
-largest stall a single client saw (bench/README.md, "Databases"). Here a
-short-lived thread with a connection of its own checkpoints the file shortly
-after it is written, passively (it neither waits for nor blocks a writer), so the
-fsyncs happen beside the writers instead of inside them.
+largest stall a single client saw (bench/README.md, "Databases"). Here a thread
+with a connection of its own (one per file being written, gone when the file is
+idle) checkpoints the file shortly after each commit, passively (it neither waits
+for nor blocks a writer), so the fsyncs happen beside the writers instead of
+inside them.
 
 A passive checkpoint that runs while writers append cannot reach the log's end,
 and SQLite starts a log over only once a checkpoint has: the writers' own
