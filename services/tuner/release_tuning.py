@@ -199,10 +199,16 @@ class ReleaseTuner:
         }
 
     def _keep(self, active: ActiveState, found: Search, evaluations: int, margin: float) -> None:
+        # The best point found may score below the release's own params (the search
+        # does not start from them): say which, not "before -> after".
+        against = (
+            "below them"
+            if found.after <= found.before
+            else f"not more than the noise margin {margin} above them"
+        )
         verdict = (
-            f"{active.version}'s params kept: the best of {evaluations} evaluations, dev "
-            f"{found.before:.4f} -> {found.after:.4f}, does not beat them by more than the "
-            f"noise margin {margin}"
+            f"{active.version}'s params kept: they score {found.before:.4f} on dev, the best "
+            f"of {evaluations} evaluations {found.after:.4f}, {against}"
         )
         record = self._record(active, found, evaluations, "kept", verdict)
 

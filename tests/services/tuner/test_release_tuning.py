@@ -181,3 +181,19 @@ def _no_leaked_threads() -> Iterator[None]:
     for thread in left:
         thread.join(30)
     assert not [t for t in left if t.is_alive()], before
+
+
+def test_a_search_whose_best_scores_below_the_release_says_so(
+    tuner_settings: TunerSettings,
+) -> None:
+    """Every other point scores lower: the verdict names both scores, not "before ->
+    after", which would read as if the tuner had tuned the release down."""
+    scorer = ArithmeticScorer(lambda p: 0.8 - abs(p["temperature"] - 0.05))
+    tuner, promoter, _ = release_tuner(tuner_settings, scorer)
+    tuner.ask(10)
+    outcome = tuner.wait(30)
+    assert outcome.phase == "kept" and promoter.notes == []
+    assert outcome.reason.startswith(
+        "v0.1.0's params kept: they score 0.8000 on dev, the best of 10 evaluations 0.7"
+    ), outcome.reason
+    assert outcome.reason.endswith(", below them")
