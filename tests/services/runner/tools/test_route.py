@@ -1,4 +1,5 @@
-"""``route`` called directly: an answer per turn, bad input rejected and audited, a crash hidden."""
+"""``route`` called directly: an answer per turn, bad input rejected and audited, a crash
+hidden; over HTTP, the call's audit row follows its answer."""
 
 from __future__ import annotations
 
@@ -108,8 +109,8 @@ async def test_the_audit_row_is_written_once_the_answer_is_sent(runtime: RunnerR
         await app(scope, receive, sending)
         audited.append(("request ended", runtime.audit.count()))
 
-    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
-    call["params"] = {"name": "route", "arguments": {"text": messages(1)[0]}}
+    params = {"name": "route", "arguments": {"text": messages(1)[0]}}
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
     headers = {"accept": "application/json, text/event-stream"}
     transport = httpx.ASGITransport(app=observed)
     async with app.router.lifespan_context(app):
