@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,13 +38,17 @@ from .rows import sqlite_row
 
 MAX_BATCH = 32
 """Writers one shared commit takes at most before it commits regardless."""
+TIMEOUT_S = 30.0
+"""How long a statement waits for a lock another connection holds."""
 
 
 def connect(path: Path) -> sqlite3.Connection:
     """Autocommit connection in WAL mode, usable from any thread (callers lock)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
+    connection = sqlite3.connect(
+        path, timeout=TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+    _into_wal(connection)
     # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file;
     # a killed process loses nothing it committed (the WAL is in the OS's page cache).
     connection.execute("PRAGMA synchronous=NORMAL")
@@ -51,6 +56,22 @@ def connect(path: Path) -> sqlite3.Connection:
     # A thread checkpoints beside the writers (.checkpoint); theirs only ends each log.
     connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
     return connection
+
+
+def _into_wal(connection: sqlite3.Connection) -> None:
+    """WAL mode. Turning a new file to WAL takes its exclusive lock, and SQLite answers
+    "database is locked" at once, without waiting, while another connection opens the
+    same new file (processes starting together on a fresh home): retried until the
+    connection's timeout."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 class _Batch:

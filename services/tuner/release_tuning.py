@@ -201,14 +201,18 @@ class ReleaseTuner:
     def _keep(self, active: ActiveState, found: Search, evaluations: int, margin: float) -> None:
         # The best point found may score below the release's own params (the search
         # does not start from them): say which, not "before -> after".
-        against = (
+        before, after = round(found.before, 4), round(found.after, 4)
+        relation = (
             "below them"
-            if found.after <= found.before
-            else f"not more than the noise margin {margin} above them"
+            if after < before
+            else "no better"
+            if after == before
+            else f"{after - before:.4f} above them"
         )
         verdict = (
-            f"{active.version}'s params kept: they score {found.before:.4f} on dev, the best "
-            f"of {evaluations} evaluations {found.after:.4f}, {against}"
+            f"{active.version}'s params kept: they score {before:.4f} on dev, the best of "
+            f"{evaluations} evaluations {after:.4f} ({relation}); a tune must beat them by "
+            f"more than the noise margin {margin}"
         )
         record = self._record(active, found, evaluations, "kept", verdict)
 

@@ -10,6 +10,7 @@ import pytest
 
 from ratchet.db import Database, Dialect, Schema, open_database, parse_database_url
 from ratchet.db.dialect import _postgres
+from ratchet.db.sqlite import SqliteDatabase
 from ratchet.errors import ConfigError
 
 COUNTERS = Schema(
@@ -124,6 +125,32 @@ def test_processes_opening_together_migrate_once(tmp_path: Path, database_url: s
     assert errors == []
     for db in databases:
         db.close()
+
+
+def test_connections_opening_one_new_file_together_all_get_wal(tmp_path: Path) -> None:
+    """Turning a new file to WAL answers "database is locked" at once, without waiting,
+    to a connection doing the same meanwhile: each retries. 40 new files, 4 openers each
+    (about one file in 20 failed before)."""
+    opened_ok: list[SqliteDatabase] = []
+    errors: list[BaseException] = []
+
+    def open_one(path: Path) -> None:
+        try:
+            opened_ok.append(SqliteDatabase(path))
+        except BaseException as exc:
+            errors.append(exc)
+
+    for n in range(40):
+        path = tmp_path / f"{n}.sqlite3"
+        threads = [threading.Thread(target=open_one, args=(path,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for db in opened_ok:
+            db.close()
+        opened_ok.clear()
+        assert errors == [], f"file {n}: {errors}"
 
 
 def test_a_schema_newer_than_the_code_is_refused(tmp_path: Path, database_url: str | None) -> None:

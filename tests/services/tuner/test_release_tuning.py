@@ -196,4 +196,6 @@ def test_a_search_whose_best_scores_below_the_release_says_so(
     assert outcome.reason.startswith(
         "v0.1.0's params kept: they score 0.8000 on dev, the best of 10 evaluations 0.7"
     ), outcome.reason
-    assert outcome.reason.endswith(", below them")
+    assert outcome.reason.endswith(
+        " (below them); a tune must beat them by more than the noise margin 0.005"
+    )
