@@ -140,18 +140,32 @@ class SessionStore(Store):
             return None
         return str(row[0]), None if row[1] is None else str(row[1])
 
-    def record_turn(self, conversation_id: str, text: str, answer: dict[str, Any]) -> int:
-        """Store one answered turn (creating the conversation); return its number."""
+    def record_turn(
+        self, conversation_id: str, text: str, answer: dict[str, Any], *, new: bool = False
+    ) -> int:
+        """Store one answered turn (creating the conversation); return its number.
+
+        ``new``: the caller made the conversation's id (random, unguessable) for this
+        turn, so it is turn 1 and a plain insert creates the conversation, cheaper than
+        the upsert on every first turn; a clash would be an error, never a merge."""
         now = time.time()
         with self.db.write() as tx:
-            # One upsert numbers the turn: the conversation's row is locked until commit,
-            # so two processes never hand out the same number.
-            turn = tx.scalar(
-                "INSERT INTO conversations (id, arm, created_at, last_turn) VALUES (?, ?, ?, 1) "
-                "ON CONFLICT (id) DO UPDATE SET last_turn = conversations.last_turn + 1 "
-                "RETURNING last_turn",
-                (conversation_id, answer["arm"], now),
-            )
+            if new:
+                turn = 1
+                tx.execute(
+                    "INSERT INTO conversations (id, arm, created_at, last_turn) "
+                    "VALUES (?, ?, ?, 1)",
+                    (conversation_id, answer["arm"], now),
+                )
+            else:
+                # One upsert numbers the turn: the conversation's row is locked until
+                # commit, so two processes never hand out the same number.
+                turn = tx.scalar(
+                    "INSERT INTO conversations (id, arm, created_at, last_turn) "
+                    "VALUES (?, ?, ?, 1) ON CONFLICT (id) DO UPDATE "
+                    "SET last_turn = conversations.last_turn + 1 RETURNING last_turn",
+                    (conversation_id, answer["arm"], now),
+                )
             tx.execute(
                 "INSERT INTO turns (conversation_id, turn, text, intent, confidence, "
                 "alternatives, arm, rule, reply_id, version, state_revision, created_at) "

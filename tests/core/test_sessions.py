@@ -71,6 +71,26 @@ def test_threads_answering_one_conversation_get_distinct_turns(
     store.close()
 
 
+def test_a_new_conversation_starts_at_turn_one_and_never_merges_into_another(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """``new`` (an id the Runner just made) skips the numbering upsert: the turn is 1,
+    later turns number on from it, and an id that exists after all is an error that
+    records nothing, not a second turn 1."""
+    store = sessions_on(tmp_path, database_url)
+    answer = {"intent": "x", "confidence": 0.5, "alternatives": [], "arm": "knn"}
+    answer |= {"version": "v0.1.0", "state_revision": 0}
+    assert store.record_turn("fresh", "hello", answer, new=True) == 1
+    assert store.record_turn("fresh", "again", answer) == 2
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        store.record_turn("fresh", "clash", answer, new=True)
+    conversation = store.conversation("fresh")
+    assert conversation is not None
+    assert [t["text"] for t in conversation["turns"]] == ["hello", "again"]
+    assert store.record_turn("fresh", "third", answer) == 3
+    store.close()
+
+
 def test_feedback_is_joined_to_its_turn_once_per_key(
     tmp_path: Path, database_url: str | None
 ) -> None:

@@ -16,7 +16,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from opentelemetry import metrics, trace
-from opentelemetry.trace import Span
+from opentelemetry.trace import SpanContext
 from pydantic import BaseModel, Field
 
 import ratchet
@@ -115,10 +115,22 @@ class RouteTool:
                 state_revision=served.revision,
             )
             span.set_attribute("ratchet.outcome", outcome)
-            record = call_record(span, started, cid, turn, served, outcome, detail)
+            latency_ms = (time.perf_counter() - started) * 1000
             # The turn is committed before the answer; the call's audit row and
-            # metrics only describe it, so the client does not wait for them.
-            await after_response(functools.partial(self.account, record))
+            # metrics only describe it, so the client waits neither for them nor
+            # for building the row.
+            await after_response(
+                functools.partial(
+                    self.account,
+                    span.get_span_context(),
+                    latency_ms,
+                    cid,
+                    turn,
+                    served,
+                    outcome,
+                    detail,
+                )
+            )
 
     async def answer(
         self, serving: Serving, cid: str, text: str, *, new: bool = False
@@ -139,7 +151,7 @@ class RouteTool:
         served, arm = self.side_and_arm(serving, cid, new=new)
         predict = functools.partial(served.router.predict, text, arm)
         prediction = await self.placement.run(served.router, arm, predict)
-        return served, self.record(served, cid, text, prediction)
+        return served, self.record(served, cid, text, prediction, new=new)
 
     def answer_here(
         self, serving: Serving, cid: str, text: str, new: bool = False
@@ -147,7 +159,7 @@ class RouteTool:
         """:meth:`answer` in one go, in the calling (worker) thread."""
         served, arm = self.side_and_arm(serving, cid, new=new)
         prediction = served.router.predict(text, arm)
-        return served, self.record(served, cid, text, prediction)
+        return served, self.record(served, cid, text, prediction, new=new)
 
     def check(self, text: str, conversation_id: str | None) -> str:
         """The conversation id to answer in (a new one if none); BadInput if the call is wrong."""
@@ -179,8 +191,11 @@ class RouteTool:
             arm = served.router.choose_arm(cid)
         return served, arm
 
-    def record(self, served: Served, cid: str, text: str, prediction: Prediction) -> RouteResult:
-        """Record the turn and shape the answer (lock held)."""
+    def record(
+        self, served: Served, cid: str, text: str, prediction: Prediction, *, new: bool = False
+    ) -> RouteResult:
+        """Record the turn and shape the answer (lock held; ``new``: a conversation this
+        call started)."""
         # An out-of-scope reply is the task's, not a state variant: no reply_id.
         reply_id = None if prediction.out_of_scope or not prediction.reply else prediction.reply.id
         fields = {
@@ -197,11 +212,21 @@ class RouteTool:
             "version": served.version,
             "state_revision": served.revision,
         }
-        turn = self.runtime.sessions.record_turn(cid, text, fields)
+        turn = self.runtime.sessions.record_turn(cid, text, fields, new=new)
         return RouteResult(conversation_id=cid, turn=turn, **fields)
 
-    async def account(self, record: CallRecord) -> None:
+    async def account(
+        self,
+        context: SpanContext,
+        latency_ms: float,
+        cid: str | None,
+        turn: int | None,
+        served: Served,
+        outcome: str,
+        detail: str | None,
+    ) -> None:
         """The call in the metrics and the audit log (once its answer is sent)."""
+        record = call_record(context, latency_ms, cid, turn, served, outcome, detail)
         attributes = {"outcome": record.outcome, "version": record.version}
         calls_counter.add(1, attributes)
         latency_histogram.record(record.latency_ms, attributes)
@@ -212,19 +237,18 @@ class RouteTool:
 
 
 def call_record(
-    span: Span,
-    started: float,
+    context: SpanContext,
+    latency_ms: float,
     cid: str | None,
     turn: int | None,
     served: Served,
     outcome: str,
     detail: str | None,
 ) -> CallRecord:
-    """The call's audit row, its latency measured up to now."""
-    context = span.get_span_context()
+    """The call's audit row; ``context`` is the call's span's."""
     return CallRecord(
         tool="route",
-        latency_ms=(time.perf_counter() - started) * 1000,
+        latency_ms=latency_ms,
         outcome=outcome,
         conversation_id=cid,
         turn=turn,
