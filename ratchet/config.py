@@ -65,6 +65,11 @@ class CommonSettings(BaseSettings):
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP base URL; unset means JSON lines in the object store."
     )
+    telemetry_retention_days: int = Field(
+        default=7,
+        ge=0,
+        description="Days the JSON lines telemetry is kept in the object store (0: for ever).",
+    )
     project_root: Path | None = Field(
         default=None, description="Checkout the workspace is made from (default: this source)."
     )

@@ -5,6 +5,12 @@ so each exported batch becomes one object:
 ``telemetry/{signal}/{service}/{YYYY-MM-DD}/{HHMMSS.micro}-{pid}-{seq}.jsonl``.
 An export that fails is reported as a failure to the SDK and logged; it never
 raises into the code that produced the data.
+
+The objects are kept for a number of days (``RATCHET_TELEMETRY_RETENTION_DAYS``):
+a busy Runner writes about a kilobyte of trace a call, gigabytes a day, and a
+home folder or a bucket must not fill up by default. Each writer deletes its own
+service's and signal's objects of older days on its first export and on its
+first export of each new day (UTC), in the exporting thread, never on a request.
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ import itertools
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -40,19 +46,29 @@ TELEMETRY_PREFIX = "telemetry"
 
 
 class JsonLinesWriter:
-    """Names and writes batch objects for one service and signal."""
+    """Names and writes batch objects for one service and signal, and deletes those
+    older than ``retention_days`` (0: keeps every object)."""
 
-    def __init__(self, store: ObjectStore, service: str, signal: str) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        service: str,
+        signal: str,
+        retention_days: int = 0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.store = store
         self.service = service
         self.signal = signal
+        self.retention_days = retention_days
+        self.clock = clock
+        self.prefix = f"{TELEMETRY_PREFIX}/{signal}/{service}/"
         self._seq = itertools.count()
+        self._swept_on: date | None = None
 
-    def key(self) -> str:
-        now = datetime.now(UTC)
+    def key(self, now: datetime) -> str:
         return (
-            f"{TELEMETRY_PREFIX}/{self.signal}/{self.service}/{now:%Y-%m-%d}/"
-            f"{now:%H%M%S.%f}-{os.getpid()}-{next(self._seq):06d}.jsonl"
+            f"{self.prefix}{now:%Y-%m-%d}/{now:%H%M%S.%f}-{os.getpid()}-{next(self._seq):06d}.jsonl"
         )
 
     def write(self, lines: Iterable[str]) -> bool:
@@ -60,12 +76,36 @@ class JsonLinesWriter:
         batch = list(lines)
         if not batch:
             return True
+        now = self.clock()
+        if self.retention_days and self._swept_on != now.date():
+            self._swept_on = now.date()
+            self.sweep(now.date())
         try:
-            self.store.put(self.key(), ("\n".join(batch) + "\n").encode())
+            self.store.put(self.key(now), ("\n".join(batch) + "\n").encode())
         except Exception as exc:  # a telemetry failure never breaks a request
             log.warning("telemetry export of %d %s failed: %s", len(batch), self.signal, exc)
             return False
         return True
+
+    def sweep(self, today: date) -> int:
+        """Delete this writer's objects from before the last ``retention_days`` days
+        (today counts as one of them); return how many. Keys whose day folder is not
+        a date are left alone. A failure is logged: the export goes on."""
+        oldest_kept = today - timedelta(days=self.retention_days - 1)
+        removed = 0
+        try:
+            for key in self.store.list(self.prefix):
+                day = key[len(self.prefix) :].split("/", 1)[0]
+                try:
+                    expired = date.fromisoformat(day) < oldest_kept
+                except ValueError:
+                    continue
+                if expired:
+                    self.store.delete(key)
+                    removed += 1
+        except Exception as exc:
+            log.warning("telemetry retention sweep of %s failed: %s", self.prefix, exc)
+        return removed
 
 
 class JsonLinesSpanExporter(SpanExporter):

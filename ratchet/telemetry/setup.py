@@ -78,10 +78,11 @@ def _exporters(
         from ratchet.objects import open_object_store
 
         store = open_object_store(settings)
+    days = settings.telemetry_retention_days
     return (
-        JsonLinesSpanExporter(JsonLinesWriter(store, service, "traces")),
-        JsonLinesMetricExporter(JsonLinesWriter(store, service, "metrics")),
-        JsonLinesLogExporter(JsonLinesWriter(store, service, "logs")),
+        JsonLinesSpanExporter(JsonLinesWriter(store, service, "traces", days)),
+        JsonLinesMetricExporter(JsonLinesWriter(store, service, "metrics", days)),
+        JsonLinesLogExporter(JsonLinesWriter(store, service, "logs", days)),
     )
 
 
