@@ -43,10 +43,18 @@ class WalCheckpointer:
     would stall it under a busy GIL), and an idle or forgotten database keeps no thread
     and no connection."""
 
-    def __init__(self, path: Path, delay_s: float = DELAY_S, idle_s: float = IDLE_S) -> None:
+    def __init__(
+        self,
+        path: Path,
+        delay_s: float = DELAY_S,
+        idle_s: float = IDLE_S,
+        *,
+        busy_timeout_s: float,
+    ) -> None:
         self.path = path
         self.delay_s = delay_s
         self.idle_s = idle_s
+        self.busy_timeout_s = busy_timeout_s  # how long a locked file is waited for
         self.checkpoints = 0  # passive checkpoints run, for tests and diagnostics
         self._wanted = threading.Event()  # a commit since the last checkpoint began
         self._closing = threading.Event()
@@ -67,7 +75,10 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         try:
-            with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
+            connection = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_s, isolation_level=None
+            )
+            with closing(connection) as db:
                 db.execute("PRAGMA synchronous=NORMAL")
                 while self._due():
                     self._wanted.clear()

@@ -108,7 +108,7 @@ class SqliteDatabase(Database):
         self._queue_lock = threading.Lock()  # guards _queued, taken without the big lock
         self._queued = 0  # writers waiting for the connection lock: they will join
         self._batch: _Batch | None = None  # the open shared transaction
-        self._checkpointer = WalCheckpointer(path)
+        self._checkpointer = WalCheckpointer(path, busy_timeout_s=TIMEOUT_S)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -88,7 +88,7 @@ def test_closing_stops_the_thread_and_keeps_every_row(tmp_path: Path) -> None:
 def test_an_idle_file_keeps_no_thread_and_a_commit_starts_one_again(
     database: SqliteDatabase,
 ) -> None:
-    checkpointer = WalCheckpointer(database.path, delay_s=0.01, idle_s=0.05)
+    checkpointer = WalCheckpointer(database.path, delay_s=0.01, idle_s=0.05, busy_timeout_s=5)
     with database.write() as tx:
         tx.execute("INSERT INTO t VALUES (1, 'a')")
     checkpointer.written()
