@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import re
 import shutil
 import tarfile
@@ -37,13 +38,14 @@ from git import GitCommandError, Repo
 
 from ratchet.build_archive import archive_key, extract, pack, tree_archive, verify
 from ratchet.config import Backend, CommonSettings
-from ratchet.errors import ConflictError, NotFoundError
+from ratchet.errors import ConflictError, CorruptDocumentError, NotFoundError
 from ratchet.objects import ObjectStore, open_object_store
 from ratchet.vcs import open_repo
 from ratchet.vcs.workspace import WITHHELD
 
 _COMPLETE = ".ratchet-build-complete"
 _TREES = ".ratchet-build-trees.json"  # a fetched build's git ids, where git cannot answer
+log = logging.getLogger(__name__)
 _FULL_ID = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
@@ -96,7 +98,9 @@ class BuildStore:
 
         Write-once by commit: an archive is identified by the commit it proves, not by
         its bytes, so one already there (or written meanwhile by another publisher)
-        stands and this is a no-op.
+        stands and this is a no-op. Unless it fails its check (truncated, altered,
+        another commit's): every home would refuse it for ever, so a home that has the
+        commit replaces it, only if it is still the object it checked.
         """
         if self.shared is None:
             return False
@@ -104,13 +108,21 @@ class BuildStore:
         if full is None:
             raise NotFoundError(f"no commit {commit} in the workspace to publish")
         key = archive_key(full)
-        if self.shared.exists(key):
-            return False
+        stored = self.shared.get_or_none(key)
+        if stored is not None:
+            try:
+                verify(stored.data, full)
+                return False
+            except CorruptDocumentError as exc:
+                log.warning("%s; replacing it from this workspace", exc)
         data = pack(self.workspace, full)
         try:
-            self.shared.put(key, data, if_none_match=True)
+            if stored is None:
+                self.shared.put(key, data, if_none_match=True)
+            else:
+                self.shared.put(key, data, if_match=stored.etag)
         except ConflictError:
-            return False  # another releaser published it first: same commit, same tree
+            return False  # another publisher wrote it first: same commit, same tree
         return True
 
     def _resolve(self, commit: str) -> str | None:

@@ -117,6 +117,47 @@ def test_a_corrupted_archive_is_refused(
     assert verify(data, commit)["app/code.py"] == git(project, "rev-parse", f"{commit}:app/code.py")
 
 
+@pytest.mark.parametrize("damage", ["truncated", "another commit"])
+def test_a_home_with_the_commit_replaces_a_corrupted_archive(
+    project: Path, tmp_path: Path, store: ObjectStore, damage: str
+) -> None:
+    """Write-once would keep a damaged archive refused by every home for ever: the
+    home that has the commit checks what is there and replaces it, and only that
+    object (a publisher that raced it and won is not overwritten)."""
+    commit = head(project)
+    data = pack(project, commit)
+    first = git(project, "rev-parse", "HEAD~1")
+    bad = data[: len(data) // 2] if damage == "truncated" else pack(project, first)
+    store.put(archive_key(commit), bad)
+    elsewhere = BuildStore(tmp_path / "no-workspace", tmp_path / "b", store)
+    with pytest.raises(CorruptDocumentError):
+        elsewhere.ensure(commit)
+
+    assert BuildStore(project, tmp_path / "a", store).publish(commit) is True
+
+    assert (elsewhere.ensure(commit) / "app" / "code.py").read_text() == "ANSWER = 1\n"
+    assert BuildStore(project, tmp_path / "a", store).publish(commit) is False  # sound now
+
+
+def test_a_repair_loses_to_a_publisher_that_replaced_the_archive_first(
+    project: Path, tmp_path: Path, store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commit = head(project)
+    store.put(archive_key(commit), b"not an archive")
+    # The other publisher's archive: sound, and told apart from ours by its compression.
+    theirs = gzip.compress(gzip.decompress(pack(project, commit)), compresslevel=1)
+    real_pack = pack
+
+    def pack_while_another_repairs(workspace: Path, full: str) -> bytes:
+        store.put(archive_key(full), theirs)  # their write lands first
+        return real_pack(workspace, full)
+
+    monkeypatch.setattr("ratchet.builds.pack", pack_while_another_repairs)
+    assert BuildStore(project, tmp_path / "a", store).publish(commit) is False
+    assert store.get(archive_key(commit)).data == theirs
+    assert verify(theirs, commit)
+
+
 def test_a_missing_build_is_not_found(project: Path, store: ObjectStore, tmp_path: Path) -> None:
     git(tmp_path, "init", "-q", str(tmp_path / "empty"))
     builds = BuildStore(tmp_path / "empty", tmp_path / "builds", store)
