@@ -12,7 +12,6 @@ that slows down moves back to a thread.
 
 from __future__ import annotations
 
-import statistics
 import time
 import weakref
 from collections import deque
@@ -59,7 +58,10 @@ class PredictionPlacement:
 
 
 def _cheap(recent: deque[float] | None) -> bool:
-    return recent is not None and statistics.median_low(recent) < INLINE_BELOW_S
+    if not recent:
+        return False
+    # The lower median, without the statistics module's generality on every call.
+    return sorted(recent)[(len(recent) - 1) // 2] < INLINE_BELOW_S
 
 
 def _timed(predict: Callable[[], P]) -> tuple[P, float]:

@@ -92,9 +92,13 @@ class RouteTool:
         cid, checked, turn, outcome, detail = conversation_id, None, None, "ok", None
         try:
             cid = checked = self.check(text, conversation_id)
-            new = conversation_id is None  # an id made here: no turn of it can exist
-            async with self.runtime.sessions.lock(cid):
-                served, result = await self.answer(serving, cid, text, new=new)
+            if conversation_id is None:
+                # An id made here: no turn of it exists, and no other call knows it to
+                # hold its lock.
+                served, result = await self.answer(serving, cid, text, new=True)
+            else:
+                async with self.runtime.sessions.lock(cid):
+                    served, result = await self.answer(serving, cid, text)
             turn = result.turn
             return result
         except BadInput as exc:
@@ -136,9 +140,10 @@ class RouteTool:
         self, serving: Serving, cid: str, text: str, *, new: bool = False
     ) -> tuple[Served, RouteResult]:
         """Choose the side and arm, predict and record the turn (the conversation's lock
-        held). A prediction runs in a worker thread unless it is known to be cheap
-        (:mod:`.placement`): a model that computes for milliseconds (a sentence
-        embedding) would otherwise hold every concurrent call behind it. On a database
+        held, unless the call started it). A prediction runs in a worker thread unless
+        it is known to be cheap (:mod:`.placement`): a model that computes for
+        milliseconds (a sentence embedding) would otherwise hold every concurrent call
+        behind it. On a database
         server all of it runs in a worker thread: a round trip (and its commit's flush)
         must not stop the event loop, and concurrent calls' commits then overlap and
         share the server's log flushes. A conversation the call starts (``new``) has
@@ -194,8 +199,8 @@ class RouteTool:
     def record(
         self, served: Served, cid: str, text: str, prediction: Prediction, *, new: bool = False
     ) -> RouteResult:
-        """Record the turn and shape the answer (lock held; ``new``: a conversation this
-        call started)."""
+        """Record the turn and shape the answer (lock held, or ``new``: a conversation
+        this call started)."""
         # An out-of-scope reply is the task's, not a state variant: no reply_id.
         reply_id = None if prediction.out_of_scope or not prediction.reply else prediction.reply.id
         fields = {
