@@ -6,7 +6,7 @@ machine's noise hits both alike; the figures that matter are the ratios (the
 median of each round's ratio).
 Then the Runner's resident memory after 10,000 calls over 1,000 conversations.
 
-    python -m bench.runner_bench [--rounds 5] [--calls 400]
+    python -m bench.runner_bench [--rounds 9] [--calls 400]
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def report(results: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--memory-calls", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "runner.json")

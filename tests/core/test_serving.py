@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from ratchet.auth import PUBLIC_PATHS_ATTR, BearerTokenMiddleware
 from ratchet.config import ServiceSettings
-from ratchet.serving import secured
+from ratchet.serving import YOUNG_GENERATION_THRESHOLD, secured
 from tests.conftest import PROJECT_ROOT
 
 
@@ -97,10 +97,12 @@ def test_real_process_on_an_ephemeral_port_enforces_the_token(
 def test_a_service_keeps_what_its_imports_made_out_of_the_collector(
     hello_process: tuple[subprocess.Popen[str], str],
 ) -> None:
-    """Frozen before the app is built: a full collection does not walk the libraries."""
+    """Frozen before the app is built: a full collection does not walk the libraries;
+    and a young collection waits for the served threshold's allocations, not 700."""
     _, url = hello_process
-    frozen = httpx.get(f"{url}/gc", headers={"Authorization": "Bearer s3cret"}).json()
-    assert frozen["frozen"] > 20_000
+    collector = httpx.get(f"{url}/gc", headers={"Authorization": "Bearer s3cret"}).json()
+    assert collector["frozen"] > 20_000
+    assert collector["young_threshold"] == YOUNG_GENERATION_THRESHOLD
 
 
 @pytest.mark.slow

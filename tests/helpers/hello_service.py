@@ -43,8 +43,9 @@ def hello() -> dict[str, int]:
 
 @app.get("/gc")
 def frozen() -> dict[str, int]:
-    """How many objects the process keeps out of the cyclic collector."""
-    return {"frozen": gc.get_freeze_count()}
+    """How many objects the process keeps out of the cyclic collector, and how many
+    allocations start a collection of the youngest generation."""
+    return {"frozen": gc.get_freeze_count(), "young_threshold": gc.get_threshold()[0]}
 
 
 @app.post("/crash")
