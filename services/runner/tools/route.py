@@ -230,39 +230,27 @@ class RouteTool:
         outcome: str,
         detail: str | None,
     ) -> None:
-        """The call in the metrics and the audit log (once its answer is sent)."""
-        record = call_record(context, latency_ms, cid, turn, served, outcome, detail)
-        attributes = {"outcome": record.outcome, "version": record.version}
+        """The call in the metrics and the audit log (once its answer is sent; its row is
+        built here too, off the answer's path). ``context`` is the call's span's."""
+        attributes = {"outcome": outcome, "version": served.version}
         calls_counter.add(1, attributes)
-        latency_histogram.record(record.latency_ms, attributes)
+        latency_histogram.record(latency_ms, attributes)
+        record = CallRecord(
+            tool="route",
+            latency_ms=latency_ms,
+            outcome=outcome,
+            conversation_id=cid,
+            turn=turn,
+            version=served.version,
+            state_revision=served.revision,
+            detail=detail,
+            trace_id=format(context.trace_id, "032x"),
+            span_id=format(context.span_id, "016x"),
+        )
         if self.offload:
             await anyio.to_thread.run_sync(self.runtime.audit.record, record)
         else:
             self.runtime.audit.record(record)
-
-
-def call_record(
-    context: SpanContext,
-    latency_ms: float,
-    cid: str | None,
-    turn: int | None,
-    served: Served,
-    outcome: str,
-    detail: str | None,
-) -> CallRecord:
-    """The call's audit row; ``context`` is the call's span's."""
-    return CallRecord(
-        tool="route",
-        latency_ms=latency_ms,
-        outcome=outcome,
-        conversation_id=cid,
-        turn=turn,
-        version=served.version,
-        state_revision=served.revision,
-        detail=detail,
-        trace_id=format(context.trace_id, "032x"),
-        span_id=format(context.span_id, "016x"),
-    )
 
 
 def register(server: MCPServer, runtime: RunnerRuntime) -> None:
