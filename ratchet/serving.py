@@ -34,7 +34,7 @@ YOUNG_GENERATION_THRESHOLD = 10_000
 A served call allocates thousands of short-lived containers (the SDK's models, the
 answer), so at 700 every call paid for several young collections. Each leaves at
 most this many cyclic objects uncollected a little longer (measured: bench/README.md,
-"A correction, and two cuts")."""
+"The young generation's threshold")."""
 
 
 def secured(app: ASGIApp, settings: ServiceSettings) -> ASGIApp:
