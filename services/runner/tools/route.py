@@ -143,11 +143,10 @@ class RouteTool:
         held, unless the call started it). A prediction runs in a worker thread unless
         it is known to be cheap (:mod:`.placement`): a model that computes for
         milliseconds (a sentence embedding) would otherwise hold every concurrent call
-        behind it. On a database
-        server all of it runs in a worker thread: a round trip (and its commit's flush)
-        must not stop the event loop, and concurrent calls' commits then overlap and
-        share the server's log flushes. A conversation the call starts (``new``) has
-        nothing recorded to look up.
+        behind it. On a database server all of it runs in a worker thread: a round trip
+        (and its commit's flush) must not stop the event loop, and concurrent calls'
+        commits then overlap and share the server's log flushes. A conversation the call
+        starts (``new``) has nothing recorded to look up.
         The embedded files are written on the loop: microseconds, and cheaper there than
         from a worker thread that competes with the loop for the GIL (measured:
         bench/README.md, "Databases")."""
