@@ -82,7 +82,7 @@ def test_a_new_conversation_starts_at_turn_one_and_never_merges_into_another(
     answer |= {"version": "v0.1.0", "state_revision": 0}
     assert store.record_turn("fresh", "hello", answer, new=True) == 1
     assert store.record_turn("fresh", "again", answer) == 2
-    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
         store.record_turn("fresh", "clash", answer, new=True)
     conversation = store.conversation("fresh")
     assert conversation is not None
