@@ -202,13 +202,12 @@ class ReleaseTuner:
         # The best point found may score below the release's own params (the search
         # does not start from them): say which, not "before -> after".
         before, after = round(found.before, 4), round(found.after, 4)
-        relation = (
-            "below them"
-            if after < before
-            else "no better"
-            if after == before
-            else f"{after - before:.4f} above them"
-        )
+        if after < before:
+            relation = "below them"
+        elif after == before:
+            relation = "no better"
+        else:
+            relation = f"{after - before:.4f} above them"
         verdict = (
             f"{active.version}'s params kept: they score {before:.4f} on dev, the best of "
             f"{evaluations} evaluations {after:.4f} ({relation}); a tune must beat them by "
