@@ -71,8 +71,9 @@ async def test_concurrent_clients_out_of_order_every_result_used(
     assert status["buffered"] < status["popsize"] and status["generation"] >= 39
     # 320 evaluations of a 4-D sphere from x0 = 3 (f = 36). The interleaving of four
     # clients decides which generation each result joins, so the exact optimum varies
-    # run to run (seen 1e-5 .. 1.3e-3); a broken update would stay near 36.
-    assert status["best_value"] < 1e-2
+    # run to run (seen 1e-5 .. 1.1e-2: a fresh-clone CI run failed a 1e-2 bound); a
+    # broken update would stay near 36, so 0.1 still tells the two apart.
+    assert status["best_value"] < 0.1
     assert all(-5 <= v <= 5 for v in status["best_params"].values())
     assert unknown.is_error and "UnknownCandidate" in str(unknown.content)
     assert twice.is_error and "AlreadyTold" in str(twice.content)
