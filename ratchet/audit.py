@@ -162,6 +162,17 @@ class AuditLog(Store):
             slow=None if slow_ms is None else sum(1 for v in latencies if v > slow_ms),
         )
 
+    def prune(self, before: float, limit: int) -> int:
+        """Delete at most ``limit`` calls made before ``before`` (epoch seconds), oldest
+        first; how many (:class:`~ratchet.db.retention.RetentionSweeper` calls it)."""
+        with self.db.write() as tx:
+            cursor = tx.execute(
+                "DELETE FROM calls WHERE id IN "
+                "(SELECT id FROM calls WHERE at < ? ORDER BY at LIMIT ?)",
+                (before, limit),
+            )
+            return int(cursor.rowcount)
+
     def count(self) -> int:
         with self.db.read() as tx:
             return int(tx.scalar("SELECT COUNT(*) FROM calls"))

@@ -70,6 +70,12 @@ class CommonSettings(BaseSettings):
         ge=0,
         description="Days the JSON lines telemetry is kept in the object store (0: for ever).",
     )
+    audit_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Days the audit log keeps a served call (0: for ever); the Runner "
+        "deletes older ones. /metrics windows reach back 30 days at most.",
+    )
     project_root: Path | None = Field(
         default=None, description="Checkout the workspace is made from (default: this source)."
     )

@@ -23,6 +23,7 @@ from typing import cast
 
 from ratchet.audit import AuditLog
 from ratchet.builds import BuildStore
+from ratchet.db.retention import RetentionSweeper
 from ratchet.errors import NotFoundError
 from ratchet.objects import ObjectStore
 from ratchet.rollouts.assignment import takes_canary
@@ -97,6 +98,10 @@ class RunnerRuntime:
         self.builds = BuildStore.open(settings)
         self.sessions = SessionStore.open(settings)
         self.audit = AuditLog.open(settings)
+        # The audit log gains a row per call: the Runner, its only writer, keeps it bounded.
+        self.audit_retention = RetentionSweeper(
+            "audit calls", self.audit.prune, settings.audit_retention_days
+        )
         self.swaps = 0
         self._codes: dict[str, CanaryCode] = {}  # loaded canary code by commit
         self._refused: set[tuple[str, str, int]] = set()  # canaries that failed to build
@@ -217,10 +222,12 @@ class RunnerRuntime:
     def start(self) -> None:
         self.manager.poll()  # mark the current pointer as seen
         self._watcher = self.manager.watch(self.settings.poll_interval)
+        self.audit_retention.start()
 
     def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
+        self.audit_retention.stop()
         for code in self._codes.values():
             code.close()
         self._codes.clear()
