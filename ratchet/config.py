@@ -168,15 +168,25 @@ class ServiceSettings(CommonSettings):
 S = TypeVar("S", bound=CommonSettings)
 
 
+def _variable(cls: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
+    """The environment variable a validation error is about, as a user sets it: a
+    field's alias (``RATCHET_RUNNER_PORT``) or the prefixed name
+    (``RATCHET_TELEMETRY_RETENTION_DAYS``); a nested location keeps its path."""
+    if not loc:
+        return "settings"
+    head, rest = str(loc[0]), "".join(f"[{part}]" for part in loc[1:])
+    field = cls.model_fields.get(head)
+    if field is not None:
+        head = field.alias or f"{cls.model_config.get('env_prefix', '')}{head}".upper()
+    return head + rest
+
+
 def load(cls: type[S], **overrides: Any) -> S:
     """Build settings from the environment, turning validation errors into ConfigError."""
     try:
         settings = cls(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(f"{_variable(cls, err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"invalid {cls.__name__}: {problems}") from None
     if isinstance(settings, CommonSettings):
         parse_database_url(settings.database)  # a wrong URL fails every process at start

@@ -55,6 +55,24 @@ def test_malformed_values_fail_fast_with_the_field_named(monkeypatch: pytest.Mon
         load(RunnerSettings)
 
 
+def test_every_problem_names_the_variable_a_user_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shared setting's error names its prefixed variable, not the Python field."""
+    monkeypatch.setenv("RATCHET_BACKEND", "nfs")
+    monkeypatch.setenv("RATCHET_AUDIT_RETENTION_DAYS", "-1")
+    monkeypatch.setenv("RATCHET_VERSIONS_PORT", "x")
+    with pytest.raises(ConfigError) as info:
+        load(VersionsSettings)
+    message = str(info.value)
+    assert message.startswith("invalid VersionsSettings: ")
+    for problem in (
+        "RATCHET_BACKEND: Input should be 'filesystem' or 's3'",
+        "RATCHET_AUDIT_RETENTION_DAYS: Input should be greater than or equal to 0",
+        "RATCHET_VERSIONS_PORT: Input should be a valid integer",
+    ):
+        assert problem in message
+    assert "audit_retention_days" not in message and "backend:" not in message
+
+
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [
