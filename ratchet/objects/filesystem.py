@@ -1,8 +1,11 @@
 """Object store on a local directory: one file per key, crash-safe writes.
 
-Conditional writes hold an exclusive ``flock`` per key while they compare and
+Writes hold an exclusive ``flock`` on their key's lock while they compare and
 replace, which makes compare-and-swap correct across processes on one machine.
 Readers take no lock: a rename is atomic, so they see a whole old or new file.
+Keys share :data:`LOCK_STRIPES` lock files (by a hash of the key): a lock file
+per key would leave one behind for every key ever written, and telemetry alone
+writes a new key every few seconds for ever.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from ratchet.errors import ConflictError, NotFoundError
 from ratchet.objects.base import ObjectStore, StoredObject, etag_of, validate_key
 
 _LOCKS = ".locks"
+LOCK_STRIPES = 256
+"""Lock files at most; two keys that share one only wait for each other's write
+(no method takes a second key's lock while it holds one)."""
 
 
 class FilesystemObjectStore(ObjectStore):
@@ -36,7 +42,8 @@ class FilesystemObjectStore(ObjectStore):
     def _locked(self, key: str) -> Iterator[None]:
         lock_dir = self.root / _LOCKS
         lock_dir.mkdir(exist_ok=True)
-        name = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
+        digest = hashlib.sha1(key.encode(), usedforsecurity=False).digest()
+        name = f"{int.from_bytes(digest[:4]) % LOCK_STRIPES:03d}"
         fd = os.open(lock_dir / name, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

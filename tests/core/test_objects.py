@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ratchet.errors import ConflictError, NotFoundError
-from ratchet.objects import ObjectStore, etag_of, validate_key
+from ratchet.objects import FilesystemObjectStore, ObjectStore, etag_of, validate_key
+from ratchet.objects.filesystem import LOCK_STRIPES
 
 
 def test_put_get_roundtrip_with_etag(store: ObjectStore) -> None:
@@ -69,3 +72,20 @@ def test_delete_is_idempotent(store: ObjectStore) -> None:
 def test_keys_that_could_escape_or_collide_are_refused(key: str) -> None:
     with pytest.raises(ValueError, match="invalid object key"):
         validate_key(key)
+
+
+def test_the_filesystem_store_keeps_a_bounded_number_of_lock_files(tmp_path: Path) -> None:
+    """Every key ever written or deleted (telemetry writes one every few seconds for
+    ever) shares one of a fixed set of lock files, and conditional writes still
+    compare against their own key only."""
+    store = FilesystemObjectStore(tmp_path / "objects")
+    for index in range(2 * LOCK_STRIPES):
+        key = f"telemetry/traces/runner/2026-12-05/{index:06d}.jsonl"
+        store.put(key, b"{}\n")
+        store.delete(key)
+    assert 0 < len(list((store.root / ".locks").iterdir())) <= LOCK_STRIPES
+    first = store.put("a", b"1")
+    store.put("b", b"2")  # whatever stripe it shares, it is another key
+    assert store.put("a", b"3", if_match=first) == etag_of(b"3")
+    with pytest.raises(ConflictError):
+        store.put("a", b"4", if_match=first)
