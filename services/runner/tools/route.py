@@ -232,8 +232,11 @@ class RouteTool:
         """The call in the metrics and the audit log (once its answer is sent; its row is
         built here too, off the answer's path). ``context`` is the call's span's."""
         attributes = {"outcome": outcome, "version": served.version}
-        calls_counter.add(1, attributes)
-        latency_histogram.record(latency_ms, attributes)
+        # The span has ended by now: passing its context makes this call an exemplar
+        # of its latency bucket (trace and span id), so a slow bucket leads to a trace.
+        call = trace.set_span_in_context(trace.NonRecordingSpan(context))
+        calls_counter.add(1, attributes, context=call)
+        latency_histogram.record(latency_ms, attributes, context=call)
         record = CallRecord(
             tool="route",
             latency_ms=latency_ms,

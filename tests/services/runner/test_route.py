@@ -9,9 +9,6 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client, MCPError
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
@@ -200,16 +197,6 @@ async def test_an_unservable_state_keeps_the_old_one(runtime: RunnerRuntime) -> 
     )
     runtime.manager.poll()
     assert runtime.served.version == "v0.1.0"
-
-
-@pytest.fixture(scope="module")
-def spans() -> InMemorySpanExporter:
-    """Spans of this process, kept in memory (the global provider can be set once)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    return exporter
 
 
 async def test_each_call_is_a_span_with_mcp_and_conversation_attributes(

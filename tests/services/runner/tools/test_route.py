@@ -1,11 +1,13 @@
 """``route`` called directly: an answer per turn, bad input rejected and audited, a crash
-hidden; over HTTP, the call's audit row follows its answer."""
+hidden; over HTTP, the call's audit row and metrics follow its answer."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.types import Message, Receive, Scope, Send
 
 from services.runner.app import build_app
@@ -120,3 +122,35 @@ async def test_the_audit_row_is_written_once_the_answer_is_sent(runtime: RunnerR
         assert runtime.sessions.turn(turn["conversation_id"]) is not None
         assert audited == [("answer sent", 0), ("request ended", 1)]
         assert runtime.audit.window(60, tool="route").calls == 1
+
+
+async def test_a_calls_latency_is_an_exemplar_naming_its_span(
+    runtime: RunnerRuntime, spans: InMemorySpanExporter, metric_reader: InMemoryMetricReader
+) -> None:
+    """Over HTTP the metrics are recorded after the answer, once the call's span has
+    ended: its context is passed on, so a latency bucket leads to a call's trace."""
+    app = build_app(runtime)
+    params = {"name": "route", "arguments": {"text": messages(1)[0]}}
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    headers = {"accept": "application/json, text/event-stream"}
+    spans.clear()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost:1") as http:
+            assert (await http.post("/mcp", json=call, headers=headers)).status_code == 200
+    span = next(s for s in spans.get_finished_spans() if s.name == "tools/call route")
+    assert span.context is not None
+    data = metric_reader.get_metrics_data()
+    assert data is not None, "no metrics: was the global meter provider set elsewhere first?"
+    exemplars = [
+        exemplar
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "ratchet.runner.latency"
+        for point in metric.data.data_points
+        for exemplar in getattr(point, "exemplars", ())
+    ]
+    assert any(
+        (e.trace_id, e.span_id) == (span.context.trace_id, span.context.span_id) for e in exemplars
+    ), exemplars
