@@ -149,7 +149,8 @@ def test_a_sandbox_mode_it_does_not_know_is_refused_with_the_choices(
 ) -> None:
     result = runner.invoke(app, ["doctor", "--json"], env={**env, "RATCHET_SANDBOX": "chroot"})
     assert result.exit_code == 2
-    assert "sandbox: Input should be 'auto', 'bwrap' or 'none'" in " ".join(result.stderr.split())
+    said = " ".join(result.stderr.split())
+    assert "RATCHET_SANDBOX: Input should be 'auto', 'bwrap' or 'none'" in said
 
 
 def test_doctor_reports_bad_settings(env: dict[str, str]) -> None:
